@@ -1,0 +1,40 @@
+# Two commands: `make run` (set up, then `dvc repro` on params.yaml) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+# The project's own tools come first; telemetry of MLflow, DVC and GX stays off.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export MLFLOW_DISABLE_TELEMETRY := true
+export DVC_NO_ANALYTICS := 1
+export GX_ANALYTICS_ENABLED := false
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup run test test-slow ui clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable '.[dev]'
+	touch $@
+
+run: $(STAMP)
+	dvc repro
+	@echo
+	@echo "Report:    reports/summary.md  (plots: reports/plots/, or: dvc plots show)"
+	@echo "Metrics:   dvc metrics show"
+	@echo "MLflow UI: make ui   (= mlflow ui --backend-store-uri sqlite:///mlflow.db, http://127.0.0.1:5000)"
+
+test: $(STAMP)
+	python -m pytest
+
+test-slow: $(STAMP)
+	python -m pytest -m slow
+
+ui: $(STAMP)
+	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+clean:
+	rm -rf $(VENV)

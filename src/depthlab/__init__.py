@@ -1,0 +1,1 @@
+"""depthlab: what does depth buy a neural network? Measured, not argued."""

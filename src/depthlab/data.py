@@ -1,0 +1,227 @@
+"""Data sources, deterministic splits, and the prepared-data format every later stage reads.
+
+Prepared data is one Parquet file per split (float32 feature columns plus an int64 `label`) and a
+`meta.json` that declares the sample shape, the classes, the feature columns and a content digest.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+from depthlab.errors import DataError
+from depthlab.families import DataShape
+from depthlab.outputs import read_json, staged_dir, write_json
+from depthlab.params import SOURCE_KINDS, DataParams
+
+SPLITS = ("train", "val", "test")
+LABEL = "label"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A labelled table before splitting: features (n, f) float32, integer labels (n,)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    features: list[str]
+    classes: list[str]
+    sample_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What meta.json declares about the prepared data."""
+
+    name: str
+    kind: str
+    sample_shape: tuple[int, ...]
+    classes: list[str]
+    features: list[str]
+    rows: dict[str, int]
+    digest: str
+
+    @property
+    def shape(self) -> DataShape:
+        return DataShape(kind=self.kind, sample_shape=self.sample_shape, num_classes=len(self.classes))
+
+
+def dataset_name(params: DataParams) -> str:
+    if params.source == "csv":
+        assert params.csv.path is not None
+        return f"csv-{params.csv.path.stem}"
+    return params.source
+
+
+def prepare(params: DataParams, out_dir: Path) -> Meta:
+    """Load the configured source, split it, and write the prepared splits and meta.json."""
+    splits, table = _load_and_split(params)
+    meta = Meta(
+        name=dataset_name(params),
+        kind=SOURCE_KINDS[params.source],
+        sample_shape=table.sample_shape,
+        classes=table.classes,
+        features=table.features,
+        rows={split: len(y) for split, (_, y) in splits.items()},
+        digest=_digest(splits),
+    )
+    with staged_dir(out_dir) as tmp:
+        for split, (x, y) in splits.items():
+            frame = pd.DataFrame(x, columns=table.features)
+            frame[LABEL] = y
+            frame.to_parquet(tmp / f"{split}.parquet", index=False)
+        write_json(tmp / "meta.json", {**meta.__dict__, "source": params.source})
+    return meta
+
+
+def load_meta(data_dir: Path) -> Meta:
+    raw = read_json(data_dir / "meta.json")
+    try:
+        return Meta(
+            name=raw["name"],
+            kind=raw["kind"],
+            sample_shape=tuple(raw["sample_shape"]),
+            classes=list(raw["classes"]),
+            features=list(raw["features"]),
+            rows=dict(raw["rows"]),
+            digest=raw["digest"],
+        )
+    except (KeyError, TypeError) as err:
+        raise DataError(f"{data_dir / 'meta.json'}: malformed, missing or wrong field {err}") from None
+
+
+def load_frame(data_dir: Path, split: str) -> pd.DataFrame:
+    path = data_dir / f"{split}.parquet"
+    if not path.exists():
+        raise DataError(f"{path}: file is missing; run `dvc repro` to prepare the data")
+    try:
+        return pd.read_parquet(path)
+    except Exception as err:  # pyarrow raises several types for a damaged file
+        raise DataError(f"{path}: not a readable Parquet file ({type(err).__name__}: {err})") from None
+
+
+def load_arrays(data_dir: Path, split: str, meta: Meta) -> tuple[np.ndarray, np.ndarray]:
+    """Features shaped (n, *sample_shape) as float32 and labels as int64, ready for torch."""
+    frame = load_frame(data_dir, split)
+    missing = [c for c in [*meta.features, LABEL] if c not in frame.columns]
+    if missing:
+        raise DataError(f"{data_dir / split}.parquet: columns {missing[:5]} declared in meta.json are missing")
+    x = frame[meta.features].to_numpy(np.float32, copy=True).reshape(-1, *meta.sample_shape)
+    return x, frame[LABEL].to_numpy(np.int64, copy=True)
+
+
+def _load_and_split(params: DataParams) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Table]:
+    if params.source == "mnist1d":
+        train, test = _mnist1d(params)
+        train_x, train_y, val_x, val_y = _split(train.x, train.y, params.val_fraction, params.split_seed)
+        return {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test.x, test.y)}, train
+    table = _digits() if params.source == "digits" else _csv(params)
+    rest_x, rest_y, test_x, test_y = _split(table.x, table.y, params.test_fraction, params.split_seed)
+    val_share = params.val_fraction / (1 - params.test_fraction)
+    train_x, train_y, val_x, val_y = _split(rest_x, rest_y, val_share, params.split_seed)
+    return {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test_x, test_y)}, table
+
+
+def _split(x: np.ndarray, y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, ...]:
+    """Stratified split: (kept x, kept y, split-off x, split-off y)."""
+    counts = np.bincount(y)
+    if (counts[counts > 0] < 2).any():
+        rare = [int(c) for c in np.flatnonzero(counts == 1)]
+        raise DataError(f"classes {rare} have a single row: too few to split into train, validation and test")
+    kept_x, off_x, kept_y, off_y = train_test_split(x, y, test_size=share, random_state=seed, stratify=y)
+    return kept_x, kept_y, off_x, off_y
+
+
+def _mnist1d(params: DataParams) -> tuple[Table, Table]:
+    """Generated offline; never `mnist1d.get_dataset`, which downloads."""
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    args = get_dataset_args()
+    args.num_samples = params.mnist1d.num_samples
+    args.seed = params.mnist1d.generator_seed
+    args.train_split = params.mnist1d.train_split
+    raw = make_dataset(args)
+    length = raw["x"].shape[1]
+    features = [f"x{i:02d}" for i in range(length)]
+    classes = [str(c) for c in range(10)]
+
+    def table(x: np.ndarray, y: np.ndarray) -> Table:
+        return Table(x.astype(np.float32), y.astype(np.int64), features, classes, (length,))
+
+    return table(raw["x"], raw["y"]), table(raw["x_test"], raw["y_test"])
+
+
+def _digits() -> Table:
+    """scikit-learn's bundled 8x8 digit images (no download)."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    return Table(
+        digits.data.astype(np.float32),
+        digits.target.astype(np.int64),
+        list(digits.feature_names),
+        [str(c) for c in digits.target_names],
+        (8, 8),
+    )
+
+
+def _csv(params: DataParams) -> Table:
+    """A user's CSV: numeric feature columns and the label column named in params."""
+    path, label = params.csv.path, params.csv.label_column
+    assert path is not None
+    if not path.exists():
+        raise DataError(f"{path}: CSV file is missing (data.csv.path)")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: CSV file is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a readable CSV file ({err})") from None
+    if label not in frame.columns:
+        raise DataError(
+            f"{path}: label column '{label}' (data.csv.label_column) not found; columns are {list(frame.columns)}"
+        )
+    if frame.empty:
+        raise DataError(f"{path}: CSV file has a header but no rows")
+    features = [c for c in frame.columns if c != label]
+    if not features:
+        raise DataError(f"{path}: no feature columns besides the label column '{label}'")
+    for column in features:
+        numeric = pd.to_numeric(frame[column], errors="coerce")
+        bad = frame[column][numeric.isna() & frame[column].notna()]
+        if len(bad):
+            raise DataError(
+                f"{path}: column '{column}' has non-numeric values, e.g. {bad.head(3).tolist()} "
+                f"(rows {bad.index[:3].tolist()})"
+            )
+        frame[column] = numeric
+    if frame[label].isna().any():
+        rows = frame.index[frame[label].isna()][:3].tolist()
+        raise DataError(f"{path}: label column '{label}' has empty values (rows {rows})")
+    frame = frame.drop_duplicates(subset=features)
+    classes = sorted(frame[label].unique().tolist())
+    if len(classes) < 2:
+        raise DataError(f"{path}: label column '{label}' holds a single class {classes}; need at least two")
+    codes = frame[label].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
+    return Table(
+        frame[features].to_numpy(np.float32),
+        codes,
+        [str(c) for c in features],
+        [str(c) for c in classes],
+        (len(features),),
+    )
+
+
+def _digest(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
+    """Content digest over every split's features and labels, in split order."""
+    h = hashlib.sha256()
+    for split in SPLITS:
+        x, y = splits[split]
+        h.update(split.encode())
+        h.update(np.ascontiguousarray(x).tobytes())
+        h.update(np.ascontiguousarray(y).tobytes())
+    return h.hexdigest()

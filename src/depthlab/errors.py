@@ -1,0 +1,21 @@
+"""Errors a user can fix: each is printed as one readable message, without a traceback."""
+
+
+class DepthlabError(Exception):
+    """Base class: the message names the file, key or column and the problem."""
+
+
+class ParamsError(DepthlabError):
+    """params.yaml has an unknown, misspelled, mistyped or impossible value."""
+
+
+class DataError(DepthlabError):
+    """A data file is missing, unreadable or not what the params declare."""
+
+
+class ValidationFailed(DepthlabError):
+    """The prepared data broke one or more expectations of the validation suite."""
+
+
+class TrackingError(DepthlabError):
+    """The MLflow tracking store cannot be used."""

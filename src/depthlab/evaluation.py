@@ -1,0 +1,111 @@
+"""Test-set quality and speed of every trained seed of one (family, depth), written as DVC metrics and to MLflow."""
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from sklearn.metrics import confusion_matrix, f1_score
+from torch import nn
+
+from depthlab import tracking
+from depthlab.data import Meta, load_arrays, load_meta
+from depthlab.errors import DataError
+from depthlab.outputs import read_json, staged_dir, write_json
+from depthlab.params import Params
+from depthlab.training import build_network
+
+HEADLINE = ("test_accuracy", "test_loss", "test_macro_f1", "latency_ms_per_sample", "throughput_samples_per_s")
+
+
+def load_trained(params: Params, family: str, depth: int, meta: Meta, checkpoint: Path) -> nn.Module:
+    """Rebuild the network and load its weights; `weights_only=True` never unpickles arbitrary objects."""
+    try:
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    except FileNotFoundError:
+        raise DataError(f"{checkpoint}: checkpoint is missing; re-run the train stage") from None
+    except Exception as err:  # torch raises several types for a damaged or foreign file
+        raise DataError(f"{checkpoint}: not a loadable checkpoint ({type(err).__name__}: {err})") from None
+    net = build_network(params, family, depth, meta)
+    net.load_state_dict({key.removeprefix("net."): value for key, value in state.items()})
+    return net.eval()
+
+
+def measure(net: nn.Module, x: np.ndarray, y: np.ndarray, latency_samples: int) -> dict[str, Any]:
+    """Quality on the whole test set, single-sample latency and batched throughput, on the CPU."""
+    inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
+    with torch.inference_mode():
+        logits = net(inputs)
+        loss = F.cross_entropy(logits, targets).item()
+        predicted = logits.argmax(dim=-1).numpy()
+        latencies = []
+        for i in range(min(latency_samples, len(x))):
+            started = time.perf_counter()
+            net(inputs[i : i + 1])
+            latencies.append(time.perf_counter() - started)
+        passes = []
+        for _ in range(5):
+            started = time.perf_counter()
+            net(inputs)
+            passes.append(time.perf_counter() - started)
+    labels = np.arange(logits.shape[1])
+    confusion = confusion_matrix(y, predicted, labels=labels)
+    per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
+    return {
+        "test_accuracy": float((predicted == y).mean()),
+        "test_loss": loss,
+        "test_macro_f1": float(f1_score(y, predicted, labels=labels, average="macro", zero_division=0)),
+        "latency_ms_per_sample": 1000 * statistics.median(latencies),
+        "throughput_samples_per_s": len(x) / statistics.median(passes),
+        "per_class_accuracy": [float(a) for a in per_class],
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+def evaluate_point(
+    params: Params, family: str, depth: int, data_dir: Path, models_dir: Path, metrics_file: Path, details_dir: Path
+) -> dict[str, Any]:
+    """Evaluate every seed; write headline metrics (mean and std over seeds) and per-seed details."""
+    meta = load_meta(data_dir)
+    x, y = load_arrays(data_dir, "test", meta)
+    runs = read_json(models_dir / "runs.json")
+    per_seed = {}
+    with staged_dir(details_dir) as staging:
+        for trained in runs["seeds"]:
+            net = load_trained(params, family, depth, meta, models_dir / trained["checkpoint"])
+            result = measure(net, x, y, params.evaluate.latency_samples)
+            per_class = {f"test_acc_class_{meta.classes[i]}": a for i, a in enumerate(result["per_class_accuracy"])}
+            tracking.log_to_finished_run(
+                trained["run_id"],
+                {**{k: result[k] for k in HEADLINE}, **per_class},
+                {"evaluation/test.json": {**result, "classes": meta.classes}},
+            )
+            write_json(staging / f"seed-{trained['seed']}.json", {**result, "classes": meta.classes})
+            per_seed[str(trained["seed"])] = {
+                **{k: result[k] for k in HEADLINE},
+                "train_time_s": trained["train_time_s"],
+            }
+    summary = {
+        "family": family,
+        "depth": depth,
+        "dataset": meta.name,
+        "param_count": runs["seeds"][0]["param_count"],
+        "seeds": len(per_seed),
+        **_mean_and_std(per_seed),
+        "per_seed": per_seed,
+    }
+    write_json(metrics_file, summary)
+    return summary
+
+
+def _mean_and_std(per_seed: dict[str, dict[str, float]]) -> dict[str, float]:
+    out = {}
+    for key in [*HEADLINE, "train_time_s"]:
+        values = [seed[key] for seed in per_seed.values()]
+        out[key] = statistics.fmean(values)
+        out[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    return out

@@ -1,0 +1,50 @@
+"""The machine a measurement was taken on, recorded by the project itself (MLflow does not record it)."""
+from __future__ import annotations
+
+import functools
+import platform
+from importlib.metadata import version
+from pathlib import Path
+
+import psutil
+import torch
+
+
+@functools.cache
+def fingerprint() -> dict[str, str]:
+    """CPU, memory, GPU and software versions, as strings ready to become MLflow tags."""
+    info = {
+        "cpu_model": _cpu_model(),
+        "cpu_physical_cores": str(psutil.cpu_count(logical=False)),
+        "cpu_logical_cores": str(psutil.cpu_count(logical=True)),
+        "ram_gb": f"{psutil.virtual_memory().total / 2**30:.1f}",
+        "os": platform.platform(),
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lightning": version("lightning"),
+        "mlflow": version("mlflow"),
+        "cuda": torch.version.cuda or "none",
+        "gpu_count": str(torch.cuda.device_count() if torch.cuda.is_available() else 0),
+    }
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        info["gpu_name"] = props.name
+        info["gpu_memory_gb"] = f"{props.total_memory / 2**30:.1f}"
+    return info
+
+
+def summary() -> str:
+    """One line for report headers: 'cpu model, N cores, RAM, GPU'."""
+    hw = fingerprint()
+    gpu = f", {hw['gpu_count']}x {hw['gpu_name']}" if "gpu_name" in hw else ", no GPU"
+    return f"{hw['cpu_model']}, {hw['cpu_logical_cores']} logical cores, {hw['ram_gb']} GiB RAM{gpu}"
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()

@@ -1,0 +1,266 @@
+"""The one module that knows MLflow: where runs go, how they are named and tagged, and batched metrics.
+
+Default store: `sqlite:///<project>/mlflow.db` with artifacts in `<project>/mlartifacts`; the environment
+variable MLFLOW_TRACKING_URI (a server, say) overrides both. Runs always end in a final status: FINISHED,
+FAILED (with the error in the `error` tag) or KILLED.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+import logging  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+import warnings  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any, Iterator, Mapping  # noqa: E402
+
+import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from lightning.pytorch.loggers import Logger  # noqa: E402
+from lightning.pytorch.utilities import rank_zero_only  # noqa: E402
+from mlflow import MlflowClient  # noqa: E402
+from mlflow.entities import Metric, Param  # noqa: E402
+from mlflow.exceptions import MlflowException  # noqa: E402
+from torch import nn  # noqa: E402
+
+from depthlab import hardware  # noqa: E402
+from depthlab.errors import TrackingError  # noqa: E402
+
+MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
+
+logging.getLogger("mlflow").setLevel(logging.WARNING)
+
+
+@contextmanager
+def _without_advice() -> Iterator[None]:
+    """MLflow's advice for interactive users, repeated every run; the schema and source here are deliberate."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*can be interpreted in multiple ways.*")
+        warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column.*")
+        yield
+
+
+def project_root() -> Path:
+    """DVC runs stages with DVC_ROOT set; outside DVC the working directory is the project."""
+    return Path(os.environ.get("DVC_ROOT", ".")).resolve()
+
+
+def tracking_uri() -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{project_root() / 'mlflow.db'}"
+
+
+def experiment_name(dataset: str) -> str:
+    return f"depthlab-{dataset}"
+
+
+def run_name(family: str, depth: int, seed: int) -> str:
+    return f"{family}-d{depth}-s{seed}"
+
+
+def _client() -> MlflowClient:
+    mlflow.set_tracking_uri(tracking_uri())
+    return MlflowClient()
+
+
+def _experiment_id(client: MlflowClient, dataset: str) -> str:
+    """Get or create the dataset's experiment; safe when several processes race to create it."""
+    name = experiment_name(dataset)
+    existing = client.get_experiment_by_name(name)
+    if existing is not None:
+        return existing.experiment_id
+    location = _artifacts_beside_database(tracking_uri())
+    try:
+        return client.create_experiment(name, artifact_location=location, tags={"dataset": dataset})
+    except MlflowException:
+        existing = client.get_experiment_by_name(name)
+        if existing is None:
+            raise
+        return existing.experiment_id
+
+
+def _artifacts_beside_database(uri: str) -> str | None:
+    """For a SQLite store, artifacts go to `mlartifacts/` next to the .db file; a server decides for itself."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
+
+
+def _git_tags() -> dict[str, str]:
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=project_root(), capture_output=True, text=True)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD")
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": commit or "unknown", "git_dirty": str(bool(dirty)).lower()}
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
+    """{'train': {'lr': 0.01}} -> {'train.lr': '0.01'}: nested params as MLflow param keys."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = str(value)
+    return flat
+
+
+class TrackedRun:
+    """A live MLflow run: buffered metrics (one log_batch per flush, not one call per value)."""
+
+    def __init__(self, client: MlflowClient, run_id: str, flush_interval_s: float):
+        self.client = client
+        self.run_id = run_id
+        self._flush_interval_s = flush_interval_s
+        self._pending: list[Metric] = []
+        self._last_flush = time.monotonic()
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
+        now = int(time.time() * 1000)
+        self._pending += [Metric(key, float(value), now, step) for key, value in metrics.items()]
+        if time.monotonic() - self._last_flush >= self._flush_interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            self.client.log_batch(self.run_id, metrics=batch, synchronous=True)
+        self._last_flush = time.monotonic()
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.run_id, key, str(value))
+
+    def log_dataset(self, frame: pd.DataFrame, *, name: str, source: Path, context: str) -> None:
+        with _without_advice():
+            dataset = mlflow.data.from_pandas(frame, source=str(source), name=name, targets="label")
+            mlflow.log_input(dataset, context=context)
+
+    def log_model(self, net: nn.Module, example: np.ndarray) -> None:
+        """The trained network as an MLflow PyTorch model with its signature and an input example."""
+        import torch
+        from mlflow.models import infer_signature
+
+        with torch.inference_mode():
+            output = net(torch.from_numpy(example)).numpy()
+        with _without_advice():
+            mlflow.pytorch.log_model(
+                net,
+                name="model",
+                signature=infer_signature(example, output),
+                input_example=example,
+                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+            )
+
+    def logger(self) -> "BufferedLightningLogger":
+        return BufferedLightningLogger(self)
+
+
+class BufferedLightningLogger(Logger):
+    """Lightning logger that feeds a TrackedRun; the run is created and ended by `tracked_run`."""
+
+    def __init__(self, run: TrackedRun):
+        super().__init__()
+        self._run = run
+
+    @property
+    def name(self) -> str:
+        return "mlflow"
+
+    @property
+    def version(self) -> str:
+        return self._run.run_id
+
+    @rank_zero_only
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        self._run.log_metrics({k: v for k, v in metrics.items() if k != "epoch"}, step or 0)
+
+    @rank_zero_only
+    def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
+        """Hyperparameters are logged once by `tracked_run`, resolved from params.yaml."""
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        self._run.flush()
+
+
+@contextmanager
+def tracked_run(
+    *,
+    dataset: str,
+    name: str,
+    params: Mapping[str, Any],
+    tags: Mapping[str, Any],
+    system_metrics_interval_s: float | None = None,
+    flush_interval_s: float = 5.0,
+) -> Iterator[TrackedRun]:
+    """Start a run in the dataset's experiment; always end it FINISHED, FAILED or KILLED.
+
+    Tags added to every run: git commit and dirty flag, DVC stage and experiment, and the hardware
+    fingerprint (`hw.*`). With `system_metrics_interval_s`, MLflow samples CPU/memory/GPU that often.
+    """
+    try:
+        client = _client()
+        experiment_id = _experiment_id(client, dataset)
+    except MlflowException as err:
+        raise TrackingError(f"MLflow tracking store {tracking_uri()} cannot be used: {err}") from None
+    all_tags = {
+        **{key: str(value) for key, value in tags.items()},
+        **_git_tags(),
+        **{f"hw.{key}": value for key, value in hardware.fingerprint().items()},
+        "dataset": dataset,
+        "dvc_stage": os.environ.get("DVC_STAGE", "none"),
+        "dvc_experiment": os.environ.get("DVC_EXP_NAME", "none"),
+    }
+    if system_metrics_interval_s is not None:
+        mlflow.set_system_metrics_sampling_interval(system_metrics_interval_s)
+        mlflow.set_system_metrics_samples_before_logging(1)
+    active = mlflow.start_run(
+        experiment_id=experiment_id,
+        run_name=name,
+        tags=all_tags,
+        log_system_metrics=system_metrics_interval_s is not None,
+    )
+    run = TrackedRun(client, active.info.run_id, flush_interval_s)
+    client.log_batch(run.run_id, params=[Param(k, v[:6000]) for k, v in flatten(params).items()])
+    try:
+        yield run
+        run.flush()
+    except KeyboardInterrupt:
+        _end(run, "KILLED", "interrupted (KeyboardInterrupt)")
+        raise
+    except BaseException as err:
+        _end(run, "FAILED", f"{type(err).__name__}: {err}")
+        raise
+    else:
+        mlflow.end_run("FINISHED")
+
+
+def _end(run: TrackedRun, status: str, error: str) -> None:
+    try:
+        run.flush()
+        run.client.set_tag(run.run_id, "error", error[:5000])
+    finally:
+        mlflow.end_run(status)
+
+
+def log_to_finished_run(run_id: str, metrics: Mapping[str, float], documents: Mapping[str, Any]) -> None:
+    """Add later results (the evaluate stage's test metrics) to a training run without reopening it."""
+    client = _client()
+    now = int(time.time() * 1000)
+    entries = [Metric(key, float(value), now, 0) for key, value in metrics.items()]
+    for start in range(0, len(entries), MAX_BATCH):
+        client.log_batch(run_id, metrics=entries[start : start + MAX_BATCH])
+    for artifact_file, document in documents.items():
+        client.log_dict(run_id, document, artifact_file)
+
+
+def log_artifacts(run: TrackedRun, folder: Path, artifact_path: str | None = None) -> None:
+    run.client.log_artifacts(run.run_id, str(folder), artifact_path)

@@ -1,0 +1,194 @@
+"""The Great Expectations suite that gates training: prepared data must match what meta.json declares.
+
+Three kinds of checks, all run by GX on pandas frames:
+- every split, row by row: columns and dtypes as declared, no nulls, no infinities, sane ranges, known labels;
+- per split and class: enough rows and a class share within the configured bounds;
+- train against test: no feature row appears in both.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from depthlab.data import LABEL, SPLITS, Meta, load_frame, load_meta
+from depthlab.errors import ValidationFailed
+from depthlab.outputs import write_json, write_text
+from depthlab.params import ValidationParams
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One GX validation: a named frame, its expectations, and the columns that locate a bad row."""
+
+    name: str
+    frame: pd.DataFrame
+    expectations: list[Any]
+    locate_by: list[str]
+
+
+def validate(data_dir: Path, params: ValidationParams, report_dir: Path) -> dict[str, Any]:
+    """Run the suite; write the GX result and Data Docs to `report_dir`; raise ValidationFailed on a violation."""
+    meta = load_meta(data_dir)
+    frames = {split: load_frame(data_dir, split) for split in SPLITS}
+    checks = [
+        *(_row_check(split, frame, meta, params) for split, frame in frames.items()),
+        _balance_check(frames, meta, params),
+        _leakage_check(frames, meta),
+    ]
+    results = _run_gx(checks, report_dir / "data_docs")
+    write_text(report_dir / "result.json", json.dumps(results, indent=2, default=str) + "\n")
+
+    failures = [line for check in checks for line in _failure_lines(check, results[check.name])]
+    total = sum(r["statistics"]["evaluated_expectations"] for r in results.values())
+    if failures:
+        shown = "\n".join(f"  - {line}" for line in failures[:20])
+        more = f"\n  ... and {len(failures) - 20} more" if len(failures) > 20 else ""
+        raise ValidationFailed(
+            f"{data_dir}: {len(failures)} of {total} expectations failed; nothing downstream runs.\n"
+            f"{shown}{more}\n"
+            f"Full GX result: {report_dir / 'result.json'}; Data Docs: {report_dir / 'data_docs' / 'index.html'}"
+        )
+    return {"dataset": meta.name, "digest": meta.digest, "expectations": total, "success": True}
+
+
+def _row_check(split: str, frame: pd.DataFrame, meta: Meta, params: ValidationParams) -> Check:
+    import great_expectations.expectations as gxe
+
+    expectations: list[Any] = [
+        gxe.ExpectTableColumnsToMatchOrderedList(column_list=[*meta.features, LABEL]),
+        gxe.ExpectTableRowCountToBeBetween(min_value=params.min_rows),
+    ]
+    for column in meta.features:
+        if column not in frame.columns:
+            continue  # reported by the column-list expectation above
+        expectations += [
+            gxe.ExpectColumnValuesToBeOfType(column=column, type_="float32"),
+            gxe.ExpectColumnValuesToNotBeNull(column=column),
+            gxe.ExpectColumnValuesToBeBetween(
+                column=column, min_value=-params.max_abs_feature, max_value=params.max_abs_feature
+            ),
+        ]
+    if LABEL in frame.columns:
+        expectations += [
+            gxe.ExpectColumnValuesToBeOfType(column=LABEL, type_="int64"),
+            gxe.ExpectColumnValuesToNotBeNull(column=LABEL),
+            gxe.ExpectColumnValuesToBeInSet(column=LABEL, value_set=list(range(len(meta.classes)))),
+        ]
+    return Check(split, frame, expectations, [])
+
+
+def _balance_check(frames: dict[str, pd.DataFrame], meta: Meta, params: ValidationParams) -> Check:
+    """One row per (split, declared class): its row count and share of the split."""
+    import great_expectations.expectations as gxe
+
+    k = len(meta.classes)
+    rows = []
+    for split, frame in frames.items():
+        counts = frame[LABEL].value_counts() if LABEL in frame.columns else pd.Series(dtype=int)
+        for label in range(k):
+            n = int(counts.get(label, 0))
+            rows.append({"split": split, "label": label, "rows": n, "share": n / max(len(frame), 1)})
+    expectations = [
+        gxe.ExpectColumnValuesToBeBetween(
+            column="share", min_value=params.min_class_share_ratio / k, max_value=params.max_class_share_ratio / k
+        ),
+    ]
+    return Check("class_balance", pd.DataFrame(rows), expectations, ["split", "label"])
+
+
+def _leakage_check(frames: dict[str, pd.DataFrame], meta: Meta) -> Check:
+    """Distinct feature rows of train and test, hashed: a repeated hash is a row in both splits."""
+    import great_expectations.expectations as gxe
+
+    parts = []
+    for split in ("train", "test"):
+        frame = frames[split]
+        columns = [c for c in meta.features if c in frame.columns]
+        values = np.ascontiguousarray(frame[columns].to_numpy(np.float64))
+        hashes = [hashlib.blake2b(row.tobytes(), digest_size=8).hexdigest() for row in values]
+        part = pd.DataFrame({"split": split, "row": np.arange(len(frame)), "row_hash": hashes})
+        parts.append(part.drop_duplicates("row_hash"))
+    expectations = [gxe.ExpectColumnValuesToBeUnique(column="row_hash")]
+    return Check("train_test_overlap", pd.concat(parts, ignore_index=True), expectations, ["split", "row"])
+
+
+def _run_gx(checks: list[Check], docs_dir: Path) -> dict[str, dict[str, Any]]:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.enable_analytics(False)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    for site in list(context.get_site_names()):
+        context.delete_data_docs_site(site)
+    context.add_data_docs_site(
+        "depthlab",
+        {
+            "class_name": "SiteBuilder",
+            "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir.resolve())},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        },
+    )
+    source = context.data_sources.add_pandas("prepared")
+    results = {}
+    for check in checks:
+        batch = source.add_dataframe_asset(check.name).add_batch_definition_whole_dataframe("all")
+        suite = context.suites.add(gx.ExpectationSuite(name=check.name, expectations=check.expectations))
+        definition = context.validation_definitions.add(gx.ValidationDefinition(name=check.name, data=batch, suite=suite))
+        result = definition.run(
+            batch_parameters={"dataframe": check.frame},
+            result_format={"result_format": "SUMMARY", "unexpected_index_column_names": check.locate_by},
+        )
+        results[check.name] = result.to_json_dict()
+    context.build_data_docs()
+    return results
+
+
+def _failure_lines(check: Check, result: dict[str, Any]) -> list[str]:
+    lines = []
+    for outcome in result["results"]:
+        if outcome["success"]:
+            continue
+        config = outcome["expectation_config"]
+        column = config["kwargs"].get("column")
+        where = f"{check.name}: {config['type']}" + (f" on column '{column}'" if column else "")
+        lines.append(f"{where}: {_evidence(outcome, check)}")
+    return lines
+
+
+def _evidence(outcome: dict[str, Any], check: Check) -> str:
+    """A short 'what and where' from a failed expectation's result."""
+    info = outcome.get("exception_info") or {}
+    if info.get("raised_exception"):
+        return f"could not be evaluated: {info.get('exception_message')}"
+    result = outcome.get("result") or {}
+    if "unexpected_count" in result:
+        values = result.get("partial_unexpected_list", [])[:3]
+        places = [_place(example, check.locate_by) for example in (result.get("partial_unexpected_index_list") or [])[:3]]
+        return f"{result['unexpected_count']} unexpected value(s), e.g. {values} at {'; '.join(places)}"
+    declared = outcome["expectation_config"]["kwargs"].get("column_list")
+    observed = result.get("observed_value")
+    if declared is not None and isinstance(observed, list):
+        missing = [c for c in declared if c not in observed]
+        extra = [c for c in observed if c not in declared]
+        return f"columns differ from meta.json: missing {missing[:5]}, unexpected {extra[:5]}" + (
+            "" if missing or extra else ", order differs"
+        )
+    return f"observed {observed}"
+
+
+def _place(example: Any, locate_by: list[str]) -> str:
+    """Where a bad value sits: the locating columns, or the row number of a split."""
+    if isinstance(example, dict):
+        return ", ".join(f"{k}={example[k]}" for k in locate_by if k in example)
+    return f"row {example}"

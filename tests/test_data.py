@@ -1,0 +1,83 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from depthlab.data import load_arrays, load_meta, prepare
+from depthlab.errors import DataError
+from tests.conftest import make_params
+
+
+def test_mnist1d_prepared_splits_and_meta(prepared, tiny_params):
+    meta = load_meta(prepared)
+    assert meta.name == "mnist1d" and meta.kind == "sequence" and meta.sample_shape == (40,)
+    assert meta.rows == {"train": 720, "val": 80, "test": 200}
+    x, y = load_arrays(prepared, "train", meta)
+    assert x.shape == (720, 40) and x.dtype == np.float32 and y.dtype == np.int64
+    assert set(np.unique(y)) == set(range(10))
+
+
+def test_prepare_is_deterministic_for_a_seed(tmp_path, prepared, tiny_params):
+    again = prepare(tiny_params.data, tmp_path / "again")
+    assert again.digest == load_meta(prepared).digest
+    other = make_params(data={"split_seed": 1}).data
+    assert prepare(other, tmp_path / "other").digest != again.digest
+
+
+def test_digits_images(tmp_path):
+    meta = prepare(make_params(data={"source": "digits"}).data, tmp_path / "digits")
+    assert meta.kind == "image" and meta.sample_shape == (8, 8) and len(meta.classes) == 10
+    assert sum(meta.rows.values()) == 1797
+    x, _ = load_arrays(tmp_path / "digits", "test", meta)
+    assert x.shape[1:] == (8, 8)
+
+
+def write_iris(path):
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True)
+    frame = iris.data.assign(species=iris.target_names[iris.target])
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def csv_params(path, label="species"):
+    return make_params(data={"source": "csv", "csv": {"path": str(path), "label_column": label}}).data
+
+
+def test_csv_source_with_string_labels(tmp_path):
+    frame = write_iris(tmp_path / "iris.csv")
+    meta = prepare(csv_params(tmp_path / "iris.csv"), tmp_path / "out")
+    assert meta.name == "csv-iris" and meta.kind == "tabular"
+    assert meta.classes == ["setosa", "versicolor", "virginica"]
+    assert meta.features == list(frame.columns[:4])
+    assert sum(meta.rows.values()) == len(frame.drop_duplicates(subset=list(frame.columns[:4])))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "CSV file is missing"),
+        ("", "CSV file is empty"),
+        ("a,b,species\n", "header but no rows"),
+        ("a,b,kind\n1,2,x\n3,4,y\n", "label column 'species'"),
+        ("a,b,species\n1,oops,x\n3,4,y\n", "column 'b' has non-numeric values"),
+        ("a,b,species\n1,2,x\n3,4,x\n5,6,x\n", "single class"),
+    ],
+)
+def test_bad_csv_is_refused_with_the_problem_named(tmp_path, content, message):
+    path = tmp_path / "user.csv"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(DataError, match=message):
+        prepare(csv_params(path), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_damaged_parquet_is_a_data_error(tmp_path, prepared):
+    meta = load_meta(prepared)
+    for name in ("meta.json", "train.parquet"):
+        (tmp_path / name).write_bytes((prepared / name).read_bytes())
+    (tmp_path / "train.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(DataError, match="train.parquet: not a readable Parquet file"):
+        load_arrays(tmp_path, "train", meta)
+    assert pd.read_parquet(prepared / "train.parquet").shape[0] == 720

@@ -1,0 +1,44 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from mlflow import MlflowClient
+from torch import nn
+
+from depthlab.evaluation import evaluate_point, load_trained, measure
+from depthlab.errors import DataError
+from depthlab.data import load_meta
+
+
+def test_measure_on_a_known_classifier():
+    net = nn.Linear(2, 2)
+    with torch.no_grad():
+        net.weight.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0]]))
+        net.bias.zero_()
+    x = np.array([[1, 0], [0, 1], [1, 0], [1, 0]], dtype=np.float32)
+    y = np.array([0, 1, 1, 0])
+    result = measure(net, x, y, latency_samples=3)
+    assert result["test_accuracy"] == 0.75
+    assert result["confusion_matrix"] == [[2, 0], [1, 1]]
+    assert result["per_class_accuracy"] == [1.0, 0.5]
+    assert result["latency_ms_per_sample"] > 0 and result["throughput_samples_per_s"] > 0
+
+
+def test_evaluate_point_writes_metrics_and_fills_the_training_runs(trained, prepared, tiny_params, tmp_path):
+    summary = evaluate_point(tiny_params, "mlp", 1, prepared, trained, tmp_path / "m.json", tmp_path / "details")
+    on_disk = json.loads((tmp_path / "m.json").read_text())
+    assert on_disk["seeds"] == 2 and 0 < on_disk["test_accuracy"] <= 1
+    assert set(on_disk["per_seed"]) == {"0", "1"}
+    assert len(json.loads((tmp_path / "details" / "seed-0.json").read_text())["confusion_matrix"]) == 10
+    run_id = json.loads((trained / "runs.json").read_text())["seeds"][1]["run_id"]
+    metrics = MlflowClient().get_run(run_id).data.metrics
+    assert metrics["test_accuracy"] == on_disk["per_seed"]["1"]["test_accuracy"]
+    assert "test_acc_class_9" in metrics and summary["param_count"] == 5110
+
+
+def test_a_damaged_checkpoint_is_a_clear_error(tmp_path, prepared, tiny_params):
+    bad = tmp_path / "seed-0.ckpt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(DataError, match="seed-0.ckpt: not a loadable checkpoint"):
+        load_trained(tiny_params, "mlp", 1, load_meta(prepared), bad)

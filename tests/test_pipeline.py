@@ -1,0 +1,120 @@
+"""End to end: the real pipeline under real DVC in a temporary git repository, on the tiny profile."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from tests.conftest import ROOT, raw_params
+
+BIN = Path(sys.executable).parent
+PROJECT_FILES = ["dvc.yaml", "pipeline", "src", ".dvc/config", ".dvcignore", ".gitignore"]
+
+
+def sh(repo: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    if check and done.returncode != 0:
+        raise AssertionError(f"{command} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done
+
+
+def write_params(repo: Path, raw: dict) -> None:
+    (repo / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = tmp_path_factory.mktemp("project")
+    for name in PROJECT_FILES:
+        source, target = ROOT / name, repo / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy(source, target)
+    write_params(repo, raw_params())
+    sh(repo, "git", "init", "-q")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny project")
+    first = sh(repo, "dvc", "repro")
+    assert "Running stage 'report'" in first.stdout
+    return repo
+
+
+def client(repo: Path) -> MlflowClient:
+    return MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
+
+
+def training_runs(repo: Path):
+    mlflow = client(repo)
+    experiment = mlflow.get_experiment_by_name("depthlab-mnist1d")
+    return [r for r in mlflow.search_runs([experiment.experiment_id]) if r.data.tags.get("kind") == "training"]
+
+
+def test_repro_logs_every_training_run_with_its_fields(repo):
+    runs = training_runs(repo)
+    assert sorted(r.info.run_name for r in runs) == ["mlp-d0-s0", "mlp-d0-s1", "mlp-d1-s0", "mlp-d1-s1"]
+    for run in runs:
+        assert run.info.status == "FINISHED"
+        assert run.info.artifact_uri.startswith((repo / "mlartifacts").as_uri())
+        assert run.data.tags["dvc_stage"] == f"train-mlp@{run.data.tags['depth']}"
+        assert run.data.tags["git_commit"] != "unknown" and run.data.tags["hw.cpu_logical_cores"]
+        assert {"train_loss", "val_acc", "train_time_s", "test_accuracy", "test_macro_f1", "latency_ms_per_sample"} <= set(
+            run.data.metrics
+        )
+        assert run.data.params["param_count"] in {"410", "5110"}
+    report = (repo / "reports" / "summary.md").read_text()
+    assert "| mlp      |       1 |" in report
+    assert (repo / "reports" / "validation" / "data_docs" / "index.html").exists()
+    metrics = json.loads(sh(repo, "dvc", "metrics", "show", "--json").stdout)
+    assert "data/metrics/mlp-d1.json" in json.dumps(metrics)
+
+
+def test_second_repro_runs_nothing(repo):
+    again = sh(repo, "dvc", "repro")
+    assert "Running stage" not in again.stdout
+    assert "Data and pipelines are up to date" in again.stdout
+
+
+def test_exp_run_with_a_new_depth_trains_only_that_depth(repo):
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first results")
+    done = sh(repo, "dvc", "exp", "run", "-S", "sweep.mlp=[0,1,2]")
+    ran = [line for line in done.stdout.splitlines() if line.startswith("Running stage")]
+    assert ran == ["Running stage 'train-mlp@2':", "Running stage 'evaluate-mlp@2':", "Running stage 'report':"]
+    assert len(training_runs(repo)) == 6
+    sh(repo, "dvc", "plots", "show")
+    assert (repo / "dvc_plots" / "index.html").exists()
+
+
+def test_corrupt_data_stops_the_pipeline_at_validation(repo):
+    before = len(training_runs(repo))
+    (repo / "user.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(60)) + "inf,1,0\n")
+    write_params(repo, raw_params(data={"source": "csv", "csv": {"path": "user.csv", "label_column": "label"}}))
+    done = sh(repo, "dvc", "repro", check=False)
+    assert done.returncode != 0
+    assert "depthlab validate: error:" in done.stderr
+    assert "expect_column_values_to_be_between on column 'a'" in done.stderr and "inf" in done.stderr
+    assert "Running stage 'train-mlp" not in done.stdout
+    assert len(training_runs(repo)) == before
+    assert not (repo / "data" / "validated.json").exists()
+    assert (repo / "reports" / "validation" / "result.json").exists()
+
+
+def test_bad_params_key_fails_with_its_name(repo):
+    raw = raw_params()
+    raw["train"]["learning_rate"] = 0.1
+    write_params(repo, raw)
+    done = sh(repo, "dvc", "repro", check=False)
+    assert done.returncode != 0
+    assert "train.learning_rate: unknown key" in done.stderr
+    assert all(r.info.status != "RUNNING" for r in training_runs(repo))

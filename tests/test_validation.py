@@ -1,0 +1,62 @@
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from depthlab.errors import ValidationFailed
+from depthlab.validation import validate
+
+
+def test_clean_data_passes_and_writes_gx_result_and_data_docs(prepared, tiny_params, tmp_path):
+    summary = validate(prepared, tiny_params.validation, tmp_path / "report")
+    assert summary["success"] and summary["expectations"] > 100
+    result = json.loads((tmp_path / "report" / "result.json").read_text())
+    assert set(result) == {"train", "val", "test", "class_balance", "train_test_overlap"}
+    assert (tmp_path / "report" / "data_docs" / "index.html").exists()
+
+
+@pytest.fixture
+def damaged(prepared, tmp_path):
+    copy = tmp_path / "prepared"
+    shutil.copytree(prepared, copy)
+    return copy
+
+
+def rewrite(path, change):
+    frame = pd.read_parquet(path)
+    change(frame)
+    frame.to_parquet(path, index=False)
+
+
+def test_violations_are_named_with_column_split_and_example(damaged, tiny_params, tmp_path):
+    test_row = pd.read_parquet(damaged / "test.parquet").iloc[3]
+
+    def corrupt(frame):
+        frame.loc[5, "x03"] = np.nan
+        frame.loc[7, "x10"] = np.inf
+        frame.loc[9, "label"] = 12
+        frame.iloc[20] = test_row
+
+    rewrite(damaged / "train.parquet", corrupt)
+    with pytest.raises(ValidationFailed) as caught:
+        validate(damaged, tiny_params.validation, tmp_path / "report")
+    message = str(caught.value)
+    assert "train: expect_column_values_to_not_be_null on column 'x03'" in message and "row 5" in message
+    assert "expect_column_values_to_be_between on column 'x10'" in message and "inf" in message
+    assert "expect_column_values_to_be_in_set on column 'label'" in message and "[12]" in message
+    assert "train_test_overlap" in message and "split=test, row=3" in message
+    assert (tmp_path / "report" / "result.json").exists()
+
+
+def test_a_missing_class_breaks_the_balance_bounds(damaged, tiny_params, tmp_path):
+    rewrite(damaged / "val.parquet", lambda f: f.drop(f.index[f.label == 4], inplace=True))
+    with pytest.raises(ValidationFailed, match="class_balance.*split=val, label=4"):
+        validate(damaged, tiny_params.validation, tmp_path / "report")
+
+
+def test_a_split_with_other_columns_is_refused(damaged, tiny_params, tmp_path):
+    rewrite(damaged / "test.parquet", lambda f: f.drop(columns=["x39"], inplace=True))
+    with pytest.raises(ValidationFailed, match=r"test: expect_table_columns_to_match_ordered_list.*missing \['x39'\]"):
+        validate(damaged, tiny_params.validation, tmp_path / "report")
