@@ -9,6 +9,7 @@ from pathlib import Path
 
 import lightning as L
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
@@ -122,9 +123,10 @@ def train_point(params: Params, family: str, depth: int, data_dir: Path, out_dir
     meta = load_meta(data_dir)
     train_xy = load_arrays(data_dir, "train", meta)
     val_xy = load_arrays(data_dir, "val", meta)
+    frames = {split: load_frame(data_dir, split) for split in ("train", "val")}  # for MLflow's log_input
     with staged_dir(out_dir) as staging:
         trained = [
-            train_seed(params, family, depth, seed, meta, train_xy, val_xy, data_dir, staging)
+            train_seed(params, family, depth, seed, meta, train_xy, val_xy, frames, data_dir, staging)
             for seed in params.train.seeds
         ]
         write_json(staging / "runs.json", {"family": family, "depth": depth, "seeds": [asdict(t) for t in trained]})
@@ -139,6 +141,7 @@ def train_seed(
     meta: Meta,
     train_xy: tuple[np.ndarray, np.ndarray],
     val_xy: tuple[np.ndarray, np.ndarray],
+    frames: dict[str, pd.DataFrame],
     data_dir: Path,
     out_dir: Path,
 ) -> TrainedSeed:
@@ -196,6 +199,6 @@ def train_seed(
         run.log_model(net, train_xy[0][:2])
         for split, context in (("train", "training"), ("val", "validation")):
             run.log_dataset(
-                load_frame(data_dir, split), name=f"{meta.name}-{split}", source=data_dir / f"{split}.parquet", context=context
+                frames[split], name=f"{meta.name}-{split}", source=data_dir / f"{split}.parquet", context=context
             )
     return TrainedSeed(seed, run.run_id, checkpoint.name, hyperparams["param_count"], train_time_s, accelerator)
