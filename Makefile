@@ -11,7 +11,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run test test-slow ui clean
+.PHONY: setup run test test-slow bench ui clean
 
 setup: $(STAMP)
 
@@ -38,3 +38,6 @@ ui: $(STAMP)
 
 clean:
 	rm -rf $(VENV)
+
+bench: $(STAMP)
+	python -m depthlab.bench

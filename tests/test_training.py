@@ -1,5 +1,7 @@
 import json
 
+import mlflow
+import numpy as np
 import torch
 from mlflow import MlflowClient
 
@@ -13,11 +15,11 @@ def test_train_point_writes_checkpoints_and_runs(trained):
     assert [s["seed"] for s in runs["seeds"]] == [0, 1]
     for seed in runs["seeds"]:
         state = torch.load(trained / seed["checkpoint"], weights_only=True)
-        assert "net.1.weight" in state["state_dict"]
+        assert "net.1.weight" in state["model"] and state["step"] == 30
         assert seed["param_count"] == 40 * 100 + 100 + 100 * 10 + 10
 
 
-def test_training_run_in_mlflow_has_every_field(trained):
+def test_training_run_in_mlflow_has_every_field(trained, prepared):
     client = MlflowClient()
     seed = json.loads((trained / "runs.json").read_text())["seeds"][0]
     run = client.get_run(seed["run_id"])
@@ -29,8 +31,11 @@ def test_training_run_in_mlflow_has_every_field(trained):
     assert {"train_loss", "train_acc", "val_loss", "train_time_s"} <= set(run.data.metrics)
     assert any(key.startswith("system/") for key in run.data.metrics)
     assert {d.dataset.name for d in run.inputs.dataset_inputs} == {"mnist1d-train", "mnist1d-val"}
-    models = client.search_logged_models(experiment_ids=[run.info.experiment_id])
-    assert seed["run_id"] in {m.source_run_id for m in models}
+    [model] = [m for m in client.search_logged_models(experiment_ids=[run.info.experiment_id]) if m.source_run_id == seed["run_id"]]
+    meta = load_meta(prepared)
+    x, _ = load_arrays(prepared, "test", meta)
+    predictions = mlflow.pyfunc.load_model(model.model_uri).predict(x[:5])
+    assert np.asarray(predictions).shape == (5, 10)
 
 
 def test_same_params_data_and_code_give_identical_results(tmp_path, tiny_params, prepared):

@@ -105,11 +105,14 @@ def load_frame(data_dir: Path, split: str) -> pd.DataFrame:
 
 
 def load_arrays(data_dir: Path, split: str, meta: Meta) -> tuple[np.ndarray, np.ndarray]:
+    return to_arrays(load_frame(data_dir, split), meta)
+
+
+def to_arrays(frame: pd.DataFrame, meta: Meta) -> tuple[np.ndarray, np.ndarray]:
     """Features shaped (n, *sample_shape) as float32 and labels as int64, ready for torch."""
-    frame = load_frame(data_dir, split)
     missing = [c for c in [*meta.features, LABEL] if c not in frame.columns]
     if missing:
-        raise DataError(f"{data_dir / split}.parquet: columns {missing[:5]} declared in meta.json are missing")
+        raise DataError(f"prepared {meta.name} data: columns {missing[:5]} declared in meta.json are missing")
     x = frame[meta.features].to_numpy(np.float32, copy=True).reshape(-1, *meta.sample_shape)
     return x, frame[LABEL].to_numpy(np.int64, copy=True)
 

@@ -15,9 +15,9 @@ from torch import nn
 from depthlab import tracking
 from depthlab.data import Meta, load_arrays, load_meta
 from depthlab.errors import DataError
+from depthlab.families import build_network
 from depthlab.outputs import read_json, staged_dir, write_json
 from depthlab.params import Params
-from depthlab.training import build_network
 
 HEADLINE = ("test_accuracy", "test_loss", "test_macro_f1", "latency_ms_per_sample", "throughput_samples_per_s")
 
@@ -25,12 +25,12 @@ HEADLINE = ("test_accuracy", "test_loss", "test_macro_f1", "latency_ms_per_sampl
 def load_trained(params: Params, family: str, depth: int, meta: Meta, checkpoint: Path) -> nn.Module:
     """Rebuild the network and load its weights; `weights_only=True` never unpickles arbitrary objects."""
     try:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)["model"]
     except FileNotFoundError:
         raise DataError(f"{checkpoint}: checkpoint is missing; re-run the train stage") from None
     except Exception as err:  # torch raises several types for a damaged or foreign file
         raise DataError(f"{checkpoint}: not a loadable checkpoint ({type(err).__name__}: {err})") from None
-    net = build_network(params, family, depth, meta)
+    net = build_network(params.models, family, depth, meta.shape)
     net.load_state_dict({key.removeprefix("net."): value for key, value in state.items()})
     return net.eval()
 

@@ -66,6 +66,8 @@ class TrainParams(StrictModel):
     weight_decay: float = Field(0.0, ge=0)
     shuffle: bool = Field(True, description="reshuffle training batches every epoch")
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+    workers: int = Field(0, ge=0, description="parallel processes for the seeds of a stage; 0 = one per CPU core")
+    threads: int = Field(0, ge=0, description="torch threads per training process; 0 = CPU cores / workers")
 
     @field_validator("seeds")
     @classmethod
@@ -80,6 +82,7 @@ class EvaluateParams(StrictModel):
 
 
 class TrackingParams(StrictModel):
+    enabled: bool = Field(True, description="false: train and evaluate without recording anything in MLflow")
     system_metrics_interval_s: float = Field(1.0, gt=0, description="MLflow system metrics sampling")
     flush_interval_s: float = Field(5.0, gt=0, description="buffered metrics reach MLflow this often")
 

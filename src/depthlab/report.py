@@ -58,10 +58,11 @@ def write_report(params: Params, metrics_dir: Path, out_dir: Path) -> pd.DataFra
         params={"sweep": params.sweep.model_dump(), "train": params.train.model_dump(mode="json")},
         tags={"kind": "report"},
         flush_interval_s=params.tracking.flush_interval_s,
+        enabled=params.tracking.enabled,
     ) as run:
         run.log_metrics({"best_test_accuracy": float(best["test_accuracy"]), "models": len(table)})
         run.set_tags({"best_model": f"{best['family']}-d{best['depth']}"})
-        tracking.log_artifacts(run, out_dir, "report")
+        run.log_artifacts(out_dir, "report")
     return table
 
 

@@ -1,0 +1,383 @@
+"""Benchmarks: ratios measured side by side in one run, on this machine, printed with its hardware.
+
+    python -m depthlab.bench            (or: make bench)
+
+1. step overhead: depthlab's training path (tracking and checkpointing on) vs a hand-written PyTorch loop
+2. tracking overhead: a whole training run with MLflow tracking on vs off
+3. parallel seeds: one train stage with its seeds in worker processes vs one at a time
+4. no-op `dvc repro` time, and the fixed cost of starting one train stage
+5. scaling with data: MNIST-1D at 5k, 50k and 500k samples, time per sample and peak memory
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import psutil
+import torch
+import torch.nn.functional as F
+import yaml
+
+from depthlab import hardware
+from depthlab.data import load_arrays, load_meta, prepare
+from depthlab.params import Params, load_params
+from depthlab.families import FAMILIES, build_network
+from depthlab.training import seed_jobs, train_point, train_seed
+
+ROOT = Path(__file__).resolve().parents[2]
+TARGETS = {"step": 1.2, "tracking": 1.05, "parallel": 1.7, "noop_s": 2.0}
+
+
+def quiet(function: Callable[[], Any]) -> Any:
+    with contextlib.redirect_stdout(io.StringIO()):
+        return function()
+
+
+def with_train(params: Params, **changes: Any) -> Params:
+    return params.model_copy(update={"train": params.train.model_copy(update=changes)})
+
+
+def plain_loop(params: Params, family: str, depth: int, data_dir: Path, steps: int) -> float:
+    """The hand-written baseline: same network, same in-memory tensors, same steps; seconds."""
+    meta = load_meta(data_dir)
+    x, y = (torch.from_numpy(a) for a in load_arrays(data_dir, "train", meta))
+    torch.manual_seed(0)
+    net = build_network(params.models, family, depth, meta.shape)
+    optimizer = torch.optim.Adam(net.parameters(), lr=params.train.lr)
+    batch = params.train.batch_size
+    started = time.perf_counter()
+    step = 0
+    while step < steps:
+        order = torch.randperm(len(y))
+        for start in range(0, len(y), batch):
+            rows = order[start : start + batch]
+            loss = F.cross_entropy(net(x[rows]), y[rows])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            step += 1
+            if step == steps:
+                break
+    return time.perf_counter() - started
+
+
+def one_run(params: Params, family: str, depth: int, data_dir: Path, threads: int) -> tuple[float, float]:
+    """A real training run as the train stage does it: (whole-run seconds, training-loop seconds).
+
+    The whole run includes its share of the stage's one-off work (reading data, describing it for MLflow).
+    """
+    out = Path(tempfile.mkdtemp(prefix="depthlab-bench-"))
+    try:
+        started = time.perf_counter()
+        jobs = seed_jobs(params, family, depth, data_dir, out, threads)
+        shared = (time.perf_counter() - started) / len(jobs)
+        started = time.perf_counter()
+        trained = quiet(lambda: train_seed(jobs[0]))
+        return shared + time.perf_counter() - started, trained.train_time_s
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def median_of(function: Callable[[], float], repeats: int) -> float:
+    return statistics.median(function() for _ in range(repeats))
+
+
+def bench_steps(params: Params, data_dir: Path, steps: int, repeats: int) -> list[dict[str, Any]]:
+    """Target 1, per family: alternate the plain loop and depthlab's loop, compare medians."""
+    threads = torch.get_num_threads()
+    rows = []
+    tracked = with_train(params, max_steps=steps)
+    for family in FAMILIES:
+        plain, ours = [], []
+        for _ in range(repeats):
+            plain.append(plain_loop(tracked, family, 2, data_dir, steps))
+            ours.append(one_run(tracked, family, 2, data_dir, threads)[1])
+        rows.append(
+            {
+                "family": family,
+                "plain_ms_per_step": 1000 * statistics.median(plain) / steps,
+                "depthlab_ms_per_step": 1000 * statistics.median(ours) / steps,
+                "ratio": statistics.median(ours) / statistics.median(plain),
+            }
+        )
+    return rows
+
+
+def bench_gpu(params: Params, data_dir: Path, steps: int) -> dict[str, Any] | None:
+    """Where a GPU is present: the same training path on it (Fabric picks the device), and its throughput."""
+    if not torch.cuda.is_available():
+        return None
+    on_gpu = with_train(params, max_steps=steps, accelerator="gpu")
+    _, seconds = one_run(on_gpu, "mlp", 2, data_dir, torch.get_num_threads())
+    return {
+        "device": torch.cuda.get_device_name(0),
+        "ms_per_step": 1000 * seconds / steps,
+        "samples_per_s": steps * params.train.batch_size / seconds,
+    }
+
+
+def bench_tracking(params: Params, data_dir: Path, steps: int, repeats: int) -> dict[str, Any]:
+    """Target 2: whole-run wall time with MLflow tracking on vs off (same code path otherwise)."""
+    on = with_train(params, max_steps=steps)
+    off = on.model_copy(update={"tracking": on.tracking.model_copy(update={"enabled": False})})
+    threads = torch.get_num_threads()
+    with_tracking, without = [], []
+    for repeat in range(repeats):  # alternate which goes first: the machine's load drifts
+        pair = [(without, off), (with_tracking, on)]
+        for times, configured in pair if repeat % 2 else reversed(pair):
+            times.append(one_run(configured, "mlp", 2, data_dir, threads)[0])
+    return {
+        "steps": steps,
+        "repeats": repeats,
+        "untracked_s": statistics.median(without),
+        "tracked_s": statistics.median(with_tracking),
+        "ratio": statistics.median(with_tracking) / statistics.median(without),
+        "added_s": statistics.median(with_tracking) - statistics.median(without),
+    }
+
+
+def bench_parallel(params: Params, data_dir: Path, steps: int) -> dict[str, Any]:
+    """Target 3: one train stage (default seeds) in worker processes vs strictly one run at a time.
+
+    One at a time is measured with all cores' threads and with one thread; the faster is the baseline.
+    """
+
+    def stage_seconds(workers: int, threads: int = 0) -> float:
+        configured = with_train(params, max_steps=steps, workers=workers, threads=threads)
+        out = Path(tempfile.mkdtemp(prefix="depthlab-bench-")) / "mlp-d2"
+        previous = torch.get_num_threads()
+        try:
+            started = time.perf_counter()
+            quiet(lambda: train_point(configured, "mlp", 2, data_dir, out))
+            return time.perf_counter() - started
+        finally:
+            torch.set_num_threads(previous)
+            shutil.rmtree(out.parent, ignore_errors=True)
+
+    results = {
+        "sequential_all_threads_s": stage_seconds(1),
+        "sequential_one_thread_s": stage_seconds(1, threads=1),
+        "parallel_s": stage_seconds(0),
+        "seeds": len(params.train.seeds),
+        "workers": min(os.cpu_count() or 1, len(params.train.seeds)),
+    }
+    results["sequential_s"] = min(results["sequential_all_threads_s"], results["sequential_one_thread_s"])
+    results["speedup"] = results["sequential_s"] / results["parallel_s"]
+    return results
+
+
+def bench_noop_repro(repeats: int) -> dict[str, Any]:
+    """Target 4: a tiny copy of the project, reproduced once; then no-op repros and one stage's fixed cost."""
+    project = Path(tempfile.mkdtemp(prefix="depthlab-bench-project-"))
+    try:
+        for name in ("dvc.yaml", "pipeline", "src", ".dvc/config", ".dvcignore", ".gitignore"):
+            source, target = ROOT / name, project / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            copy = shutil.copytree if source.is_dir() else shutil.copy
+            copy(source, target)
+        raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+        raw["data"]["mnist1d"]["num_samples"] = 1000
+        raw["train"].update(max_steps=20, seeds=[0])
+        raw["sweep"] = {"mlp": [0, 1]}
+        (project / "params.yaml").write_text(yaml.safe_dump(raw))
+        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+        env.pop("MLFLOW_TRACKING_URI", None)
+
+        def run(*command: str) -> float:
+            started = time.perf_counter()
+            subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
+            return time.perf_counter() - started
+
+        run("git", "init", "-q")
+        run("dvc", "repro")
+        noop = median_of(lambda: run("dvc", "repro"), repeats)
+        stage = run("dvc", "repro", "--force", "--single-item", "train-mlp@0")
+        trained = json.loads((project / "data/models/mlp-d0/runs.json").read_text())["seeds"]
+        return {
+            "noop_repro_s": noop,
+            "train_stage_wall_s": stage,
+            "train_stage_training_s": sum(s["train_time_s"] for s in trained),
+            "train_stage_fixed_cost_s": stage - sum(s["train_time_s"] for s in trained),
+        }
+    finally:
+        shutil.rmtree(project, ignore_errors=True)
+
+
+def bench_scaling(sizes: list[int], cache: Path) -> list[dict[str, Any]]:
+    """Target 5: one epoch over MNIST-1D of each size, each in a fresh process for a clean peak-memory reading."""
+    rows = []
+    for size in sizes:
+        arrays = cache / f"mnist1d-{size}.npz"
+        if not arrays.exists():
+            generate_mnist1d(size, arrays)
+        done = subprocess.run(
+            [sys.executable, "-m", "depthlab.bench", "--one-epoch", str(arrays)], capture_output=True, text=True, check=True
+        )
+        rows.append({"samples": size, **json.loads(done.stdout.strip().splitlines()[-1])})
+    return rows
+
+
+def _mnist1d_chunk(args: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    size, seed = args
+    config = get_dataset_args()
+    config.num_samples, config.seed, config.train_split = size, seed, 1.0
+    data = make_dataset(config)
+    return data["x"].astype(np.float32), data["y"].astype(np.int64)
+
+
+def generate_mnist1d(size: int, path: Path, chunk: int = 25_000) -> None:
+    """MNIST-1D of any size with the official generator, in chunks (one seed each) on every core."""
+    jobs = [(min(chunk, size - start), 42 + i) for i, start in enumerate(range(0, size, chunk))]
+    with ProcessPoolExecutor(os.cpu_count()) as pool:
+        parts = list(pool.map(_mnist1d_chunk, jobs))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, x=np.concatenate([x for x, _ in parts]), y=np.concatenate([y for _, y in parts]))
+
+
+def one_epoch(arrays: Path) -> dict[str, Any]:
+    """Child of bench_scaling: one epoch of the real training loop, tracking off; time and peak memory."""
+    import lightning as L
+
+    from depthlab.families import DataShape
+    from depthlab.training import Classifier, fit
+
+    params = load_params(ROOT / "params.yaml")
+    before = _rss_mb()
+    with np.load(arrays) as data:
+        x, y = data["x"], data["y"]
+    held_out = len(y) // 10
+    train_xy, val_xy = (x[held_out:], y[held_out:]), (x[:held_out], y[:held_out])
+    data_mb = (x.nbytes + y.nbytes) / 2**20
+    steps = -(-len(train_xy[1]) // params.train.batch_size)
+    shape = DataShape(kind="sequence", sample_shape=(x.shape[1],), num_classes=10)
+    module = Classifier(build_network(params.models, "mlp", 2, shape), params.train.lr, 0.0)
+    cfg = params.train.model_copy(update={"max_steps": steps})
+    peak = [_rss_mb()]
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(0.005):
+            peak.append(_rss_mb())
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    fit(L.Fabric(accelerator="cpu", devices=1), module, train_xy, val_xy, cfg, 0, lambda *_: None)
+    seconds = time.perf_counter() - started
+    sampling.set()
+    sampler.join()
+    return {
+        "train_samples": len(train_xy[1]),
+        "seconds": seconds,
+        "us_per_sample": 1e6 * seconds / len(train_xy[1]),
+        "data_mb": data_mb,
+        "peak_rss_mb": max(peak),
+        "peak_beyond_data_mb": max(peak) - before - data_mb,
+    }
+
+
+def _rss_mb() -> float:
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = [f"depthlab benchmark on: {hardware.summary()}", ""]
+    lines.append("1. training step, depthlab (tracking + checkpoint on) vs plain PyTorch loop, batch 100:")
+    for row in results["steps"]:
+        lines.append(
+            f"   {row['family']:<8} plain {row['plain_ms_per_step']:.3f} ms/step  depthlab {row['depthlab_ms_per_step']:.3f}"
+            f" ms/step  ratio {row['ratio']:.2f}x  (target <= {TARGETS['step']}x)  {_verdict(row['ratio'] <= TARGETS['step'])}"
+        )
+    if results["gpu"]:
+        g = results["gpu"]
+        lines.append(f"   GPU {g['device']}: {g['ms_per_step']:.3f} ms/step, {g['samples_per_s']:,.0f} samples/s (mlp depth 2)")
+    else:
+        lines.append("   GPU: none present")
+    t = results["tracking"]
+    lines.append(
+        f"2. whole run, {t['steps']} steps (median of {t['repeats']}): tracking off {t['untracked_s']:.2f}s, on {t['tracked_s']:.2f}s"
+        f" ({t['added_s']:+.2f}s), "
+        f"ratio {t['ratio']:.3f}x (target <= {TARGETS['tracking']}x)  {_verdict(t['ratio'] <= TARGETS['tracking'])}"
+    )
+    p = results["parallel"]
+    lines.append(
+        f"3. train stage, {p['seeds']} seeds: one at a time {p['sequential_all_threads_s']:.2f}s (all threads) /"
+        f" {p['sequential_one_thread_s']:.2f}s (1 thread), {p['workers']} workers {p['parallel_s']:.2f}s, "
+        f"speedup {p['speedup']:.2f}x (target >= {TARGETS['parallel']}x)  {_verdict(p['speedup'] >= TARGETS['parallel'])}"
+    )
+    n = results["noop"]
+    lines.append(
+        f"4. no-op dvc repro {n['noop_repro_s']:.2f}s (target < {TARGETS['noop_s']}s)  {_verdict(n['noop_repro_s'] < TARGETS['noop_s'])};"
+        f" one train stage: {n['train_stage_wall_s']:.2f}s wall, {n['train_stage_training_s']:.2f}s training,"
+        f" {n['train_stage_fixed_cost_s']:.2f}s fixed cost (start-up, imports, tracking, hashing)"
+    )
+    lines.append("5. one epoch of MNIST-1D by size (mlp depth 2, tracking off):")
+    for row in results["scaling"]:
+        lines.append(
+            f"   {row['samples']:>7} samples: {row['seconds']:.2f}s, {row['us_per_sample']:.2f} us/sample,"
+            f" data {row['data_mb']:.1f} MB, peak RSS {row['peak_rss_mb']:.0f} MB, peak beyond process + data {row['peak_beyond_data_mb']:.1f} MB"
+        )
+    return "\n".join(lines)
+
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats, smaller scaling sizes")
+    parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--one-epoch", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one_epoch:
+        print(json.dumps(one_epoch(args.one_epoch)))
+        return
+    os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+    work = Path(tempfile.mkdtemp(prefix="depthlab-bench-"))
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
+    params = load_params(ROOT / "params.yaml")
+    data_dir = work / "prepared"
+    quiet(lambda: prepare(params.data, data_dir))
+    steps, repeats = (300, 1) if args.quick else (2000, 3)
+    tracking_steps = steps if args.quick else params.train.max_steps  # the default run length
+    sizes = [5_000, 20_000] if args.quick else [5_000, 50_000, 500_000]
+    cache = ROOT / ".cache" / "bench"
+    results: dict[str, Any] = {}
+    for key, label, work_fn in (
+        ("steps", "step overhead", lambda: bench_steps(params, data_dir, steps, repeats)),
+        ("gpu", "GPU path (if present)", lambda: bench_gpu(params, data_dir, steps)),
+        ("tracking", "tracking overhead", lambda: bench_tracking(params, data_dir, tracking_steps, 2 * repeats - 1)),
+        ("parallel", "parallel seeds", lambda: bench_parallel(params, data_dir, steps)),
+        ("noop", "no-op dvc repro", lambda: bench_noop_repro(3)),
+        ("scaling", "scaling with data (first run generates 500k samples: minutes)", lambda: bench_scaling(sizes, cache)),
+    ):
+        started = time.perf_counter()
+        print(f"... {label}", file=sys.stderr, flush=True)
+        results[key] = work_fn()
+        print(f"    {time.perf_counter() - started:.0f}s", file=sys.stderr, flush=True)
+    results["hardware"] = hardware.fingerprint()
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    print(report(results))
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
