@@ -1,6 +1,7 @@
 import json
 
 import mlflow
+import pytest
 import numpy as np
 import torch
 from mlflow import MlflowClient
@@ -48,3 +49,56 @@ def test_same_params_data_and_code_give_identical_results(tmp_path, tiny_params,
         net = load_trained(params, "mlp", 1, meta, tmp_path / attempt / "seed-3.ckpt")
         results.append({k: v for k, v in measure(net, x, y, 1).items() if k.startswith("test_")})
     assert results[0] == results[1]
+
+
+def test_epoch_metrics_are_exact_means_over_uneven_batches():
+    from depthlab.training import Classifier
+
+    torch.manual_seed(0)
+    module = Classifier(torch.nn.Linear(4, 3), lr=0.1, weight_decay=0.0)
+    batches = [(torch.randn(n, 4), torch.randint(0, 3, (n,))) for n in (5, 5, 2)]
+    for batch in batches:
+        module.training_step(batch, 0)
+    x = torch.cat([b[0] for b in batches])
+    y = torch.cat([b[1] for b in batches])
+    with torch.no_grad():
+        logits = module.net(x)
+    metrics = module.epoch_metrics()
+    assert metrics["train_loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, y).item(), rel=1e-6)
+    assert metrics["train_acc"] == pytest.approx((logits.argmax(-1) == y).float().mean().item())
+    assert "val_loss" not in metrics and module.epoch_metrics() == {}  # reset after reading
+
+
+def test_fit_takes_exactly_max_steps_and_reports_every_epoch(tiny_params, prepared):
+    import lightning as L
+
+    from depthlab.families import build_network
+    from depthlab.training import Classifier, fit
+
+    meta = load_meta(prepared)
+    cfg = tiny_params.train.model_copy(update={"max_steps": 20})  # 720 rows, batch 100: 8 steps an epoch
+    seen = []
+    module = Classifier(build_network(tiny_params.models, "mlp", 1, meta.shape), cfg.lr, 0.0)
+    steps = fit(
+        L.Fabric(accelerator="cpu", devices=1),
+        module,
+        load_arrays(prepared, "train", meta),
+        load_arrays(prepared, "val", meta),
+        cfg,
+        0,
+        lambda step, metrics: seen.append((step, sorted(metrics))),
+    )
+    assert steps == 20
+    assert [step for step, _ in seen] == [8, 16, 20]
+    assert all(keys == ["train_acc", "train_loss", "val_acc", "val_loss"] for _, keys in seen)
+
+
+def test_tracking_off_trains_and_evaluates_without_mlflow(tmp_path, prepared):
+    from depthlab.evaluation import evaluate_point
+    from tests.conftest import make_params
+
+    params = make_params(train={"seeds": [0], "max_steps": 10}, tracking={"enabled": False})
+    [trained] = train_point(params, "mlp", 0, prepared, tmp_path / "mlp-d0")
+    assert trained.run_id == "untracked"
+    summary = evaluate_point(params, "mlp", 0, prepared, tmp_path / "mlp-d0", tmp_path / "m.json", tmp_path / "eval")
+    assert 0 <= summary["test_accuracy"] <= 1

@@ -103,9 +103,13 @@ def bench_steps(params: Params, data_dir: Path, steps: int, repeats: int) -> lis
     tracked = with_train(params, max_steps=steps)
     for family in FAMILIES:
         plain, ours = [], []
-        for _ in range(repeats):
-            plain.append(plain_loop(tracked, family, 2, data_dir, steps))
-            ours.append(one_run(tracked, family, 2, data_dir, threads)[1])
+        for repeat in range(repeats):  # alternate which goes first: the machine's load drifts
+            measures = [
+                lambda: plain.append(plain_loop(tracked, family, 2, data_dir, steps)),
+                lambda: ours.append(one_run(tracked, family, 2, data_dir, threads)[1]),
+            ]
+            for measure in measures if repeat % 2 else reversed(measures):
+                measure()
         rows.append(
             {
                 "family": family,
@@ -355,7 +359,7 @@ def main() -> None:
     params = load_params(ROOT / "params.yaml")
     data_dir = work / "prepared"
     quiet(lambda: prepare(params.data, data_dir))
-    steps, repeats = (300, 1) if args.quick else (2000, 3)
+    steps, repeats = (300, 1) if args.quick else (2000, 5)
     tracking_steps = steps if args.quick else params.train.max_steps  # the default run length
     sizes = [5_000, 20_000] if args.quick else [5_000, 50_000, 500_000]
     cache = ROOT / ".cache" / "bench"
@@ -363,7 +367,7 @@ def main() -> None:
     for key, label, work_fn in (
         ("steps", "step overhead", lambda: bench_steps(params, data_dir, steps, repeats)),
         ("gpu", "GPU path (if present)", lambda: bench_gpu(params, data_dir, steps)),
-        ("tracking", "tracking overhead", lambda: bench_tracking(params, data_dir, tracking_steps, 2 * repeats - 1)),
+        ("tracking", "tracking overhead", lambda: bench_tracking(params, data_dir, tracking_steps, repeats)),
         ("parallel", "parallel seeds", lambda: bench_parallel(params, data_dir, steps)),
         ("noop", "no-op dvc repro", lambda: bench_noop_repro(3)),
         ("scaling", "scaling with data (first run generates 500k samples: minutes)", lambda: bench_scaling(sizes, cache)),

@@ -10,8 +10,10 @@ import os
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+import contextlib  # noqa: E402
 import logging  # noqa: E402
 import subprocess  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
@@ -22,7 +24,7 @@ import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
-from mlflow.entities import Metric, Param  # noqa: E402
+from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 from torch import nn  # noqa: E402
 
@@ -162,22 +164,25 @@ class TrackedRun:
         self._flush_interval_s = flush_interval_s
         self._pending: list[Metric] = []
         self._last_flush = time.monotonic()
+        self._lock = threading.Lock()  # the system-metrics sampler logs from its own thread
 
     def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
         now = int(time.time() * 1000)
-        self._pending += [Metric(key, float(value), now, step) for key, value in metrics.items()]
-        if time.monotonic() - self._last_flush >= self._flush_interval_s:
+        with self._lock:
+            self._pending += [Metric(key, float(value), now, step) for key, value in metrics.items()]
+            due = time.monotonic() - self._last_flush >= self._flush_interval_s
+        if due:
             self.flush()
 
     def flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            self.client.log_batch(self.run_id, metrics=batch, synchronous=True)
-        self._last_flush = time.monotonic()
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._last_flush = time.monotonic()
+        for start in range(0, len(pending), MAX_BATCH):
+            self.client.log_batch(self.run_id, metrics=pending[start : start + MAX_BATCH], synchronous=True)
 
     def set_tags(self, tags: Mapping[str, Any]) -> None:
-        for key, value in tags.items():
-            self.client.set_tag(self.run_id, key, str(value))
+        self.client.log_batch(self.run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
 
     def log_inputs(self, inputs: list[Any]) -> None:
         """Link datasets described once by `describe_datasets` to this run."""
@@ -206,6 +211,60 @@ class TrackedRun:
             )
 
 
+class SystemSampler:
+    """MLflow's own CPU, memory, disk, network (and GPU) collectors, sampled on a thread into a run's buffer.
+
+    MLflow's SystemMetricsMonitor builds a client and reads the run back from the store at every sample:
+    measured here, that costs about 7% of a small model's training step; its collectors cost under 0.1 ms.
+    Metrics keep MLflow's `system/` names, so the UI shows them as system metrics.
+    """
+
+    def __init__(self, run: TrackedRun, interval_s: float):
+        from mlflow.system_metrics.metrics.cpu_monitor import CPUMonitor
+        from mlflow.system_metrics.metrics.disk_monitor import DiskMonitor
+        from mlflow.system_metrics.metrics.network_monitor import NetworkMonitor
+
+        self.run = run
+        self.interval_s = interval_s
+        self.monitors = [CPUMonitor(), DiskMonitor(), NetworkMonitor(), *_gpu_monitors()]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="depthlab-system-metrics", daemon=True)
+
+    def _sample(self) -> None:
+        step = 0
+        while True:
+            metrics: dict[str, float] = {}
+            for monitor in self.monitors:
+                monitor.collect_metrics()
+                metrics.update(monitor.aggregate_metrics())
+                monitor.clear_metrics()
+            self.run.log_metrics({f"system/{key}": value for key, value in metrics.items()}, step)
+            step += 1
+            if self._stop.wait(self.interval_s):
+                return
+
+    def __enter__(self) -> SystemSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _gpu_monitors() -> list[Any]:
+    import torch
+
+    if not torch.cuda.is_available():
+        return []
+    try:
+        from mlflow.system_metrics.metrics.gpu_monitor import GPUMonitor
+
+        return [GPUMonitor()]
+    except Exception:  # needs nvidia-ml-py; without it, the hw.* tags still name the GPU
+        return []
+
+
 @contextmanager
 def tracked_run(
     *,
@@ -220,7 +279,8 @@ def tracked_run(
     """Start a run in the dataset's experiment; always end it FINISHED, FAILED or KILLED.
 
     Tags added to every run: git commit and dirty flag, DVC stage and experiment, and the hardware
-    fingerprint (`hw.*`). With `system_metrics_interval_s`, MLflow samples CPU/memory/GPU that often.
+    fingerprint (`hw.*`). With `system_metrics_interval_s`, CPU, memory, disk, network (and GPU) are
+    sampled that often (see SystemSampler).
     """
     if not enabled:
         yield UntrackedRun()
@@ -238,19 +298,13 @@ def tracked_run(
         "dvc_stage": os.environ.get("DVC_STAGE", "none"),
         "dvc_experiment": os.environ.get("DVC_EXP_NAME", "none"),
     }
-    if system_metrics_interval_s is not None:
-        mlflow.set_system_metrics_sampling_interval(system_metrics_interval_s)
-        mlflow.set_system_metrics_samples_before_logging(1)
-    active = mlflow.start_run(
-        experiment_id=experiment_id,
-        run_name=name,
-        tags=all_tags,
-        log_system_metrics=system_metrics_interval_s is not None,
-    )
+    active = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags, log_system_metrics=False)
     run = TrackedRun(client, active.info.run_id, flush_interval_s)
     client.log_batch(run.run_id, params=[Param(k, v[:6000]) for k, v in flatten(params).items()])
+    sampler = SystemSampler(run, system_metrics_interval_s) if system_metrics_interval_s else contextlib.nullcontext()
     try:
-        yield run
+        with sampler:
+            yield run
         run.flush()
     except KeyboardInterrupt:
         _end(run, "KILLED", "interrupted (KeyboardInterrupt)")

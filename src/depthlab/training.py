@@ -31,50 +31,54 @@ from depthlab.params import Params, TrainParams
 for _name in ("lightning.pytorch", "lightning.fabric", "lightning"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
-TRAIN, VAL = 0, 1
 VAL_BATCH = 1000
 
 
 class Classifier(L.LightningModule):
     """Cross-entropy training of any network. Loss and hits are summed on the device and read once per epoch."""
 
+    STAGES = ("train", "val")
+
     def __init__(self, net: nn.Module, lr: float, weight_decay: float):
         super().__init__()
         self.net = net
         self.lr = lr
         self.weight_decay = weight_decay
-        # rows: train, val; columns: summed loss, correct predictions, samples
-        self.register_buffer("sums", torch.zeros(2, 3), persistent=False)
+        for stage in self.STAGES:
+            self.register_buffer(f"{stage}_loss_sum", torch.zeros(()), persistent=False)
+            self.register_buffer(f"{stage}_hits", torch.zeros((), dtype=torch.long), persistent=False)
+        self.samples = dict.fromkeys(self.STAGES, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
-    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], row: int) -> torch.Tensor:
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor], stage: str) -> torch.Tensor:
         x, y = batch
         logits = self.net(x)
         loss = F.cross_entropy(logits, y)
-        with torch.no_grad():
-            self.sums[row, 0] += loss * len(y)
-            self.sums[row, 1] += (logits.argmax(dim=-1) == y).sum()
-            self.sums[row, 2] += len(y)
+        # As few tiny ops as possible (each costs about as much as a small layer's math); detached, no graph.
+        getattr(self, f"{stage}_loss_sum").add_(loss.detach(), alpha=len(y))
+        getattr(self, f"{stage}_hits").add_(logits.detach().argmax(dim=-1).eq_(y).sum())
+        self.samples[stage] += len(y)
         return loss
 
     def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self._step(batch, TRAIN)
+        return self._step(batch, "train")
 
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
-        self._step(batch, VAL)
+        self._step(batch, "val")
 
     def epoch_metrics(self) -> dict[str, float]:
         """Means since the last call, then reset: the one device-to-host copy of an epoch."""
-        sums = self.sums.tolist()
-        self.sums.zero_()
         metrics = {}
-        for row, stage in ((TRAIN, "train"), (VAL, "val")):
-            loss, correct, samples = sums[row]
-            if samples:
-                metrics[f"{stage}_loss"] = loss / samples
-                metrics[f"{stage}_acc"] = correct / samples
+        for stage in self.STAGES:
+            loss_sum, hits = getattr(self, f"{stage}_loss_sum"), getattr(self, f"{stage}_hits")
+            if self.samples[stage]:
+                metrics[f"{stage}_loss"] = loss_sum.item() / self.samples[stage]
+                metrics[f"{stage}_acc"] = hits.item() / self.samples[stage]
+            loss_sum.zero_()
+            hits.zero_()
+        self.samples = dict.fromkeys(self.STAGES, 0)
         return metrics
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
