@@ -19,7 +19,7 @@ import pandas as pd
 
 from depthlab.data import LABEL, SPLITS, Meta, load_frame, load_meta
 from depthlab.errors import ValidationFailed
-from depthlab.outputs import write_json, write_text
+from depthlab.outputs import write_text
 from depthlab.params import ValidationParams
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
