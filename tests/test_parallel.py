@@ -1,4 +1,9 @@
 """The parallel-seeds path against a fresh SQLite store: no 'database is locked', no lost run or metric."""
+import multiprocessing
+import os
+from pathlib import Path
+
+import pandas as pd
 from mlflow import MlflowClient
 
 from depthlab import tracking
@@ -22,3 +27,46 @@ def test_parallel_seeds_on_a_fresh_store_lose_nothing(tmp_path, prepared, monkey
         assert run.info.status == "FINISHED"
         assert len(client.get_metric_history(run.info.run_id, "val_acc")) == epochs
         assert run.data.tags["hw.cpu_model"]
+
+
+def _log_same_new_dataset(uri: str, barrier, errors, name: str) -> None:
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        inputs = tracking.describe_datasets(
+            {"train": (pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1]}), Path("train.parquet"), "training")},
+            name,
+            "0123456789abcdef",
+        )
+        with tracking.tracked_run(dataset="race", name="racer", params={}, tags={}) as run:
+            barrier.wait()
+            run.log_inputs(inputs)
+    except Exception as err:  # reported to the parent, which asserts none happened
+        errors.put(f"{type(err).__name__}: {err}")
+
+
+def test_workers_logging_the_same_new_dataset_at_once_do_not_collide(tmp_path):
+    """MLflow's SQLite store creates a dataset row with a non-atomic get-or-create: racing workers collide."""
+    uri = f"sqlite:///{tmp_path / 'race.db'}"
+    context = multiprocessing.get_context("fork")
+    tracking_setup = context.Process(target=_prepare, args=(uri,))
+    tracking_setup.start()
+    tracking_setup.join()
+    errors = context.Queue()
+    for round_ in range(3):
+        barrier = context.Barrier(4)
+        workers = [
+            context.Process(target=_log_same_new_dataset, args=(uri, barrier, errors, f"fresh-{round_}")) for _ in range(4)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+    assert errors.empty(), errors.get()
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name(tracking.experiment_name("race")).experiment_id])
+    assert len(runs) == 12 and all(len(r.inputs.dataset_inputs) == 1 for r in runs)
+
+
+def _prepare(uri: str) -> None:
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    tracking.prepare_experiment("race")

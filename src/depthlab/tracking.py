@@ -185,9 +185,20 @@ class TrackedRun:
         self.client.log_batch(self.run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
 
     def log_inputs(self, inputs: list[Any]) -> None:
-        """Link datasets described once by `describe_datasets` to this run."""
-        if inputs:
-            self.client.log_inputs(self.run_id, datasets=inputs)
+        """Link datasets described once by `describe_datasets` to this run.
+
+        The store creates a dataset's row on first use with a non-atomic get-or-create, so two parallel
+        workers can collide on it (UNIQUE constraint); the loser's transaction is rolled back whole, and
+        on retry the row exists.
+        """
+        for attempt in range(1, 4):
+            try:
+                self.client.log_inputs(self.run_id, datasets=inputs)
+                return
+            except MlflowException:
+                if attempt == 3:
+                    raise
+                time.sleep(0.05 * attempt)
 
     def log_artifacts(self, folder: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(self.run_id, str(folder), artifact_path)
