@@ -2,26 +2,19 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 from mlflow import MlflowClient
 
-from tests.conftest import ROOT, raw_params
-
-BIN = Path(sys.executable).parent
-PROJECT_FILES = ["dvc.yaml", "pipeline", "src", ".dvc/config", ".dvcignore", ".gitignore"]
+from depthlab.bench import copy_project, project_env
+from tests.conftest import raw_params
 
 
 def sh(repo: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    env["PATH"] = f"{BIN}{os.pathsep}{env['PATH']}"
-    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(command, cwd=repo, env=project_env(), capture_output=True, text=True, timeout=600)
     if check and done.returncode != 0:
         raise AssertionError(f"{command} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done
@@ -34,13 +27,7 @@ def write_params(repo: Path, raw: dict) -> None:
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("project")
-    for name in PROJECT_FILES:
-        source, target = ROOT / name, repo / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            shutil.copy(source, target)
+    copy_project(repo)
     write_params(repo, raw_params())
     sh(repo, "git", "init", "-q")
     sh(repo, "git", "add", "-A")

@@ -184,22 +184,38 @@ def bench_parallel(params: Params, data_dir: Path, steps: int) -> dict[str, Any]
     return results
 
 
+PROJECT_FILES = ("dvc.yaml", "pipeline", "src", ".dvc/config", ".dvcignore", ".gitignore")
+
+
+def copy_project(target: Path) -> None:
+    """The pipeline's files (not params.yaml, data or results) copied into `target`, for a throwaway project."""
+    for name in PROJECT_FILES:
+        source, destination = ROOT / name, target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy(source, destination)
+
+
+def project_env() -> dict[str, str]:
+    """Environment for `dvc` in a throwaway project: this venv's tools, the project's own mlflow.db."""
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    return env
+
+
 def bench_noop_repro(repeats: int) -> dict[str, Any]:
     """Target 4: a tiny copy of the project, reproduced once; then no-op repros and one stage's fixed cost."""
     project = Path(tempfile.mkdtemp(prefix="depthlab-bench-project-"))
     try:
-        for name in ("dvc.yaml", "pipeline", "src", ".dvc/config", ".dvcignore", ".gitignore"):
-            source, target = ROOT / name, project / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            copy = shutil.copytree if source.is_dir() else shutil.copy
-            copy(source, target)
+        copy_project(project)
         raw = yaml.safe_load((ROOT / "params.yaml").read_text())
         raw["data"]["mnist1d"]["num_samples"] = 1000
         raw["train"].update(max_steps=20, seeds=[0])
         raw["sweep"] = {"mlp": [0, 1]}
         (project / "params.yaml").write_text(yaml.safe_dump(raw))
-        env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-        env.pop("MLFLOW_TRACKING_URI", None)
+        env = project_env()
 
         def run(*command: str) -> float:
             started = time.perf_counter()

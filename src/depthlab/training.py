@@ -69,7 +69,7 @@ class Classifier(L.LightningModule):
         self._step(batch, "val")
 
     def epoch_metrics(self) -> dict[str, float]:
-        """Means since the last call, then reset: the one device-to-host copy of an epoch."""
+        """Means since the last call, then reset: the only device-to-host reads of an epoch."""
         metrics = {}
         for stage in self.STAGES:
             loss_sum, hits = getattr(self, f"{stage}_loss_sum"), getattr(self, f"{stage}_hits")
