@@ -11,7 +11,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run test test-slow bench ui clean
+.PHONY: setup run reference full test test-slow bench ui clean
 
 setup: $(STAMP)
 
@@ -23,9 +23,17 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	dvc repro
 	@echo
-	@echo "Report:    reports/summary.md  (plots: reports/plots/, or: dvc plots show)"
+	@echo "Report:    reports/claims.md (or .html; plots: reports/plots/, or: dvc plots show)"
 	@echo "Metrics:   dvc metrics show"
 	@echo "MLflow UI: make ui   (= mlflow ui --backend-store-uri sqlite:///mlflow.db, http://127.0.0.1:5000)"
+
+# Presets run as DVC experiments (dvc exp show lists them); params.yaml keeps the preset's values afterwards.
+reference: $(STAMP)
+	python -m depthlab.presets presets/reference.yaml
+	@echo "Reference table: reports/claims.md, section 'MNIST-1D reference'"
+
+full: $(STAMP)
+	python -m depthlab.presets presets/full.yaml
 
 test: $(STAMP)
 	python -m pytest

@@ -1,5 +1,5 @@
-"""DVC stage 'prepare': see depthlab.stages.prepare."""
+"""DVC stage 'prepare@<dataset>': see depthlab.stages.prepare."""
 from depthlab import stages
 
 if __name__ == "__main__":
-    stages.run(stages.prepare)
+    stages.run(stages.prepare, **stages.arguments(__doc__, "dataset"))

@@ -1,5 +1,5 @@
-"""DVC stage 'validate': see depthlab.stages.validate."""
+"""DVC stage 'validate@<dataset>': see depthlab.stages.validate."""
 from depthlab import stages
 
 if __name__ == "__main__":
-    stages.run(stages.validate)
+    stages.run(stages.validate, **stages.arguments(__doc__, "dataset"))

@@ -1,7 +1,6 @@
 """Shared fixtures: the project's real params.yaml made tiny, real prepared data, a real SQLite MLflow store."""
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 from typing import Any
@@ -9,25 +8,21 @@ from typing import Any
 import pytest
 import yaml
 
+from depthlab.families import FAMILIES
 from depthlab.params import Params
+from depthlab.presets import merged
 
 ROOT = Path(__file__).resolve().parents[1]
 
 # A few steps on a small MNIST-1D: every stage runs for real in seconds.
+NO_SWEEP = {family: {"datasets": [], "depths": []} for family in FAMILIES}
 TINY = {
-    "data": {"mnist1d": {"num_samples": 1000}},
+    "data": {"datasets": ["mnist1d"], "mnist1d": {"num_samples": 1000}},
     "train": {"seeds": [0, 1], "max_steps": 30},
-    "sweep": {"mlp": [0, 1]},
+    "sweep": {**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0, 1]}},
     "evaluate": {"latency_samples": 10},
     "tracking": {"system_metrics_interval_s": 0.2, "flush_interval_s": 1.0},
 }
-
-
-def merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for key, value in update.items():
-        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def raw_params(**overrides: Any) -> dict[str, Any]:
@@ -63,15 +58,15 @@ def prepared(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params) -> P
     from depthlab.data import prepare
 
     out = tmp_path_factory.mktemp("data") / "prepared"
-    prepare(tiny_params.data, out)
+    prepare(tiny_params.data, "mnist1d", out)
     return out
 
 
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params, prepared: Path) -> Path:
-    """mlp depth 1 trained over the tiny profile's seeds, tracked in the session's store."""
-    from depthlab.training import train_point
+    """mlp depths 0 and 1 trained over the tiny profile's seeds, tracked in the session's store."""
+    from depthlab.training import train_family
 
-    out = tmp_path_factory.mktemp("models") / "mlp-d1"
-    train_point(tiny_params, "mlp", 1, prepared, out)
+    out = tmp_path_factory.mktemp("models") / "mlp"
+    train_family(tiny_params, "mnist1d", "mlp", prepared, out)
     return out

@@ -17,14 +17,20 @@ def test_mnist1d_prepared_splits_and_meta(prepared, tiny_params):
 
 
 def test_prepare_is_deterministic_for_a_seed(tmp_path, prepared, tiny_params):
-    again = prepare(tiny_params.data, tmp_path / "again")
+    again = prepare(tiny_params.data, "mnist1d", tmp_path / "again")
     assert again.digest == load_meta(prepared).digest
     other = make_params(data={"split_seed": 1}).data
-    assert prepare(other, tmp_path / "other").digest != again.digest
+    assert prepare(other, "mnist1d", tmp_path / "other").digest != again.digest
+
+
+def test_reference_data_without_a_validation_split(tmp_path):
+    data = make_params(data={"val_fraction": 0, "mnist1d": {"num_samples": 5000}}).data
+    meta = prepare(data, "mnist1d", tmp_path / "ref")
+    assert meta.rows == {"train": 4000, "val": 0, "test": 1000}
 
 
 def test_digits_images(tmp_path):
-    meta = prepare(make_params(data={"source": "digits"}).data, tmp_path / "digits")
+    meta = prepare(make_params(data={"datasets": ["mnist1d", "digits"]}).data, "digits", tmp_path / "digits")
     assert meta.kind == "image" and meta.sample_shape == (8, 8) and len(meta.classes) == 10
     assert sum(meta.rows.values()) == 1797
     x, _ = load_arrays(tmp_path / "digits", "test", meta)
@@ -40,14 +46,15 @@ def write_iris(path):
     return frame
 
 
-def csv_params(path, label="species"):
-    return make_params(data={"source": "csv", "csv": {"path": str(path), "label_column": label}}).data
+def csv_params(path, label="species", standardize=False):
+    table = {"path": str(path), "label_column": label, "standardize": standardize}
+    return make_params(data={"datasets": ["mnist1d", "user"], "csv": {"user": table}}).data
 
 
 def test_csv_source_with_string_labels(tmp_path):
     frame = write_iris(tmp_path / "iris.csv")
-    meta = prepare(csv_params(tmp_path / "iris.csv"), tmp_path / "out")
-    assert meta.name == "csv-iris" and meta.kind == "tabular"
+    meta = prepare(csv_params(tmp_path / "iris.csv"), "user", tmp_path / "out")
+    assert meta.name == "user" and meta.kind == "tabular"
     assert meta.classes == ["setosa", "versicolor", "virginica"]
     assert meta.features == list(frame.columns[:4])
     assert sum(meta.rows.values()) == len(frame.drop_duplicates(subset=list(frame.columns[:4])))
@@ -69,8 +76,20 @@ def test_bad_csv_is_refused_with_the_problem_named(tmp_path, content, message):
     if content is not None:
         path.write_text(content)
     with pytest.raises(DataError, match=message):
-        prepare(csv_params(path), tmp_path / "out")
+        prepare(csv_params(path), "user", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_sklearn_table_round_trips_through_the_csv_source_standardized(tmp_path):
+    from depthlab.data import export_sklearn_table
+
+    assert export_sklearn_table("breast_cancer", tmp_path / "bc.csv") == 569
+    meta = prepare(csv_params(tmp_path / "bc.csv", label="target", standardize=True), "user", tmp_path / "out")
+    assert meta.classes == ["0", "1"] and meta.sample_shape == (30,)
+    x, _ = load_arrays(tmp_path / "out", "train", meta)
+    assert np.allclose(x.mean(axis=0), 0, atol=1e-4) and np.allclose(x.std(axis=0), 1, atol=1e-3)
+    with pytest.raises(DataError, match="no table called 'nope'"):
+        export_sklearn_table("nope", tmp_path / "x.csv")
 
 
 def test_damaged_parquet_is_a_data_error(tmp_path, prepared):

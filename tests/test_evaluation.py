@@ -6,7 +6,7 @@ import torch
 from mlflow import MlflowClient
 from torch import nn
 
-from depthlab.evaluation import evaluate_point, load_trained, measure
+from depthlab.evaluation import evaluate_family, load_trained, measure
 from depthlab.errors import DataError
 from depthlab.data import load_meta
 
@@ -25,16 +25,19 @@ def test_measure_on_a_known_classifier():
     assert result["latency_ms_per_sample"] > 0 and result["throughput_samples_per_s"] > 0
 
 
-def test_evaluate_point_writes_metrics_and_fills_the_training_runs(trained, prepared, tiny_params, tmp_path):
-    summary = evaluate_point(tiny_params, "mlp", 1, prepared, trained, tmp_path / "m.json", tmp_path / "details")
+def test_evaluate_family_writes_metrics_per_depth_and_fills_the_training_runs(trained, prepared, tiny_params, tmp_path):
+    summary = evaluate_family(tiny_params, "mnist1d", "mlp", prepared, trained, tmp_path / "m.json", tmp_path / "details")
     on_disk = json.loads((tmp_path / "m.json").read_text())
-    assert on_disk["seeds"] == 2 and 0 < on_disk["test_accuracy"] <= 1
-    assert set(on_disk["per_seed"]) == {"0", "1"}
-    assert len(json.loads((tmp_path / "details" / "seed-0.json").read_text())["confusion_matrix"]) == 10
-    run_id = json.loads((trained / "runs.json").read_text())["seeds"][1]["run_id"]
+    assert on_disk == json.loads(json.dumps(summary)) and set(on_disk["depths"]) == {"0", "1"}
+    point = on_disk["depths"]["1"]
+    assert point["seeds"] == 2 and 0 < point["test_accuracy"] <= 1 and point["param_count"] == 5110
+    assert set(point["per_seed"]) == {"0", "1"} and point["diverged"] == 0
+    assert point["per_seed"]["0"]["train_samples_per_s"] > 0
+    assert len(json.loads((tmp_path / "details" / "d1-seed-0.json").read_text())["confusion_matrix"]) == 10
+    run_id = json.loads((trained / "runs.json").read_text())["runs"][3]["run_id"]
     metrics = MlflowClient().get_run(run_id).data.metrics
-    assert metrics["test_accuracy"] == on_disk["per_seed"]["1"]["test_accuracy"]
-    assert "test_acc_class_9" in metrics and summary["param_count"] == 5110
+    assert metrics["test_accuracy"] == point["per_seed"]["1"]["test_accuracy"]
+    assert "test_acc_class_9" in metrics
 
 
 def test_a_damaged_checkpoint_is_a_clear_error(tmp_path, prepared, tiny_params):

@@ -1,27 +1,61 @@
+import pytest
 import torch
 from torch import nn
 
-from depthlab.families import FAMILIES, DataShape
+from depthlab.families import FAMILIES, DataShape, count_parameters
 
 SEQUENCE = DataShape(kind="sequence", sample_shape=(40,), num_classes=10)
+IMAGE = DataShape(kind="image", sample_shape=(8, 8), num_classes=10)
+TABULAR = DataShape(kind="tabular", sample_shape=(13,), num_classes=3)
+
+
+def build(family: str, depth: int, shape: DataShape, **config: object) -> nn.Module:
+    return FAMILIES[family].build(FAMILIES[family].config(**config), depth, shape)
 
 
 def linear_layers(net: nn.Module) -> list[nn.Linear]:
     return [m for m in net.modules() if isinstance(m, nn.Linear)]
 
 
-def test_mlp_depth_zero_is_logistic_regression():
-    net = FAMILIES["mlp"].build(FAMILIES["mlp"].config(width=100), 0, SEQUENCE)
+@pytest.mark.parametrize("family", FAMILIES)
+def test_depth_zero_is_logistic_regression_in_every_family(family):
+    net = build(family, 0, SEQUENCE)
     assert [(m.in_features, m.out_features) for m in linear_layers(net)] == [(40, 10)]
+    assert count_parameters(net) == 410
 
 
-def test_mlp_depth_counts_hidden_layers_and_parameters():
-    net = FAMILIES["mlp"].build(FAMILIES["mlp"].config(width=100), 2, SEQUENCE)
-    assert len(linear_layers(net)) == 3
-    assert sum(p.numel() for p in net.parameters()) == 15_210  # 40-100-100-10, as in the MNIST-1D reference
+@pytest.mark.parametrize(
+    ("family", "depth", "config", "parameters"),
+    [
+        ("resmlp", 2, {"width": 100, "normalization": False}, 15_210),  # 40-100-100-10 with a residual 2nd layer
+        ("cnn", 3, {}, 5_210),  # 25 channels, kernels 5/3/3, stride 2, padding 1
+        ("gru", 1, {}, 5_134),  # bidirectional, hidden 6, all 40 outputs into Linear(480, 10)
+    ],
+)
+def test_mnist1d_reference_architectures_have_the_published_parameter_counts(family, depth, config, parameters):
+    assert count_parameters(build(family, depth, SEQUENCE, **config)) == parameters
 
 
-def test_mlp_flattens_images():
-    image = DataShape(kind="image", sample_shape=(8, 8), num_classes=10)
-    net = FAMILIES["mlp"].build(FAMILIES["mlp"].config(width=16), 3, image)
-    assert net(torch.zeros(5, 8, 8)).shape == (5, 10)
+def test_mlp_depth_counts_hidden_layers():
+    assert len(linear_layers(build("mlp", 2, SEQUENCE))) == 3
+    assert count_parameters(build("mlp", 2, SEQUENCE)) == 15_210
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("shape", [SEQUENCE, IMAGE, TABULAR], ids=lambda s: s.kind)
+def test_every_family_classifies_every_shape_it_accepts_at_several_depths(family, shape):
+    if shape.kind not in FAMILIES[family].sample_kinds:
+        pytest.skip(f"{family} does not model {shape.kind} data")
+    for depth in (1, 2, 5):
+        net = build(family, depth, shape)
+        assert net(torch.zeros(4, *shape.sample_shape)).shape == (4, shape.num_classes)
+
+
+def test_resmlp_layers_are_residual():
+    net = build("resmlp", 3, SEQUENCE)
+    for block in [m for m in net.modules() if type(m).__name__ == "ResidualBlock"]:
+        nn.init.zeros_(block.linear.weight)
+        nn.init.zeros_(block.linear.bias)
+    plain = nn.Sequential(*[m for m in net if type(m).__name__ != "ResidualBlock"])
+    x = torch.randn(3, 40)
+    assert torch.allclose(net(x), plain(x)), "a zeroed residual block passes its input through"

@@ -5,7 +5,7 @@ import yaml
 
 from depthlab.errors import ParamsError
 from depthlab.params import load_params
-from tests.conftest import ROOT, raw_params
+from tests.conftest import NO_SWEEP, ROOT, raw_params
 
 
 def write(tmp_path: Path, raw: dict) -> Path:
@@ -14,10 +14,21 @@ def write(tmp_path: Path, raw: dict) -> Path:
     return path
 
 
-def test_repository_params_load():
+def test_repository_params_load_and_cover_every_family_and_three_datasets():
     params = load_params(ROOT / "params.yaml")
-    assert params.data.source == "mnist1d"
-    assert dict(params.sweep_items())["mlp"][:2] == [0, 1]
+    assert len(params.data.datasets) >= 3
+    assert {params.data.kind(d) for d in params.data.datasets} == {"sequence", "image", "tabular"}
+    assert {family for _, family, _ in params.study()} == {"mlp", "resmlp", "cnn", "gru"}
+    assert all(0 in depths for _, _, depths in params.study()), "depth 0 is every family's linear baseline"
+    assert len(params.train.seeds) >= 3
+
+
+def test_presets_make_valid_params():
+    from depthlab.presets import command
+
+    for preset in (ROOT / "presets").glob("*.yaml"):
+        dvc = command(preset, ROOT / "params.yaml")
+        assert dvc[:5] == ["dvc", "exp", "run", "--name", preset.stem] and "-S" in dvc
 
 
 def test_unknown_key_is_named_with_a_suggestion(tmp_path):
@@ -29,7 +40,16 @@ def test_unknown_key_is_named_with_a_suggestion(tmp_path):
 
 def test_unknown_family_is_refused(tmp_path):
     with pytest.raises(ParamsError, match=r"sweep\.transformer: unknown key"):
-        load_params(write(tmp_path, raw_params(sweep={"transformer": [1]})))
+        load_params(write(tmp_path, raw_params(sweep={"transformer": {"depths": [1]}})))
+
+
+def test_a_family_that_cannot_model_the_data_is_refused_before_training(tmp_path):
+    raw = raw_params(
+        data={"datasets": ["mnist1d", "table"], "csv": {"table": {"path": "t.csv"}}},
+        sweep={**NO_SWEEP, "cnn": {"datasets": ["table"], "depths": [1]}},
+    )
+    with pytest.raises(ParamsError, match=r"sweep\.cnn\.datasets: family 'cnn' cannot model tabular data \('table'\)"):
+        load_params(write(tmp_path, raw))
 
 
 @pytest.mark.parametrize(
@@ -39,9 +59,12 @@ def test_unknown_family_is_refused(tmp_path):
         ({"train": {"lr": 0}}, "train.lr"),
         ({"train": {"lr": -0.1}}, "train.lr"),
         ({"models": {"mlp": {"width": 0}}}, "models.mlp.width"),
-        ({"sweep": {"mlp": [1, -2]}}, "sweep.mlp.1"),
+        ({"models": {"gru": {"hidden": -1}}}, "models.gru.hidden"),
+        ({"sweep": {"mlp": {"datasets": ["mnist1d"], "depths": [1, -2]}}}, "sweep.mlp.depths.1"),
+        ({"sweep": {"mlp": {"datasets": ["imagenet"], "depths": [1]}}}, "sweep.mlp.datasets"),
         ({"train": {"seeds": [0, 0]}}, "train.seeds"),
-        ({"data": {"source": "imagenet"}}, "data.source"),
+        ({"data": {"datasets": ["imagenet"]}}, "data.datasets"),
+        ({"report": {"confidence": 1.5}}, "report.confidence"),
     ],
 )
 def test_wrong_type_or_impossible_value_names_the_key(tmp_path, override, key):
@@ -57,9 +80,9 @@ def test_missing_section_is_an_error(tmp_path):
         load_params(write(tmp_path, raw))
 
 
-def test_csv_source_needs_a_path(tmp_path):
-    with pytest.raises(ParamsError, match="data.csv.path is not set"):
-        load_params(write(tmp_path, raw_params(data={"source": "csv"})))
+def test_an_empty_study_is_refused(tmp_path):
+    with pytest.raises(ParamsError, match="nothing to train"):
+        load_params(write(tmp_path, raw_params(sweep=NO_SWEEP)))
 
 
 def test_broken_yaml_and_missing_file(tmp_path):

@@ -53,17 +53,17 @@ def test_repro_logs_every_training_run_with_its_fields(repo):
     for run in runs:
         assert run.info.status == "FINISHED"
         assert run.info.artifact_uri.startswith((repo / "mlartifacts").as_uri())
-        assert run.data.tags["dvc_stage"] == f"train-mlp@{run.data.tags['depth']}"
+        assert run.data.tags["dvc_stage"] == "train-mlp@mnist1d"
         assert run.data.tags["git_commit"] != "unknown" and run.data.tags["hw.cpu_logical_cores"]
         assert {"train_loss", "val_acc", "train_time_s", "test_accuracy", "test_macro_f1", "latency_ms_per_sample"} <= set(
             run.data.metrics
         )
         assert run.data.params["param_count"] in {"410", "5110"}
-    report = (repo / "reports" / "summary.md").read_text()
-    assert "| mlp      |       1 |" in report
-    assert (repo / "reports" / "validation" / "data_docs" / "index.html").exists()
-    metrics = json.loads(sh(repo, "dvc", "metrics", "show", "--json").stdout)
-    assert "data/metrics/mlp-d1.json" in json.dumps(metrics)
+    report = (repo / "reports" / "claims.md").read_text()
+    assert "## Claim 7:" in report and "| mnist1d   | mlp      |       1 |" in report
+    assert (repo / "reports" / "validation" / "mnist1d" / "data_docs" / "index.html").exists()
+    metrics = json.dumps(json.loads(sh(repo, "dvc", "metrics", "show", "--json").stdout))
+    assert "data/metrics/mnist1d/mlp.json" in metrics and "test_accuracy" in metrics
 
 
 def test_second_repro_runs_nothing(repo):
@@ -72,29 +72,30 @@ def test_second_repro_runs_nothing(repo):
     assert "Data and pipelines are up to date" in again.stdout
 
 
-def test_exp_run_with_a_new_depth_trains_only_that_depth(repo):
+def test_exp_run_with_a_new_depth_reruns_only_that_family(repo):
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first results")
-    done = sh(repo, "dvc", "exp", "run", "-S", "sweep.mlp=[0,1,2]")
+    done = sh(repo, "dvc", "exp", "run", "-S", "sweep.mlp.depths=[0,1,2]")
     ran = [line for line in done.stdout.splitlines() if line.startswith("Running stage")]
-    assert ran == ["Running stage 'train-mlp@2':", "Running stage 'evaluate-mlp@2':", "Running stage 'report':"]
-    assert len(training_runs(repo)) == 6
+    assert ran == ["Running stage 'train-mlp@mnist1d':", "Running stage 'evaluate-mlp@mnist1d':", "Running stage 'report':"]
+    assert len(training_runs(repo)) == 4 + 6
     sh(repo, "dvc", "plots", "show")
     assert (repo / "dvc_plots" / "index.html").exists()
 
 
 def test_corrupt_data_stops_the_pipeline_at_validation(repo):
     before = len(training_runs(repo))
-    (repo / "user.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(60)) + "inf,1,0\n")
-    write_params(repo, raw_params(data={"source": "csv", "csv": {"path": "user.csv", "label_column": "label"}}))
+    (repo / "data" / "raw" / "user.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(60)) + "inf,1,0\n")
+    user = {"path": "data/raw/user.csv", "label_column": "label", "standardize": False}
+    write_params(repo, raw_params(data={"datasets": ["user"], "csv": {"user": user}}, sweep={"mlp": {"datasets": ["user"]}}))
     done = sh(repo, "dvc", "repro", check=False)
     assert done.returncode != 0
     assert "depthlab validate: error:" in done.stderr
     assert "expect_column_values_to_be_between on column 'a'" in done.stderr and "inf" in done.stderr
     assert "Running stage 'train-mlp" not in done.stdout
     assert len(training_runs(repo)) == before
-    assert not (repo / "data" / "validated.json").exists()
-    assert (repo / "reports" / "validation" / "result.json").exists()
+    assert not (repo / "data" / "validated" / "user.json").exists()
+    assert (repo / "reports" / "validation" / "user" / "result.json").exists()
 
 
 def test_bad_params_key_fails_with_its_name(repo):

@@ -8,25 +8,29 @@ from mlflow import MlflowClient
 
 from depthlab.data import load_arrays, load_meta
 from depthlab.evaluation import load_trained, measure
-from depthlab.training import train_point
+from depthlab.training import train_family
+from tests.conftest import NO_SWEEP, make_params
 
 
-def test_train_point_writes_checkpoints_and_runs(trained):
+def test_train_family_writes_checkpoints_and_runs_for_every_depth_and_seed(trained):
     runs = json.loads((trained / "runs.json").read_text())
-    assert [s["seed"] for s in runs["seeds"]] == [0, 1]
-    for seed in runs["seeds"]:
-        state = torch.load(trained / seed["checkpoint"], weights_only=True)
-        assert "net.1.weight" in state["model"] and state["step"] == 30
-        assert seed["param_count"] == 40 * 100 + 100 + 100 * 10 + 10
+    assert runs["dataset"] == "mnist1d" and runs["family"] == "mlp"
+    assert [(r["depth"], r["seed"]) for r in runs["runs"]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
+    for run in runs["runs"]:
+        state = torch.load(trained / run["checkpoint"], weights_only=True)
+        assert "net.1.weight" in state["model"] and state["step"] == 30 and run["steps"] == 30
+        assert not run["diverged"]
+    assert runs["runs"][2]["param_count"] == 40 * 100 + 100 + 100 * 10 + 10
 
 
 def test_training_run_in_mlflow_has_every_field(trained, prepared):
     client = MlflowClient()
-    seed = json.loads((trained / "runs.json").read_text())["seeds"][0]
+    seed = json.loads((trained / "runs.json").read_text())["runs"][2]
     run = client.get_run(seed["run_id"])
     assert run.info.run_name == "mlp-d1-s0" and run.info.status == "FINISHED"
     assert run.data.params["train.max_steps"] == "30" and run.data.params["param_count"] == "5110"
-    assert run.data.tags["accelerator"] == "cpu" and run.data.tags["depth"] == "1"
+    assert run.data.tags["accelerator"] == "cpu" and run.data.tags["depth"] == "1" and run.data.tags["diverged"] == "false"
+    assert run.data.params["data.name"] == "mnist1d" and run.data.params["data.num_samples"] == "1000"
     history = client.get_metric_history(run.info.run_id, "val_acc")
     assert len(history) >= 2 and [m.step for m in history] == sorted(m.step for m in history)
     assert {"train_loss", "train_acc", "val_loss", "train_time_s"} <= set(run.data.metrics)
@@ -40,13 +44,13 @@ def test_training_run_in_mlflow_has_every_field(trained, prepared):
 
 
 def test_same_params_data_and_code_give_identical_results(tmp_path, tiny_params, prepared):
-    params = tiny_params.model_copy(update={"train": tiny_params.train.model_copy(update={"seeds": [3]})})
+    params = make_params(train={"seeds": [3]}, sweep={**NO_SWEEP, "resmlp": {"datasets": ["mnist1d"], "depths": [2]}})
     meta = load_meta(prepared)
     x, y = load_arrays(prepared, "test", meta)
     results = []
     for attempt in ("first", "second"):
-        train_point(params, "mlp", 1, prepared, tmp_path / attempt)
-        net = load_trained(params, "mlp", 1, meta, tmp_path / attempt / "seed-3.ckpt")
+        train_family(params, "mnist1d", "resmlp", prepared, tmp_path / attempt)
+        net = load_trained(params, "resmlp", 2, meta, tmp_path / attempt / "d2" / "seed-3.ckpt")
         results.append({k: v for k, v in measure(net, x, y, 1).items() if k.startswith("test_")})
     assert results[0] == results[1]
 
@@ -79,7 +83,7 @@ def test_fit_takes_exactly_max_steps_and_reports_every_epoch(tiny_params, prepar
     cfg = tiny_params.train.model_copy(update={"max_steps": 20})  # 720 rows, batch 100: 8 steps an epoch
     seen = []
     module = Classifier(build_network(tiny_params.models, "mlp", 1, meta.shape), cfg.lr, 0.0)
-    steps = fit(
+    steps, diverged = fit(
         L.Fabric(accelerator="cpu", devices=1),
         module,
         load_arrays(prepared, "train", meta),
@@ -88,17 +92,44 @@ def test_fit_takes_exactly_max_steps_and_reports_every_epoch(tiny_params, prepar
         0,
         lambda step, metrics: seen.append((step, sorted(metrics))),
     )
-    assert steps == 20
+    assert steps == 20 and not diverged
     assert [step for step, _ in seen] == [8, 16, 20]
     assert all(keys == ["train_acc", "train_loss", "val_acc", "val_loss"] for _, keys in seen)
 
 
 def test_tracking_off_trains_and_evaluates_without_mlflow(tmp_path, prepared):
-    from depthlab.evaluation import evaluate_point
-    from tests.conftest import make_params
+    from depthlab.evaluation import evaluate_family
 
-    params = make_params(train={"seeds": [0], "max_steps": 10}, tracking={"enabled": False})
-    [trained] = train_point(params, "mlp", 0, prepared, tmp_path / "mlp-d0")
+    params = make_params(
+        train={"seeds": [0], "max_steps": 10},
+        sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0]}},
+        tracking={"enabled": False},
+    )
+    [trained] = train_family(params, "mnist1d", "mlp", prepared, tmp_path / "mlp")
     assert trained.run_id == "untracked"
-    summary = evaluate_point(params, "mlp", 0, prepared, tmp_path / "mlp-d0", tmp_path / "m.json", tmp_path / "eval")
-    assert 0 <= summary["test_accuracy"] <= 1
+    summary = evaluate_family(params, "mnist1d", "mlp", prepared, tmp_path / "mlp", tmp_path / "m.json", tmp_path / "eval")
+    assert 0 <= summary["depths"]["0"]["test_accuracy"] <= 1
+
+
+@pytest.mark.parametrize("family", ["cnn", "gru"])
+def test_convolutional_and_recurrent_families_train_and_log_their_model(tmp_path, prepared, family):
+    params = make_params(train={"seeds": [0], "max_steps": 8}, sweep={**NO_SWEEP, family: {"datasets": ["mnist1d"], "depths": [1]}})
+    [trained] = train_family(params, "mnist1d", family, prepared, tmp_path / family)
+    assert trained.steps == 8 and not trained.diverged
+    client = MlflowClient()
+    run = client.get_run(trained.run_id)
+    [model] = [m for m in client.search_logged_models(experiment_ids=[run.info.experiment_id]) if m.source_run_id == trained.run_id]
+    x, _ = load_arrays(prepared, "test", load_meta(prepared))
+    assert np.asarray(mlflow.pyfunc.load_model(model.model_uri).predict(x[:3])).shape == (3, 10)
+
+
+def test_a_diverging_run_is_a_result_not_a_crash(tmp_path, prepared):
+    params = make_params(
+        train={"seeds": [0, 1], "max_steps": 200, "lr": 1e6},
+        models={"mlp": {"width": 64}},
+        sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [8]}},
+    )
+    trained = train_family(params, "mnist1d", "mlp", prepared, tmp_path / "mlp")
+    assert all(t.diverged and t.steps < 200 for t in trained)
+    run = MlflowClient().get_run(trained[0].run_id)
+    assert run.info.status == "FINISHED" and run.data.tags["diverged"] == "true" and run.data.metrics["diverged"] == 1.0

@@ -15,8 +15,8 @@ from sklearn.model_selection import train_test_split
 
 from depthlab.errors import DataError
 from depthlab.families import DataShape
-from depthlab.outputs import read_json, staged_dir, write_json
-from depthlab.params import SOURCE_KINDS, DataParams
+from depthlab.outputs import read_json, staged_dir, write_json, write_text
+from depthlab.params import CsvParams, DataParams
 
 SPLITS = ("train", "val", "test")
 LABEL = "label"
@@ -50,19 +50,12 @@ class Meta:
         return DataShape(kind=self.kind, sample_shape=self.sample_shape, num_classes=len(self.classes))
 
 
-def dataset_name(params: DataParams) -> str:
-    if params.source == "csv":
-        assert params.csv.path is not None
-        return f"csv-{params.csv.path.stem}"
-    return params.source
-
-
-def prepare(params: DataParams, out_dir: Path) -> Meta:
-    """Load the configured source, split it, and write the prepared splits and meta.json."""
-    splits, table = _load_and_split(params)
+def prepare(params: DataParams, dataset: str, out_dir: Path) -> Meta:
+    """Load one dataset of the study, split it, and write the prepared splits and meta.json."""
+    splits, table = _load_and_split(params, dataset)
     meta = Meta(
-        name=dataset_name(params),
-        kind=SOURCE_KINDS[params.source],
+        name=dataset,
+        kind=params.kind(dataset),
         sample_shape=table.sample_shape,
         classes=table.classes,
         features=table.features,
@@ -74,8 +67,23 @@ def prepare(params: DataParams, out_dir: Path) -> Meta:
             frame = pd.DataFrame(x, columns=table.features)
             frame[LABEL] = y
             frame.to_parquet(tmp / f"{split}.parquet", index=False)
-        write_json(tmp / "meta.json", {**meta.__dict__, "source": params.source})
+        write_json(tmp / "meta.json", {**meta.__dict__, "source": params.source(dataset)})
     return meta
+
+
+def export_sklearn_table(name: str, path: Path, label_column: str = "target") -> int:
+    """Write one of scikit-learn's bundled tables (`load_<name>`, no download) as a CSV; return its rows.
+
+    The study's tabular dataset enters through the csv source like any user's file would.
+    """
+    from sklearn import datasets
+
+    loader = getattr(datasets, f"load_{name}", None)
+    if loader is None:
+        raise DataError(f"scikit-learn bundles no table called '{name}'")
+    frame = loader(as_frame=True).frame.rename(columns={"target": label_column})
+    write_text(path, frame.to_csv(index=False))
+    return len(frame)
 
 
 def load_meta(data_dir: Path) -> Meta:
@@ -117,20 +125,30 @@ def to_arrays(frame: pd.DataFrame, meta: Meta) -> tuple[np.ndarray, np.ndarray]:
     return x, frame[LABEL].to_numpy(np.int64, copy=True)
 
 
-def _load_and_split(params: DataParams) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Table]:
-    if params.source == "mnist1d":
+def _load_and_split(params: DataParams, dataset: str) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Table]:
+    source = params.source(dataset)
+    if source == "mnist1d":
         train, test = _mnist1d(params)
-        train_x, train_y, val_x, val_y = _split(train.x, train.y, params.val_fraction, params.split_seed)
-        return {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test.x, test.y)}, train
-    table = _digits() if params.source == "digits" else _csv(params)
-    rest_x, rest_y, test_x, test_y = _split(table.x, table.y, params.test_fraction, params.split_seed)
-    val_share = params.val_fraction / (1 - params.test_fraction)
-    train_x, train_y, val_x, val_y = _split(rest_x, rest_y, val_share, params.split_seed)
-    return {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test_x, test_y)}, table
+        test_x, test_y = test.x, test.y
+        table = train
+    else:
+        table = _digits() if source == "digits" else _csv(params.csv[dataset])
+        rest_x, rest_y, test_x, test_y = _split(table.x, table.y, params.test_fraction, params.split_seed)
+        table = Table(rest_x, rest_y, table.features, table.classes, table.sample_shape)
+    val_share = params.val_fraction if source == "mnist1d" else params.val_fraction / (1 - params.test_fraction)
+    train_x, train_y, val_x, val_y = _split(table.x, table.y, val_share, params.split_seed)
+    if source == "csv" and params.csv[dataset].standardize:
+        mean, std = train_x.mean(axis=0), train_x.std(axis=0)
+        std[std == 0] = 1.0
+        train_x, val_x, test_x = ((x - mean) / std for x in (train_x, val_x, test_x))
+    splits = {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test_x, test_y)}
+    return {split: (x.astype(np.float32), y) for split, (x, y) in splits.items()}, table
 
 
 def _split(x: np.ndarray, y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, ...]:
-    """Stratified split: (kept x, kept y, split-off x, split-off y)."""
+    """Stratified split: (kept x, kept y, split-off x, split-off y); a share of 0 splits off nothing."""
+    if share == 0:
+        return x, y, x[:0], y[:0]
     counts = np.bincount(y)
     if (counts[counts > 0] < 2).any():
         rare = [int(c) for c in np.flatnonzero(counts == 1)]
@@ -172,12 +190,11 @@ def _digits() -> Table:
     )
 
 
-def _csv(params: DataParams) -> Table:
+def _csv(params: CsvParams) -> Table:
     """A user's CSV: numeric feature columns and the label column named in params."""
-    path, label = params.csv.path, params.csv.label_column
-    assert path is not None
+    path, label = params.path, params.label_column
     if not path.exists():
-        raise DataError(f"{path}: CSV file is missing (data.csv.path)")
+        raise DataError(f"{path}: CSV file is missing (data.csv)")
     try:
         frame = pd.read_csv(path)
     except pd.errors.EmptyDataError:
@@ -186,7 +203,7 @@ def _csv(params: DataParams) -> Table:
         raise DataError(f"{path}: not a readable CSV file ({err})") from None
     if label not in frame.columns:
         raise DataError(
-            f"{path}: label column '{label}' (data.csv.label_column) not found; columns are {list(frame.columns)}"
+            f"{path}: label column '{label}' (label_column in data.csv) not found; columns are {list(frame.columns)}"
         )
     if frame.empty:
         raise DataError(f"{path}: CSV file has a header but no rows")

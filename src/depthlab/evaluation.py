@@ -1,6 +1,7 @@
 """Test-set quality and speed of every trained seed of one (family, depth), written as DVC metrics and to MLflow."""
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from pathlib import Path
@@ -66,17 +67,18 @@ def measure(net: nn.Module, x: np.ndarray, y: np.ndarray, latency_samples: int) 
     }
 
 
-def evaluate_point(
-    params: Params, family: str, depth: int, data_dir: Path, models_dir: Path, metrics_file: Path, details_dir: Path
+def evaluate_family(
+    params: Params, dataset: str, family: str, data_dir: Path, models_dir: Path, metrics_file: Path, details_dir: Path
 ) -> dict[str, Any]:
-    """Evaluate every seed; write headline metrics (mean and std over seeds) and per-seed details."""
+    """Evaluate every trained (depth, seed); write headline metrics per depth (mean and std over seeds,
+    per-seed values) as DVC metrics and per-seed details, and add the test metrics to each training run."""
     meta = load_meta(data_dir)
     x, y = load_arrays(data_dir, "test", meta)
-    runs = read_json(models_dir / "runs.json")
-    per_seed = {}
+    trained_runs = read_json(models_dir / "runs.json")["runs"]
+    per_depth: dict[int, dict[str, Any]] = {}
     with staged_dir(details_dir) as staging:
-        for trained in runs["seeds"]:
-            net = load_trained(params, family, depth, meta, models_dir / trained["checkpoint"])
+        for trained in trained_runs:
+            net = load_trained(params, family, trained["depth"], meta, models_dir / trained["checkpoint"])
             result = measure(net, x, y, params.evaluate.latency_samples)
             per_class = {f"test_acc_class_{meta.classes[i]}": a for i, a in enumerate(result["per_class_accuracy"])}
             tracking.log_to_finished_run(
@@ -84,28 +86,42 @@ def evaluate_point(
                 {**{k: result[k] for k in HEADLINE}, **per_class},
                 {"evaluation/test.json": {**result, "classes": meta.classes}},
             )
-            write_json(staging / f"seed-{trained['seed']}.json", {**result, "classes": meta.classes})
-            per_seed[str(trained["seed"])] = {
-                **{k: result[k] for k in HEADLINE},
+            write_json(staging / f"d{trained['depth']}-seed-{trained['seed']}.json", {**result, "classes": meta.classes})
+            point = per_depth.setdefault(trained["depth"], {"param_count": trained["param_count"], "per_seed": {}})
+            point["per_seed"][str(trained["seed"])] = {
+                **{k: _finite_or_none(result[k]) for k in HEADLINE},
                 "train_time_s": trained["train_time_s"],
+                "train_samples_per_s": trained["steps"] * params.train.batch_size / max(trained["train_time_s"], 1e-9),
+                "diverged": int(trained["diverged"]),
             }
     summary = {
+        "dataset": dataset,
         "family": family,
-        "depth": depth,
-        "dataset": meta.name,
-        "param_count": runs["seeds"][0]["param_count"],
-        "seeds": len(per_seed),
-        **_mean_and_std(per_seed),
-        "per_seed": per_seed,
+        "depths": {
+            str(depth): {
+                "param_count": point["param_count"],
+                "seeds": len(point["per_seed"]),
+                "diverged": sum(seed["diverged"] for seed in point["per_seed"].values()),
+                **_mean_and_std(point["per_seed"]),
+                "per_seed": point["per_seed"],
+            }
+            for depth, point in sorted(per_depth.items())
+        },
     }
     write_json(metrics_file, summary)
     return summary
 
 
-def _mean_and_std(per_seed: dict[str, dict[str, float]]) -> dict[str, float]:
-    out = {}
-    for key in [*HEADLINE, "train_time_s"]:
-        values = [seed[key] for seed in per_seed.values()]
-        out[key] = statistics.fmean(values)
+def _finite_or_none(value: float) -> float | None:
+    """A diverged network's loss is NaN: JSON (and `dvc metrics show`) get null instead."""
+    return value if math.isfinite(value) else None
+
+
+def _mean_and_std(per_seed: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """Over the seeds with a finite value; None where there is none."""
+    out: dict[str, float | None] = {}
+    for key in [*HEADLINE, "train_time_s", "train_samples_per_s"]:
+        values = [seed[key] for seed in per_seed.values() if seed[key] is not None]
+        out[key] = statistics.fmean(values) if values else None
         out[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
     return out

@@ -17,8 +17,9 @@ from depthlab.schema import StrictModel
 
 PARAMS_FILE = Path("params.yaml")
 
-# The shape of one sample each source produces; families declare which shapes they accept.
-SOURCE_KINDS = {"mnist1d": "sequence", "digits": "image", "csv": "tabular"}
+# Built-in sources by dataset name; any other dataset name is a CSV declared under data.csv.
+BUILT_IN_SOURCES = {"mnist1d": "sequence", "digits": "image"}
+CSV_KIND = "tabular"
 
 
 class Mnist1dParams(StrictModel):
@@ -28,23 +29,43 @@ class Mnist1dParams(StrictModel):
 
 
 class CsvParams(StrictModel):
-    path: Path | None = None
+    path: Path
     label_column: str = "label"
+    standardize: bool = Field(True, description="scale features by the training split's mean and std")
 
 
 class DataParams(StrictModel):
-    source: Literal["mnist1d", "digits", "csv"] = "mnist1d"
+    datasets: list[str] = Field(["mnist1d"], min_length=1, description="mnist1d, digits, or a name under data.csv")
     split_seed: int = 0
-    val_fraction: float = Field(0.1, gt=0, lt=0.5)
+    val_fraction: float = Field(
+        0.1, ge=0, lt=0.5, description="share of the training data held out for validation; 0 = none"
+    )
     test_fraction: float = Field(0.2, gt=0, lt=0.5, description="digits and csv; mnist1d splits itself")
     mnist1d: Mnist1dParams = Mnist1dParams()
-    csv: CsvParams = CsvParams()
+    csv: dict[str, CsvParams] = {}
 
     @model_validator(mode="after")
-    def _csv_needs_a_path(self) -> DataParams:
-        if self.source == "csv" and self.csv.path is None:
-            raise ValueError("data.source is 'csv' but data.csv.path is not set")
+    def _datasets_are_defined(self) -> DataParams:
+        if len(set(self.datasets)) != len(self.datasets):
+            raise ValueError(f"data.datasets lists a dataset twice: {self.datasets}")
+        for name in self.datasets:
+            if name not in BUILT_IN_SOURCES and name not in self.csv:
+                known = [*BUILT_IN_SOURCES, *self.csv]
+                raise ValueError(f"data.datasets: '{name}' is neither built in nor declared under data.csv (known: {known})")
         return self
+
+    def source(self, dataset: str) -> str:
+        return dataset if dataset in BUILT_IN_SOURCES else "csv"
+
+    def describe(self, dataset: str) -> dict[str, Any]:
+        """The settings that made one dataset, as logged with every run trained on it."""
+        own = self.mnist1d if self.source(dataset) == "mnist1d" else self.csv.get(dataset)
+        shared = self.model_dump(mode="json", include={"split_seed", "val_fraction", "test_fraction"})
+        return {"name": dataset, "source": self.source(dataset), **shared, **(own.model_dump(mode="json") if own else {})}
+
+    def kind(self, dataset: str) -> str:
+        """What one sample is: a sequence, an image or a tabular row; decides which families apply."""
+        return BUILT_IN_SOURCES.get(dataset, CSV_KIND)
 
 
 class ValidationParams(StrictModel):
@@ -81,6 +102,11 @@ class EvaluateParams(StrictModel):
     latency_samples: int = Field(200, gt=0, description="single-sample forward passes timed")
 
 
+class ReportParams(StrictModel):
+    confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence intervals; tests count at p < 1 - this")
+    deep_from: int = Field(3, ge=1, description="claim 6 calls a model deep from this many layers")
+
+
 class TrackingParams(StrictModel):
     enabled: bool = Field(True, description="false: train and evaluate without recording anything in MLflow")
     system_metrics_interval_s: float = Field(1.0, gt=0, description="MLflow system metrics sampling")
@@ -95,10 +121,24 @@ ModelsParams = create_model(
     __base__=StrictModel,
     **{name: (family.config, family.config()) for name, family in FAMILIES.items()},
 )
+
+
+class FamilySweep(StrictModel):
+    datasets: list[str] = []
+    depths: list[Depth] = []
+
+    @field_validator("depths", "datasets")
+    @classmethod
+    def _distinct(cls, values: list[Any]) -> list[Any]:
+        if len(set(values)) != len(values):
+            raise ValueError(f"lists a value twice: {values}")
+        return values
+
+
 SweepParams = create_model(
     "SweepParams",
     __base__=StrictModel,
-    **{name: (list[Depth], []) for name in FAMILIES},
+    **{name: (FamilySweep, FamilySweep()) for name in FAMILIES},
 )
 
 
@@ -109,26 +149,38 @@ class Params(StrictModel):
     models: ModelsParams  # type: ignore[valid-type]
     sweep: SweepParams  # type: ignore[valid-type]
     evaluate: EvaluateParams
+    report: ReportParams
     tracking: TrackingParams
 
     @model_validator(mode="after")
     def _sweep_fits_data(self) -> Params:
-        kind = SOURCE_KINDS[self.data.source]
-        for name, depths in self.sweep_items():
-            if len(set(depths)) != len(depths):
-                raise ValueError(f"sweep.{name} lists a depth twice: {depths}")
-            if kind not in FAMILIES[name].sample_kinds:
-                raise ValueError(
-                    f"sweep.{name}: family '{name}' cannot model {kind} data "
-                    f"(data.source is '{self.data.source}'); it accepts {', '.join(FAMILIES[name].sample_kinds)}"
-                )
-        if not any(depths for _, depths in self.sweep_items()):
-            raise ValueError("sweep lists no depth for any family: nothing to train")
+        """A family is only trained on datasets the study prepares and whose samples it can model."""
+        for family, sweep in self.sweep:
+            for dataset in sweep.datasets:
+                if dataset not in self.data.datasets:
+                    raise ValueError(f"sweep.{family}.datasets: '{dataset}' is not in data.datasets {self.data.datasets}")
+                kind = self.data.kind(dataset)
+                if kind not in FAMILIES[family].sample_kinds:
+                    raise ValueError(
+                        f"sweep.{family}.datasets: family '{family}' cannot model {kind} data ('{dataset}'); "
+                        f"it accepts {', '.join(FAMILIES[family].sample_kinds)} data"
+                    )
+        if not self.study():
+            raise ValueError("sweep trains no depth of any family on any dataset: nothing to train")
         return self
 
-    def sweep_items(self) -> list[tuple[str, list[int]]]:
-        """(family, depths) for every family with at least one depth to train."""
-        return [(name, depths) for name, depths in self.sweep if depths]
+    def study(self) -> list[tuple[str, str, list[int]]]:
+        """(dataset, family, depths) for every trained combination, in params order."""
+        return [
+            (dataset, family, sweep.depths)
+            for family, sweep in self.sweep
+            for dataset in sweep.datasets
+            if sweep.depths
+        ]
+
+    def depths(self, dataset: str, family: str) -> list[int]:
+        sweep = getattr(self.sweep, family)
+        return sweep.depths if dataset in sweep.datasets else []
 
 
 def load_params(path: Path = PARAMS_FILE) -> Params:

@@ -9,8 +9,9 @@ from typing import Any, Callable
 from depthlab.errors import DataError, DepthlabError, ParamsError, TrackingError, ValidationFailed
 from depthlab.params import Params, load_params
 
+RAW = Path("data/raw")
 PREPARED = Path("data/prepared")
-VALIDATED = Path("data/validated.json")
+VALIDATED = Path("data/validated")
 MODELS = Path("data/models")
 EVALUATIONS = Path("data/eval")
 METRICS = Path("data/metrics")
@@ -20,69 +21,86 @@ REPORTS = Path("reports")
 EXIT_CODES: dict[type[DepthlabError], int] = {ParamsError: 2, DataError: 3, ValidationFailed: 4, TrackingError: 5}
 
 
-def point_name(family: str, depth: int) -> str:
-    return f"{family}-d{depth}"
-
-
-def prepare(params: Params) -> None:
+def export_csv(params: Params, name: str) -> None:
     from depthlab import data
 
-    meta = data.prepare(params.data, PREPARED)
+    rows = data.export_sklearn_table(name, RAW / f"{name}.csv")
+    print(f"wrote scikit-learn's {name} table to {RAW / f'{name}.csv'}: {rows} rows")
+
+
+def prepare(params: Params, dataset: str) -> None:
+    from depthlab import data
+
+    _require_dataset(params, dataset)
+    meta = data.prepare(params.data, dataset, PREPARED / dataset)
     print(f"prepared {meta.name}: {meta.rows} rows, {len(meta.classes)} classes, sample shape {meta.sample_shape}")
 
 
-def validate(params: Params) -> None:
+def validate(params: Params, dataset: str) -> None:
     from depthlab import validation
     from depthlab.outputs import write_json
 
-    VALIDATED.unlink(missing_ok=True)
-    summary = validation.validate(PREPARED, params.validation, REPORTS / "validation")
-    write_json(VALIDATED, summary)
+    _require_dataset(params, dataset)
+    marker = VALIDATED / f"{dataset}.json"
+    marker.unlink(missing_ok=True)
+    summary = validation.validate(PREPARED / dataset, params.validation, REPORTS / "validation" / dataset)
+    write_json(marker, summary)
     print(f"validated {summary['dataset']}: all {summary['expectations']} expectations met")
 
 
-def train(params: Params, family: str, depth: int) -> None:
+def train(params: Params, dataset: str, family: str) -> None:
     from depthlab import training
 
-    _require_in_sweep(params, family, depth)
-    trained = training.train_point(params, family, depth, PREPARED, MODELS / point_name(family, depth))
-    times = ", ".join(f"seed {t.seed}: {t.train_time_s:.1f}s" for t in trained)
-    print(f"trained {point_name(family, depth)} ({trained[0].param_count} parameters) - {times}")
+    _require_in_sweep(params, dataset, family)
+    trained = training.train_family(params, dataset, family, PREPARED / dataset, MODELS / dataset / family)
+    seconds = sum(t.train_time_s for t in trained)
+    diverged = sum(t.diverged for t in trained)
+    print(f"trained {family} on {dataset}: {len(trained)} runs, {seconds:.1f}s of training, {diverged} diverged")
 
 
-def evaluate(params: Params, family: str, depth: int) -> None:
+def evaluate(params: Params, dataset: str, family: str) -> None:
     from depthlab import evaluation
 
-    _require_in_sweep(params, family, depth)
-    name = point_name(family, depth)
-    summary = evaluation.evaluate_point(
-        params, family, depth, PREPARED, MODELS / name, METRICS / f"{name}.json", EVALUATIONS / name
+    _require_in_sweep(params, dataset, family)
+    summary = evaluation.evaluate_family(
+        params,
+        dataset,
+        family,
+        PREPARED / dataset,
+        MODELS / dataset / family,
+        METRICS / dataset / f"{family}.json",
+        EVALUATIONS / dataset / family,
     )
-    print(
-        f"evaluated {name}: test accuracy {summary['test_accuracy']:.4f} ± {summary['test_accuracy_std']:.4f} "
-        f"over {summary['seeds']} seeds"
-    )
+    for depth, point in summary["depths"].items():
+        accuracy = point["test_accuracy"]
+        shown = "n/a" if accuracy is None else f"{accuracy:.4f} ± {point['test_accuracy_std']:.4f}"
+        print(f"evaluated {family}-d{depth} on {dataset}: test accuracy {shown} over {point['seeds']} seeds")
 
 
 def report(params: Params) -> None:
     from depthlab import report as reporting
 
     table = reporting.write_report(params, METRICS, REPORTS)
-    print(f"report over {len(table)} models: {REPORTS / 'summary.md'}")
+    print(f"report over {len(table)} configurations: {REPORTS / 'claims.md'}")
 
 
-def _require_in_sweep(params: Params, family: str, depth: int) -> None:
-    if depth not in dict(params.sweep_items()).get(family, []):
-        raise ParamsError(f"{family} depth {depth} is not in params.yaml sweep.{family}")
+def _require_dataset(params: Params, dataset: str) -> None:
+    if dataset not in params.data.datasets:
+        raise ParamsError(f"dataset '{dataset}' is not in params.yaml data.datasets {params.data.datasets}")
 
 
-def point_arguments(description: str) -> dict[str, Any]:
-    """`--family F --depth D` of a per-(family, depth) stage, as keyword arguments for `run`."""
+def _require_in_sweep(params: Params, dataset: str, family: str) -> None:
+    if not params.depths(dataset, family):
+        raise ParamsError(f"params.yaml sweep.{family} trains nothing on '{dataset}'")
+
+
+def arguments(description: str, *names: str) -> dict[str, Any]:
+    """The stage's `--name value` options (all required strings), as keyword arguments for `run`."""
     import argparse
 
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--family", required=True)
-    parser.add_argument("--depth", type=int, required=True)
+    for name in names:
+        parser.add_argument(f"--{name}", required=True)
     return vars(parser.parse_args())
 
 

@@ -38,8 +38,10 @@ logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 @contextmanager
 def _without_advice() -> Iterator[None]:
-    """MLflow's advice for interactive users, repeated every run; the schema and source here are deliberate."""
+    """MLflow's advice for interactive users, repeated every run; the schema and source here are deliberate.
+    Also torch.export's note that nn.GRU caches its weights during export: harmless, and printed every run."""
     with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The tensor attributes .*_flat_weights")
         warnings.filterwarnings("ignore", message=".*can be interpreted in multiple ways.*")
         warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column.*")
         yield
@@ -346,3 +348,28 @@ def log_to_finished_run(run_id: str, metrics: Mapping[str, float], documents: Ma
         client.log_batch(run_id, metrics=entries[start : start + MAX_BATCH])
     for artifact_file, document in documents.items():
         client.log_dict(run_id, document, artifact_file)
+
+
+def training_runs(datasets: list[str]) -> pd.DataFrame:
+    """Every evaluated training run of these datasets' experiments, labelled with the machine it ran on, so
+    that runs from different machines logging to one server can be compared side by side."""
+    client = _client()
+    experiments = [e for e in (client.get_experiment_by_name(experiment_name(d)) for d in datasets) if e is not None]
+    columns = ["dataset", "family", "depth", "seed", "hardware", "test_accuracy", "train_time_s"]
+    if not experiments:
+        return pd.DataFrame(columns=columns)
+    runs = client.search_runs(
+        [e.experiment_id for e in experiments],
+        filter_string="tags.kind = 'training' and attributes.status = 'FINISHED'",
+        max_results=50_000,
+    )
+    rows = []
+    for run in runs:
+        tags, metrics = run.data.tags, run.data.metrics
+        if "test_accuracy" not in metrics or "train_time_s" not in metrics:
+            continue
+        gpu = tags.get("hw.gpu_name", "no GPU") if tags.get("accelerator") == "cuda" else "CPU"
+        hardware = f"{tags.get('hw.host', '?')}: {tags.get('hw.cpu_model', '?')}, {tags.get('hw.cpu_logical_cores', '?')} cores, {gpu}"
+        rows.append([tags["dataset"], tags["family"], int(tags["depth"]), int(tags["seed"]), hardware,
+                     metrics["test_accuracy"], metrics["train_time_s"]])
+    return pd.DataFrame(rows, columns=columns)

@@ -8,6 +8,7 @@ accelerator, places the data and saves checkpoints. Seeds of a stage train in pa
 from __future__ import annotations
 
 import logging
+import math
 import multiprocessing
 import os
 import time
@@ -111,8 +112,11 @@ def fit(
     cfg: TrainParams,
     seed: int,
     on_epoch_end: Callable[[int, dict[str, float]], None],
-) -> int:
-    """Train for `cfg.max_steps` optimizer steps, validating after every epoch; return the steps taken."""
+) -> tuple[int, bool]:
+    """Train for `cfg.max_steps` optimizer steps, validating after every epoch.
+
+    Returns (steps taken, diverged): training stops at the end of the first epoch whose loss is not finite.
+    """
     model, optimizer = fabric.setup(module, module.configure_optimizers())
     x, y = (fabric.to_device(torch.from_numpy(a)) for a in train_xy)
     val_x, val_y = (fabric.to_device(torch.from_numpy(a)) for a in val_xy)
@@ -135,8 +139,11 @@ def fit(
         with torch.no_grad():
             for start in range(0, len(val_y), VAL_BATCH):
                 model.validation_step((val_x[start : start + VAL_BATCH], val_y[start : start + VAL_BATCH]), 0)
-        on_epoch_end(step, module.epoch_metrics())
-    return step
+        metrics = module.epoch_metrics()
+        on_epoch_end(step, metrics)
+        if not math.isfinite(metrics["train_loss"]):
+            return step, True
+    return step, False
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,7 @@ class SeedJob:
     """Everything one training run needs, data included: picklable, so a worker process reads no files."""
 
     params: Params
+    dataset: str
     family: str
     depth: int
     seed: int
@@ -157,55 +165,68 @@ class SeedJob:
 
 @dataclass(frozen=True)
 class TrainedSeed:
+    depth: int
     seed: int
     run_id: str
     checkpoint: str
     param_count: int
     train_time_s: float
+    steps: int
+    diverged: bool
     accelerator: str
 
 
-def worker_count(cfg: TrainParams) -> int:
-    """`train.workers`, where 0 means one per CPU core; never more than there are seeds."""
-    return max(1, min(cfg.workers or os.cpu_count() or 1, len(cfg.seeds)))
+def worker_count(cfg: TrainParams, jobs: int) -> int:
+    """`train.workers`, where 0 means one per CPU core; never more than there are jobs."""
+    return max(1, min(cfg.workers or os.cpu_count() or 1, jobs))
 
 
-def seed_jobs(params: Params, family: str, depth: int, data_dir: Path, out_dir: Path, threads: int) -> list[SeedJob]:
-    """One job per seed; the data is read, and described for MLflow, once for all of them."""
+def seed_jobs(
+    params: Params, dataset: str, family: str, depths: list[int], data_dir: Path, out_dir: Path, threads: int
+) -> list[SeedJob]:
+    """One job per (depth, seed), deepest first so the longest runs start first; the data is read, and
+    described for MLflow, once for all of them."""
     meta = load_meta(data_dir)
+    splits = ("train", "val") if meta.rows.get("val", 0) else ("train",)
     frames = {split: load_frame(data_dir, split) for split in ("train", "val")}
     inputs = []
     if params.tracking.enabled:
         contexts = {"train": "training", "val": "validation"}
         inputs = tracking.describe_datasets(
-            {split: (frame, data_dir / f"{split}.parquet", contexts[split]) for split, frame in frames.items()},
+            {split: (frames[split], data_dir / f"{split}.parquet", contexts[split]) for split in splits},
             meta.name,
             meta.digest,
         )
     train_xy, val_xy = (to_arrays(frames[split], meta) for split in ("train", "val"))
     return [
-        SeedJob(params, family, depth, seed, meta, train_xy, val_xy, inputs, out_dir, threads)
+        SeedJob(params, dataset, family, depth, seed, meta, train_xy, val_xy, inputs, out_dir, threads)
+        for depth in sorted(depths, reverse=True)
         for seed in params.train.seeds
     ]
 
 
-def train_point(params: Params, family: str, depth: int, data_dir: Path, out_dir: Path) -> list[TrainedSeed]:
-    """Train (family, depth) for every seed; write checkpoints and runs.json to `out_dir` all-or-nothing."""
-    workers = worker_count(params.train)
+def train_family(params: Params, dataset: str, family: str, data_dir: Path, out_dir: Path) -> list[TrainedSeed]:
+    """Train every depth of `family` in the sweep on `dataset`, for every seed; write checkpoints and
+    runs.json to `out_dir` all-or-nothing."""
+    depths = params.depths(dataset, family)
+    workers = worker_count(params.train, len(depths) * len(params.train.seeds))
     threads = params.train.threads or max(1, (os.cpu_count() or 1) // workers)
     with staged_dir(out_dir) as staging:
-        jobs = seed_jobs(params, family, depth, data_dir, staging, threads)
-        meta = jobs[0].meta
+        jobs = seed_jobs(params, dataset, family, depths, data_dir, staging, threads)
         if workers == 1:
             trained = [train_seed(job) for job in jobs]
         else:
             if params.tracking.enabled:
                 # The experiment (and a fresh database's tables) must exist before parallel writers start.
-                _in_child_process(tracking.prepare_experiment, meta.name)
+                _in_child_process(tracking.prepare_experiment, dataset)
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 trained = list(pool.map(train_seed, jobs))
-        write_json(staging / "runs.json", {"family": family, "depth": depth, "seeds": [asdict(t) for t in trained]})
+        trained.sort(key=lambda t: (t.depth, t.seed))
+        write_json(
+            staging / "runs.json",
+            {"dataset": dataset, "family": family, "runs": [asdict(t) for t in trained]},
+        )
     return trained
 
 
@@ -219,7 +240,10 @@ def _in_child_process(function: Callable[[str], object], argument: str) -> None:
 
 
 def train_seed(job: SeedJob) -> TrainedSeed:
-    """One tracked training run; same params, data, code and machine give the same weights."""
+    """One tracked training run; same params, data, code and machine give the same weights.
+
+    A loss that turns NaN or infinite ends the run early as a result: `diverged` is recorded, not raised.
+    """
     torch.set_num_threads(job.threads)
     params, cfg, meta = job.params, job.params.train, job.meta
     L.seed_everything(job.seed, verbose=False)
@@ -232,11 +256,11 @@ def train_seed(job: SeedJob) -> TrainedSeed:
         "param_count": count_parameters(net),
         "train": cfg.model_dump(mode="json", exclude={"seeds"}),
         "model": getattr(params.models, job.family).model_dump(mode="json"),
-        "data": params.data.model_dump(mode="json"),
+        "data": params.data.describe(job.dataset),
     }
     tags = {"family": job.family, "depth": job.depth, "seed": job.seed, "dataset_digest": meta.digest, "kind": "training"}
     with tracking.tracked_run(
-        dataset=meta.name,
+        dataset=job.dataset,
         name=name,
         params=hyperparams,
         tags=tags,
@@ -246,20 +270,26 @@ def train_seed(job: SeedJob) -> TrainedSeed:
     ) as run:
         fabric = L.Fabric(accelerator=cfg.accelerator, devices=1)
         module = Classifier(net, cfg.lr, cfg.weight_decay)
-        progress = Progress(name, cfg.max_steps)
+        progress = Progress(f"{job.dataset}/{name}", cfg.max_steps)
 
         def on_epoch_end(step: int, metrics: dict[str, float]) -> None:
             run.log_metrics(metrics, step)
             progress(step, metrics)
 
         started = time.perf_counter()
-        steps = fit(fabric, module, job.train_xy, job.val_xy, cfg, job.seed, on_epoch_end)
+        steps, diverged = fit(fabric, module, job.train_xy, job.val_xy, cfg, job.seed, on_epoch_end)
         train_time_s = time.perf_counter() - started
         accelerator = type(fabric.accelerator).__name__.removesuffix("Accelerator").lower()
-        checkpoint = job.out_dir / f"seed-{job.seed}.ckpt"
-        fabric.save(checkpoint, {"model": module, "step": steps})
-        run.log_metrics({"train_time_s": train_time_s, "steps": steps}, step=steps)
-        run.set_tags({"accelerator": accelerator, "device": str(fabric.device)})
-        run.log_model(net.cpu().eval(), job.train_xy[0][:2])
+        checkpoint = Path(f"d{job.depth}") / f"seed-{job.seed}.ckpt"
+        (job.out_dir / checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        fabric.save(job.out_dir / checkpoint, {"model": module, "step": steps})
+        run.log_metrics({"train_time_s": train_time_s, "steps": steps, "diverged": float(diverged)}, step=steps)
+        run.set_tags({"accelerator": accelerator, "device": str(fabric.device), "diverged": str(diverged).lower()})
+        if diverged:
+            print(f"[{job.dataset}/{name}] diverged at step {steps}: loss is not finite; recorded as a result", flush=True)
+        else:
+            run.log_model(net.cpu().eval(), job.train_xy[0][:2])
         run.log_inputs(job.dataset_inputs)
-    return TrainedSeed(job.seed, run.run_id, checkpoint.name, hyperparams["param_count"], train_time_s, accelerator)
+    return TrainedSeed(
+        job.depth, job.seed, run.run_id, str(checkpoint), hyperparams["param_count"], train_time_s, steps, diverged, accelerator
+    )

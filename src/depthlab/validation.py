@@ -38,7 +38,9 @@ class Check:
 def validate(data_dir: Path, params: ValidationParams, report_dir: Path) -> dict[str, Any]:
     """Run the suite; write the GX result and Data Docs to `report_dir`; raise ValidationFailed on a violation."""
     meta = load_meta(data_dir)
-    frames = {split: load_frame(data_dir, split) for split in SPLITS}
+    # A validation split is optional (data.val_fraction 0); train and test are not.
+    splits = [split for split in SPLITS if split != "val" or meta.rows.get("val", 0) > 0]
+    frames = {split: load_frame(data_dir, split) for split in splits}
     checks = [
         *(_row_check(split, frame, meta, params) for split, frame in frames.items()),
         _balance_check(frames, meta, params),

@@ -2,16 +2,18 @@
 from pydantic import BaseModel
 from torch import nn
 
-from depthlab.families import mlp
+from depthlab.families import cnn, gru, mlp, resmlp
 from depthlab.families.base import DataShape, Family
 
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
         mlp.FAMILY,
+        resmlp.FAMILY,
+        cnn.FAMILY,
+        gru.FAMILY,
     )
 }
-
 
 
 def build_network(models: BaseModel, family: str, depth: int, shape: DataShape) -> nn.Module:

@@ -35,3 +35,8 @@ class Family:
     config: type[StrictModel]
     build: Callable[[StrictModel, int, DataShape], nn.Module]
     sample_kinds: tuple[str, ...] = SAMPLE_KINDS
+
+
+def linear_baseline(shape: DataShape) -> nn.Module:
+    """Depth 0 of every family: multinomial logistic regression on the flattened sample."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(shape.num_features, shape.num_classes))

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pydantic import Field
 from torch import nn
 
-from depthlab.families.base import DataShape, Family
+from depthlab.families.base import DataShape, Family, linear_baseline
 from depthlab.schema import StrictModel
 
 
@@ -13,6 +13,8 @@ class MLPConfig(StrictModel):
 
 
 def build_mlp(config: MLPConfig, depth: int, shape: DataShape) -> nn.Module:
+    if depth == 0:
+        return linear_baseline(shape)
     layers: list[nn.Module] = [nn.Flatten()]
     features = shape.num_features
     for _ in range(depth):
