@@ -13,8 +13,13 @@ from depthlab.bench import copy_project, project_env
 from tests.conftest import raw_params
 
 
+# In the environment of every command: it must never reach the MLflow store or artifacts.
+FAKE_SECRET = "depthlab-fake-secret-7f3a9c1e"
+
+
 def sh(repo: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, cwd=repo, env=project_env(), capture_output=True, text=True, timeout=600)
+    env = {**project_env(), "AWS_SECRET_ACCESS_KEY": FAKE_SECRET, "DEPTHLAB_API_TOKEN": FAKE_SECRET}
+    done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     if check and done.returncode != 0:
         raise AssertionError(f"{command} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
     return done
@@ -64,6 +69,13 @@ def test_repro_logs_every_training_run_with_its_fields(repo):
     assert (repo / "reports" / "validation" / "mnist1d" / "data_docs" / "index.html").exists()
     metrics = json.dumps(json.loads(sh(repo, "dvc", "metrics", "show", "--json").stdout))
     assert "data/metrics/mnist1d/mlp.json" in metrics and "test_accuracy" in metrics
+
+
+def test_no_secret_from_the_environment_reaches_mlflow(repo):
+    stored = [repo / "mlflow.db", *(p for p in (repo / "mlartifacts").rglob("*") if p.is_file())]
+    assert len(stored) > 20
+    leaked = [p for p in stored if FAKE_SECRET.encode() in p.read_bytes()]
+    assert not leaked
 
 
 def test_second_repro_runs_nothing(repo):

@@ -144,7 +144,8 @@ def claim_accuracy(runs: pd.DataFrame, table: pd.DataFrame, alpha: float) -> Cla
         elif best.depth == deep.depth:
             shape = "rises to the deepest"
         else:
-            shape = f"rises to depth {int(best.depth)}, then no significant change"
+            lower = "lower" if deep.accuracy < best.accuracy - 0.01 else "about the same"
+            shape = f"rises to depth {int(best.depth)}; deeper is {lower}, not significantly over {int(best.seeds)} seeds"
         rows.append({
             "dataset": dataset, "family": family, "peak depth": int(best.depth),
             "acc at shallowest": _pct(shallow.accuracy), "acc at peak": _pct(best.accuracy),

@@ -19,3 +19,7 @@ class ValidationFailed(DepthlabError):
 
 class TrackingError(DepthlabError):
     """The MLflow tracking store cannot be used."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that it unwinds like Ctrl-C: runs end KILLED, outputs stay whole."""

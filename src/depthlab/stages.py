@@ -1,12 +1,13 @@
 """The pipeline's stages over the project's fixed layout; `pipeline/<stage>.py` calls `run` with one of them."""
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-from depthlab.errors import DataError, DepthlabError, ParamsError, TrackingError, ValidationFailed
+from depthlab.errors import DataError, DepthlabError, ParamsError, Terminated, TrackingError, ValidationFailed
 from depthlab.params import Params, load_params
 
 RAW = Path("data/raw")
@@ -62,6 +63,7 @@ def evaluate(params: Params, dataset: str, family: str) -> None:
     from depthlab import evaluation
 
     _require_in_sweep(params, dataset, family)
+    _check_tracking(params)
     summary = evaluation.evaluate_family(
         params,
         dataset,
@@ -80,8 +82,16 @@ def evaluate(params: Params, dataset: str, family: str) -> None:
 def report(params: Params) -> None:
     from depthlab import report as reporting
 
+    _check_tracking(params)
     table = reporting.write_report(params, METRICS, REPORTS)
     print(f"report over {len(table)} configurations: {REPORTS / 'claims.md'}")
+
+
+def _check_tracking(params: Params) -> None:
+    if params.tracking.enabled:
+        from depthlab import tracking
+
+        tracking.check_reachable()
 
 
 def _require_dataset(params: Params, dataset: str) -> None:
@@ -92,6 +102,10 @@ def _require_dataset(params: Params, dataset: str) -> None:
 def _require_in_sweep(params: Params, dataset: str, family: str) -> None:
     if not params.depths(dataset, family):
         raise ParamsError(f"params.yaml sweep.{family} trains nothing on '{dataset}'")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated("terminated by SIGTERM")
 
 
 def arguments(description: str, *names: str) -> dict[str, Any]:
@@ -108,12 +122,13 @@ def run(stage: Callable[..., None], **arguments: Any) -> None:
     """Load params, run one stage, exit: 0 on success, a distinct code and one message on a user error."""
     name = stage.__name__
     started = time.perf_counter()
+    signal.signal(signal.SIGTERM, _terminate)  # inherited by forked workers
     try:
         stage(load_params(), **arguments)
     except DepthlabError as err:
         print(f"depthlab {name}: error: {err}", file=sys.stderr)
         sys.exit(EXIT_CODES.get(type(err), 1))
-    except KeyboardInterrupt:
-        print(f"depthlab {name}: interrupted", file=sys.stderr)
-        sys.exit(130)
+    except KeyboardInterrupt as err:
+        print(f"depthlab {name}: {str(err) or 'interrupted'}", file=sys.stderr)
+        sys.exit(143 if isinstance(err, Terminated) else 130)
     print(f"depthlab {name}: done in {time.perf_counter() - started:.1f}s")

@@ -12,6 +12,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import contextlib  # noqa: E402
 import logging  # noqa: E402
+import signal  # noqa: E402
 import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -110,8 +111,54 @@ def describe_datasets(splits: Mapping[str, tuple[pd.DataFrame, Path, str]], name
 
 
 def prepare_experiment(dataset: str) -> None:
-    """Create the store's tables and the dataset's experiment up front, before parallel writers start."""
-    _experiment_id(_client(), dataset)
+    """Before a stage's runs start: close runs orphaned by killed processes, and create the store's tables and
+    the dataset's experiment up front, before parallel writers start."""
+    client = _client()
+    end_orphaned_runs(client)
+    _experiment_id(client, dataset)
+
+
+def check_reachable(timeout_s: float = 5.0) -> None:
+    """Fail fast, naming the URI, when a tracking server does not answer (MLflow itself retries for minutes)."""
+    import requests
+
+    uri = tracking_uri()
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        requests.get(f"{uri.rstrip('/')}/health", timeout=timeout_s).raise_for_status()
+    except requests.RequestException as err:
+        raise TrackingError(
+            f"MLflow tracking server {uri} (MLFLOW_TRACKING_URI) is unreachable: {type(err).__name__}: {err}. "
+            "Start the server, fix the URI, or set tracking.enabled: false in params.yaml."
+        ) from None
+
+
+def end_orphaned_runs(client: MlflowClient) -> list[str]:
+    """Runs still RUNNING whose process on this host is gone (SIGKILL, a crash, a power cut) end FAILED with
+    the reason in their `error` tag; return their ids. Runs of live processes and of other hosts are left."""
+    import psutil
+
+    experiments = [e.experiment_id for e in client.search_experiments(filter_string="name LIKE 'depthlab-%'")]
+    if not experiments:
+        return []
+    host = hardware.fingerprint()["host"]
+    ended = []
+    for run in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=10_000):
+        tags = run.data.tags
+        if tags.get("hw.host") != host or not tags.get("pid", "").isdigit():
+            continue
+        pid = int(tags["pid"])
+        try:
+            alive = psutil.Process(pid).create_time() * 1000 <= run.info.start_time + 1000
+        except psutil.NoSuchProcess:
+            alive = False
+        if not alive:
+            client.set_tag(run.info.run_id, "error", f"process {pid} on {host} ended without closing the run "
+                           "(killed with SIGKILL, crashed or the machine stopped); closed by a later pipeline start")
+            client.set_terminated(run.info.run_id, "FAILED")
+            ended.append(run.info.run_id)
+    return ended
 
 
 def _git_tags() -> dict[str, str]:
@@ -310,6 +357,7 @@ def tracked_run(
         "dataset": dataset,
         "dvc_stage": os.environ.get("DVC_STAGE", "none"),
         "dvc_experiment": os.environ.get("DVC_EXP_NAME", "none"),
+        "pid": str(os.getpid()),  # with hw.host: lets a later start tell a killed process's run from a live one
     }
     active = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags, log_system_metrics=False)
     run = TrackedRun(client, active.info.run_id, flush_interval_s)
@@ -319,8 +367,8 @@ def tracked_run(
         with sampler:
             yield run
         run.flush()
-    except KeyboardInterrupt:
-        _end(run, "KILLED", "interrupted (KeyboardInterrupt)")
+    except KeyboardInterrupt as err:
+        _end(run, "KILLED", f"interrupted ({str(err) or type(err).__name__})")
         raise
     except BaseException as err:
         _end(run, "FAILED", f"{type(err).__name__}: {err}")
@@ -330,11 +378,17 @@ def tracked_run(
 
 
 def _end(run: TrackedRun, status: str, error: str) -> None:
+    """Close the run; a second Ctrl-C or SIGTERM waits until it is closed (only the main thread can block them)."""
+    signals = {signal.SIGINT, signal.SIGTERM}
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals) if in_main else None
     try:
         run.flush()
         run.client.set_tag(run.run_id, "error", error[:5000])
     finally:
         mlflow.end_run(status)
+        if previous is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def log_to_finished_run(run_id: str, metrics: Mapping[str, float], documents: Mapping[str, Any]) -> None:

@@ -213,21 +213,36 @@ def train_family(params: Params, dataset: str, family: str, data_dir: Path, out_
     threads = params.train.threads or max(1, (os.cpu_count() or 1) // workers)
     with staged_dir(out_dir) as staging:
         jobs = seed_jobs(params, dataset, family, depths, data_dir, staging, threads)
+        if params.tracking.enabled:
+            tracking.check_reachable()
+            # Orphaned runs closed, the experiment (and a fresh database's tables) created before writers start.
+            _in_child_process(tracking.prepare_experiment, dataset)
         if workers == 1:
             trained = [train_seed(job) for job in jobs]
         else:
-            if params.tracking.enabled:
-                # The experiment (and a fresh database's tables) must exist before parallel writers start.
-                _in_child_process(tracking.prepare_experiment, dataset)
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                trained = list(pool.map(train_seed, jobs))
+                try:
+                    trained = list(pool.map(_train_in_worker, jobs))
+                except BaseException:  # Ctrl-C, SIGTERM or a failed run: stop the other workers' runs too
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    for worker in multiprocessing.active_children():
+                        worker.terminate()
+                    raise
         trained.sort(key=lambda t: (t.depth, t.seed))
         write_json(
             staging / "runs.json",
             {"dataset": dataset, "family": family, "runs": [asdict(t) for t in trained]},
         )
     return trained
+
+
+def _train_in_worker(job: SeedJob) -> TrainedSeed:
+    """A pool worker that was interrupted exits once its run is closed, instead of taking the next job."""
+    try:
+        return train_seed(job)
+    except KeyboardInterrupt:
+        os._exit(130)
 
 
 def _in_child_process(function: Callable[[str], object], argument: str) -> None:

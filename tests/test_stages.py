@@ -1,0 +1,103 @@
+"""Real signals against a real train stage: no MLflow run is ever left RUNNING, no half-written output."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from depthlab.bench import copy_project, project_env
+from tests.conftest import raw_params
+
+TRAIN = [sys.executable, "pipeline/train.py", "--dataset", "mnist1d", "--family", "mlp"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny project with prepared data whose training runs far longer than any test waits."""
+    root = tmp_path_factory.mktemp("signals")
+    copy_project(root)
+    (root / "params.yaml").write_text(yaml.safe_dump(raw_params(train={"max_steps": 10_000_000, "workers": 2})))
+    subprocess.run([sys.executable, "pipeline/prepare.py", "--dataset", "mnist1d"], cwd=root, env=project_env(), check=True)
+    return root
+
+
+def runs(project: Path) -> list:
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("depthlab-mnist1d")
+    return client.search_runs([experiment.experiment_id]) if experiment else []
+
+
+def start_training(project: Path) -> tuple[subprocess.Popen, set[str]]:
+    """Start the train stage in its own process group; return it once both seeds' runs are RUNNING."""
+    before = {r.info.run_id for r in runs(project)}
+    process = subprocess.Popen(TRAIN, cwd=project, env=project_env(), start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        started = {r.info.run_id for r in runs(project) if r.info.status == "RUNNING"} - before
+        if len(started) >= 2:  # one run per worker
+            time.sleep(1)  # into the training loops
+            break
+        assert process.poll() is None, process.stderr.read()
+        time.sleep(0.5)
+    else:
+        process.kill()
+        raise AssertionError("training runs never started")
+    return process, started
+
+
+def status(project: Path, run_ids: set[str]) -> dict[str, tuple[str, str]]:
+    return {r.info.run_id: (r.info.status, r.data.tags.get("error", "")) for r in runs(project) if r.info.run_id in run_ids}
+
+
+@pytest.mark.parametrize(
+    ("sent", "to_group", "exit_code", "reason"),
+    [(signal.SIGTERM, False, 143, "terminated by SIGTERM"), (signal.SIGINT, True, 130, "interrupted (")],
+    ids=["SIGTERM-to-the-stage", "Ctrl-C-to-the-process-group"],
+)
+def test_a_signal_ends_every_run_killed_promptly_and_writes_nothing(project, sent, to_group, exit_code, reason):
+    process, started = start_training(project)
+    sent_at = time.monotonic()
+    if to_group:
+        os.killpg(process.pid, sent)
+    else:
+        process.send_signal(sent)
+    assert process.wait(timeout=30) == exit_code
+    assert time.monotonic() - sent_at < 15, "the stage exits promptly"
+    ended = status(project, started)
+    assert ended and all(state == "KILLED" and reason in error for state, error in ended.values()), ended
+    assert not (project / "data" / "models" / "mnist1d" / "mlp").exists()
+    assert not [p for p in (project / "data" / "models" / "mnist1d").glob(".mlp.*")], "no staging left behind"
+
+
+def test_runs_of_a_killed_process_are_closed_failed_by_the_next_start(project):
+    process, started = start_training(project)
+    os.killpg(process.pid, signal.SIGKILL)  # nothing can be caught: the runs stay RUNNING
+    process.wait(timeout=30)
+    assert {state for state, _ in status(project, started).values()} == {"RUNNING"}
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["max_steps"] = 5
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    subprocess.run(TRAIN, cwd=project, env=project_env(), check=True, capture_output=True)
+    ended = status(project, started)
+    assert all(state == "FAILED" and "closed by a later pipeline start" in error for state, error in ended.values()), ended
+    assert all(r.info.status != "RUNNING" for r in runs(project))
+
+
+def test_an_unreachable_tracking_server_fails_fast_before_training(project):
+    before = len(runs(project))
+    env = {**project_env(), "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}  # the discard port: nothing listens
+    started = time.monotonic()
+    done = subprocess.run(TRAIN, cwd=project, env=env, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 15
+    assert done.returncode == 5
+    assert "MLflow tracking server http://127.0.0.1:9 (MLFLOW_TRACKING_URI) is unreachable" in done.stderr
+    assert "Traceback" not in done.stderr and "step" not in done.stdout
+    assert len(runs(project)) == before

@@ -1,0 +1,74 @@
+"""The pipeline against a real `mlflow server` on 127.0.0.1 with a SQLite backend in a temporary folder."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from mlflow import MlflowClient
+
+from depthlab.bench import copy_project, project_env
+from tests.conftest import raw_params
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    folder = tmp_path_factory.mktemp("server")
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}", "--artifacts-destination", str(folder / "artifacts")],
+        env=project_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(f"{uri}/health", timeout=2).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
+            time.sleep(0.5)
+        yield uri, folder
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_pipeline_logs_runs_and_artifacts_to_a_real_server(server, tmp_path):
+    uri, folder = server
+    copy_project(tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params()))
+    env = {**project_env(), "MLFLOW_TRACKING_URI": uri}
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    done = subprocess.run(["dvc", "repro"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert not (tmp_path / "mlflow.db").exists(), "nothing went to a local store"
+
+    client = MlflowClient(uri)
+    experiment = client.get_experiment_by_name("depthlab-mnist1d")
+    training = [r for r in client.search_runs([experiment.experiment_id]) if r.data.tags.get("kind") == "training"]
+    assert sorted(r.info.run_name for r in training) == ["mlp-d0-s0", "mlp-d0-s1", "mlp-d1-s0", "mlp-d1-s1"]
+    for run in training:
+        assert run.info.status == "FINISHED" and "test_accuracy" in run.data.metrics
+        assert len(client.get_metric_history(run.info.run_id, "val_acc")) >= 2
+        assert [a.path for a in client.list_artifacts(run.info.run_id, "evaluation")] == ["evaluation/test.json"]
+    models = client.search_logged_models(experiment_ids=[experiment.experiment_id])
+    assert len(models) == 4
+    report = client.search_runs([client.get_experiment_by_name("depthlab-study").experiment_id])[0]
+    assert "report/claims.md" in {a.path for a in client.list_artifacts(report.info.run_id, "report")}
+    stored = [p.name for p in (folder / "artifacts").rglob("*") if p.is_file()]
+    assert "claims.md" in stored and stored.count("test.json") == 4 and stored.count("MLmodel") == 4
