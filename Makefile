@@ -11,7 +11,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run reference full test test-slow bench ui clean
+.PHONY: setup run scheduled-run reference full test test-slow bench ui clean
 
 setup: $(STAMP)
 
@@ -26,6 +26,10 @@ run: $(STAMP)
 	@echo "Report:    reports/claims.md (or .html; plots: reports/plots/, or: dvc plots show)"
 	@echo "Metrics:   dvc metrics show"
 	@echo "MLflow UI: make ui   (= mlflow ui --backend-store-uri sqlite:///mlflow.db, http://127.0.0.1:5000)"
+
+# For cron, systemd or CI (examples in deploy/): lock, dvc repro, pipeline run in MLflow, regression alert.
+scheduled-run: $(STAMP)
+	python -m depthlab.schedule --trigger schedule
 
 # Presets run as DVC experiments (dvc exp show lists them); params.yaml keeps the preset's values afterwards.
 reference: $(STAMP)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from mlflow import MlflowClient
 
@@ -101,3 +102,30 @@ def test_an_unreachable_tracking_server_fails_fast_before_training(project):
     assert "MLflow tracking server http://127.0.0.1:9 (MLFLOW_TRACKING_URI) is unreachable" in done.stderr
     assert "Traceback" not in done.stderr and "step" not in done.stdout
     assert len(runs(project)) == before
+
+
+def test_an_interrupted_stage_resumes_from_its_last_state(project):
+    params = raw_params(train={"max_steps": 4000, "workers": 2, "resume_interval_s": 0})
+    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    resume_dir = project / ".cache" / "resume" / "mnist1d" / "mlp"
+    process, first = start_training(project)
+    deadline = time.monotonic() + 60
+    while not list(resume_dir.glob("*.state")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 143
+    saved = {path.name: torch.load(path, weights_only=True)["step"] for path in resume_dir.glob("*.state")}
+    assert saved and all(0 < step < 4000 for step in saved.values())
+
+    before = {r.info.run_id for r in runs(project)}
+    subprocess.run(TRAIN, cwd=project, env=project_env(), check=True, capture_output=True)
+    second = [r for r in runs(project) if r.info.run_id not in before]
+    resumed = [r for r in second if "resumed_from_step" in r.data.tags]
+    assert len(resumed) >= len(saved) and all(r.info.status == "FINISHED" for r in second)
+    for run in resumed:
+        history = MlflowClient(f"sqlite:///{project / 'mlflow.db'}").get_metric_history(run.info.run_id, "val_acc")
+        assert min(m.step for m in history) > int(run.data.tags["resumed_from_step"]), "continued, not restarted"
+    for checkpoint in (project / "data" / "models" / "mnist1d" / "mlp").rglob("seed-*.ckpt"):
+        assert torch.load(checkpoint, weights_only=True)["step"] == 4000
+    assert not resume_dir.exists(), "a finished stage leaves no resume state behind"

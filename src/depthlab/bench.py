@@ -54,11 +54,17 @@ def with_train(params: Params, **changes: Any) -> Params:
     return params.model_copy(update={"train": params.train.model_copy(update=changes)})
 
 
+def sweep_of(family: str, depths: list[int]) -> dict[str, Any]:
+    """A params.yaml `sweep` training only these depths of one family on MNIST-1D. Every family keeps its
+    key: dvc.yaml's matrices read `sweep.<family>.datasets` for each of them."""
+    sweep: dict[str, Any] = {name: {"datasets": [], "depths": []} for name in FAMILIES}
+    sweep[family] = {"datasets": [DATASET], "depths": depths}
+    return sweep
+
+
 def only(params: Params, family: str, depth: int) -> Params:
     """The params with a sweep of one (family, depth) on MNIST-1D."""
-    sweep = {name: {"datasets": [], "depths": []} for name in FAMILIES}
-    sweep[family] = {"datasets": [DATASET], "depths": [depth]}
-    return Params.model_validate({**params.model_dump(mode="json"), "sweep": sweep})
+    return Params.model_validate({**params.model_dump(mode="json"), "sweep": sweep_of(family, [depth])})
 
 
 def plain_loop(params: Params, family: str, depth: int, data_dir: Path, steps: int) -> float:
@@ -232,13 +238,15 @@ def bench_noop_repro(repeats: int) -> dict[str, Any]:
         raw["data"]["mnist1d"]["num_samples"] = 1000
         raw["data"]["datasets"] = [DATASET]
         raw["train"].update(max_steps=20, seeds=[0])
-        raw["sweep"] = {"mlp": {"datasets": [DATASET], "depths": [0, 1]}}
+        raw["sweep"] = sweep_of("mlp", [0, 1])
         (project / "params.yaml").write_text(yaml.safe_dump(raw))
         env = project_env()
 
         def run(*command: str) -> float:
             started = time.perf_counter()
-            subprocess.run(command, cwd=project, env=env, check=True, capture_output=True)
+            done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(f"{command} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
             return time.perf_counter() - started
 
         run("git", "init", "-q")

@@ -218,14 +218,28 @@ def _csv(params: CsvParams) -> Table:
                 f"{path}: column '{column}' has non-numeric values, e.g. {bad.head(3).tolist()} "
                 f"(rows {bad.index[:3].tolist()})"
             )
+        for problem, rows in (("empty", numeric.isna()), ("infinite", np.isinf(numeric))):
+            if rows.any():
+                raise DataError(f"{path}: column '{column}' has {problem} values (rows {frame.index[rows][:3].tolist()})")
         frame[column] = numeric
     if frame[label].isna().any():
         rows = frame.index[frame[label].isna()][:3].tolist()
         raise DataError(f"{path}: label column '{label}' has empty values (rows {rows})")
     frame = frame.drop_duplicates(subset=features)
     classes = sorted(frame[label].unique().tolist())
-    if len(classes) < 2:
-        raise DataError(f"{path}: label column '{label}' holds a single class {classes}; need at least two")
+    if params.classes is not None:
+        labels = frame[label].astype(str)
+        unknown = frame.index[~labels.isin(params.classes)]
+        if len(unknown):
+            raise DataError(
+                f"{path}: label column '{label}' has values outside the declared classes {params.classes}: "
+                f"{sorted(set(labels[unknown]))[:5]} (rows {unknown[:3].tolist()})"
+            )
+        frame[label] = labels
+        classes = list(params.classes)
+    present = sorted(frame[label].astype(str).unique())
+    if len(present) < 2:
+        raise DataError(f"{path}: label column '{label}' holds a single class {present}; need at least two")
     codes = frame[label].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
     return Table(
         frame[features].to_numpy(np.float32),

@@ -31,6 +31,7 @@ class Mnist1dParams(StrictModel):
 class CsvParams(StrictModel):
     path: Path
     label_column: str = "label"
+    classes: list[str] | None = Field(None, min_length=2, description="the labels allowed; any other is an error")
     standardize: bool = Field(True, description="scale features by the training split's mean and std")
 
 
@@ -89,6 +90,9 @@ class TrainParams(StrictModel):
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
     workers: int = Field(0, ge=0, description="parallel processes for the seeds of a stage; 0 = one per CPU core")
     threads: int = Field(0, ge=0, description="torch threads per training process; 0 = CPU cores / workers")
+    resume_interval_s: float = Field(
+        30.0, ge=0, description="training state saved at most this often, so an interrupted stage resumes from it"
+    )
 
     @field_validator("seeds")
     @classmethod
@@ -105,6 +109,11 @@ class EvaluateParams(StrictModel):
 class ReportParams(StrictModel):
     confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence intervals; tests count at p < 1 - this")
     deep_from: int = Field(3, ge=1, description="claim 6 calls a model deep from this many layers")
+
+
+class ScheduleParams(StrictModel):
+    max_accuracy_drop: float = Field(0.02, ge=0, le=1, description="alert when a dataset's best accuracy drops more")
+    lock_wait_s: float = Field(0.0, ge=0, description="an overlapping scheduled run waits this long, then gives up")
 
 
 class TrackingParams(StrictModel):
@@ -150,6 +159,7 @@ class Params(StrictModel):
     sweep: SweepParams  # type: ignore[valid-type]
     evaluate: EvaluateParams
     report: ReportParams
+    schedule: ScheduleParams
     tracking: TrackingParams
 
     @model_validator(mode="after")

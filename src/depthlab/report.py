@@ -63,8 +63,6 @@ def write_report(params: Params, metrics_dir: Path, out_dir: Path) -> pd.DataFra
     references = reference.reference_table(params, runs)
     document = _document(params, table, verdicts, references, machine)
 
-    for name in ("summary.csv", "claims.md", "claims.html"):
-        (out_dir / name).unlink(missing_ok=True)
     with staged_dir(out_dir / "plots") as plots:
         _plot_plots(table, runs, plots, machine)
     write_text(out_dir / "summary.csv", table.to_csv(index=False))
@@ -156,11 +154,14 @@ def _plot_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: s
 def _by_dataset(table: pd.DataFrame, path: Path, title: str, machine: str,
                 draw: Callable[[plt.Axes, pd.DataFrame], None]) -> None:
     datasets = sorted(table.dataset.unique())
-    figure, axes = plt.subplots(1, len(datasets), figsize=(5 * len(datasets), 4), dpi=110, squeeze=False)
+    figure, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5 * max(1, len(datasets)), 4), dpi=110, squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         draw(ax, table[table.dataset == dataset])
         ax.set_title(dataset)
         ax.grid(alpha=0.3)
+    if not datasets:
+        axes[0][0].text(0.5, 0.5, "nothing to show for this sweep", ha="center", va="center")
+        axes[0][0].set_axis_off()
     figure.suptitle(f"{title}\nmeasured on {machine}", fontsize=9)
     figure.tight_layout()
     figure.savefig(path)

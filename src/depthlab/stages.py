@@ -17,6 +17,7 @@ MODELS = Path("data/models")
 EVALUATIONS = Path("data/eval")
 METRICS = Path("data/metrics")
 REPORTS = Path("reports")
+RESUME = Path(".cache/resume")  # outside DVC's outputs, which DVC deletes before a stage runs
 
 # Exit codes a scheduler can tell apart (documented in the README).
 EXIT_CODES: dict[type[DepthlabError], int] = {ParamsError: 2, DataError: 3, ValidationFailed: 4, TrackingError: 5}
@@ -53,7 +54,9 @@ def train(params: Params, dataset: str, family: str) -> None:
     from depthlab import training
 
     _require_in_sweep(params, dataset, family)
-    trained = training.train_family(params, dataset, family, PREPARED / dataset, MODELS / dataset / family)
+    trained = training.train_family(
+        params, dataset, family, PREPARED / dataset, MODELS / dataset / family, RESUME / dataset / family
+    )
     seconds = sum(t.train_time_s for t in trained)
     diverged = sum(t.diverged for t in trained)
     print(f"trained {family} on {dataset}: {len(trained)} runs, {seconds:.1f}s of training, {diverged} diverged")

@@ -358,6 +358,8 @@ def tracked_run(
         "dvc_stage": os.environ.get("DVC_STAGE", "none"),
         "dvc_experiment": os.environ.get("DVC_EXP_NAME", "none"),
         "pid": str(os.getpid()),  # with hw.host: lets a later start tell a killed process's run from a live one
+        "trigger": os.environ.get("DEPTHLAB_TRIGGER", "manual"),
+        "pipeline_run_id": os.environ.get("DEPTHLAB_PIPELINE_RUN_ID", "none"),
     }
     active = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags, log_system_metrics=False)
     run = TrackedRun(client, active.info.run_id, flush_interval_s)
@@ -427,3 +429,50 @@ def training_runs(datasets: list[str]) -> pd.DataFrame:
         rows.append([tags["dataset"], tags["family"], int(tags["depth"]), int(tags["seed"]), hardware,
                      metrics["test_accuracy"], metrics["train_time_s"]])
     return pd.DataFrame(rows, columns=columns)
+
+
+PIPELINE = "pipeline"  # the experiment `depthlab-pipeline` holds one run per scheduled pipeline run
+
+
+def previous_pipeline_metrics(trigger: str) -> dict[str, float]:
+    """Metrics of the latest successful pipeline run with this trigger; empty if there is none."""
+    client = _client()
+    experiment = client.get_experiment_by_name(experiment_name(PIPELINE))
+    if experiment is None:
+        return {}
+    previous = client.search_runs(
+        [experiment.experiment_id],
+        filter_string=f"tags.trigger = '{trigger}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    return dict(previous[0].data.metrics) if previous else {}
+
+
+def log_pipeline_run(
+    pipeline_run_id: str,
+    trigger: str,
+    *,
+    succeeded: bool,
+    duration_s: float,
+    ran: list[str],
+    up_to_date: list[str],
+    metrics: Mapping[str, float],
+    alert: bool,
+) -> None:
+    """One run per pipeline run: which stages ran, which were up to date, how long, the headline metrics."""
+    client = _client()
+    run = client.create_run(
+        _experiment_id(client, PIPELINE),
+        run_name=f"pipeline-{trigger}-{pipeline_run_id}",
+        tags={
+            "kind": "pipeline", "trigger": trigger, "pipeline_run_id": pipeline_run_id, "alert": str(alert).lower(),
+            "stages_ran": ",".join(ran)[:5000] or "none", "stages_up_to_date": ",".join(up_to_date)[:5000] or "none",
+            **_git_tags(), **{f"hw.{key}": value for key, value in hardware.fingerprint().items()},
+        },
+    )
+    now = int(time.time() * 1000)
+    entries = [Metric(key, float(value), now, 0) for key, value in {**metrics, "duration_s": duration_s,
+               "stages_ran": len(ran), "stages_up_to_date": len(up_to_date)}.items()]
+    client.log_batch(run.info.run_id, metrics=entries)
+    client.set_terminated(run.info.run_id, "FINISHED" if succeeded else "FAILED")

@@ -7,10 +7,13 @@ accelerator, places the data and saves checkpoints. Seeds of a stage train in pa
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import multiprocessing
 import os
+import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -112,8 +115,10 @@ def fit(
     cfg: TrainParams,
     seed: int,
     on_epoch_end: Callable[[int, dict[str, float]], None],
+    resume: ResumeState | None = None,
 ) -> tuple[int, bool]:
-    """Train for `cfg.max_steps` optimizer steps, validating after every epoch.
+    """Train for `cfg.max_steps` optimizer steps, validating after every epoch; with `resume`, continue from
+    its saved state and save it again every `cfg.resume_interval_s` seconds, at the end of an epoch.
 
     Returns (steps taken, diverged): training stops at the end of the first epoch whose loss is not finite.
     """
@@ -121,7 +126,8 @@ def fit(
     x, y = (fabric.to_device(torch.from_numpy(a)) for a in train_xy)
     val_x, val_y = (fabric.to_device(torch.from_numpy(a)) for a in val_xy)
     order = torch.Generator().manual_seed(seed)
-    step = 0
+    step = resume.load(module, optimizer, order) if resume else 0
+    saved_at = time.monotonic()
     while step < cfg.max_steps:
         ranked = torch.randperm(len(y), generator=order) if cfg.shuffle else torch.arange(len(y))
         ranked = ranked.to(fabric.device)
@@ -143,7 +149,58 @@ def fit(
         on_epoch_end(step, metrics)
         if not math.isfinite(metrics["train_loss"]):
             return step, True
+        if resume and time.monotonic() - saved_at >= cfg.resume_interval_s:
+            resume.save(module, optimizer, order, step)
+            saved_at = time.monotonic()
     return step, False
+
+
+class ResumeState:
+    """One run's training state and outcome kept outside DVC's outputs (which DVC deletes before a stage
+    runs), so that an interrupted train stage continues where it stopped. The file name carries a hash of
+    everything that shapes the run: changed params or data never resume from an old state."""
+
+    def __init__(self, folder: Path, job: SeedJob):
+        cfg = job.params.train.model_dump(mode="json", exclude={"seeds", "workers", "threads", "resume_interval_s"})
+        shaping = {
+            "train": cfg, "model": getattr(job.params.models, job.family).model_dump(mode="json"),
+            "family": job.family, "depth": job.depth, "seed": job.seed, "data": job.meta.digest,
+        }
+        key = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
+        stem = f"d{job.depth}-s{job.seed}-{key}"
+        self.state_file = folder / f"{stem}.state"
+        self.final_checkpoint = folder / f"{stem}.ckpt"
+        self.outcome_file = folder / f"{stem}.done.json"
+        self.resumed_from_step = 0
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def load(self, module: Classifier, optimizer: torch.optim.Optimizer, order: torch.Generator) -> int:
+        """Restore the saved state if there is one; return the step to continue from."""
+        if not self.state_file.exists():
+            return 0
+        state = torch.load(self.state_file, map_location="cpu", weights_only=True)
+        module.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        order.set_state(state["order"])
+        self.resumed_from_step = int(state["step"])
+        return self.resumed_from_step
+
+    def save(self, module: Classifier, optimizer: torch.optim.Optimizer, order: torch.Generator, step: int) -> None:
+        state = {"model": module.state_dict(), "optimizer": optimizer.state_dict(), "order": order.get_state(), "step": step}
+        partial = self.state_file.with_suffix(".partial")
+        torch.save(state, partial)
+        os.replace(partial, self.state_file)  # a kill while saving leaves the previous state whole
+
+    def finished(self) -> dict[str, Any] | None:
+        """The outcome of a run that completed before the stage was interrupted, if any."""
+        if self.outcome_file.exists() and self.final_checkpoint.exists():
+            return json.loads(self.outcome_file.read_text())
+        return None
+
+    def finish(self, checkpoint: Path, outcome: dict[str, Any]) -> None:
+        shutil.copy(checkpoint, self.final_checkpoint)
+        write_json(self.outcome_file, outcome)
+        self.state_file.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -161,6 +218,7 @@ class SeedJob:
     dataset_inputs: list[Any]
     out_dir: Path
     threads: int
+    resume_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -182,7 +240,14 @@ def worker_count(cfg: TrainParams, jobs: int) -> int:
 
 
 def seed_jobs(
-    params: Params, dataset: str, family: str, depths: list[int], data_dir: Path, out_dir: Path, threads: int
+    params: Params,
+    dataset: str,
+    family: str,
+    depths: list[int],
+    data_dir: Path,
+    out_dir: Path,
+    threads: int,
+    resume_dir: Path | None = None,
 ) -> list[SeedJob]:
     """One job per (depth, seed), deepest first so the longest runs start first; the data is read, and
     described for MLflow, once for all of them."""
@@ -199,20 +264,23 @@ def seed_jobs(
         )
     train_xy, val_xy = (to_arrays(frames[split], meta) for split in ("train", "val"))
     return [
-        SeedJob(params, dataset, family, depth, seed, meta, train_xy, val_xy, inputs, out_dir, threads)
+        SeedJob(params, dataset, family, depth, seed, meta, train_xy, val_xy, inputs, out_dir, threads, resume_dir)
         for depth in sorted(depths, reverse=True)
         for seed in params.train.seeds
     ]
 
 
-def train_family(params: Params, dataset: str, family: str, data_dir: Path, out_dir: Path) -> list[TrainedSeed]:
+def train_family(
+    params: Params, dataset: str, family: str, data_dir: Path, out_dir: Path, resume_dir: Path | None = None
+) -> list[TrainedSeed]:
     """Train every depth of `family` in the sweep on `dataset`, for every seed; write checkpoints and
-    runs.json to `out_dir` all-or-nothing."""
+    runs.json to `out_dir` all-or-nothing. With `resume_dir`, runs finished or interrupted by an earlier
+    attempt are reused or continued (see ResumeState); it is emptied once the stage succeeds."""
     depths = params.depths(dataset, family)
     workers = worker_count(params.train, len(depths) * len(params.train.seeds))
     threads = params.train.threads or max(1, (os.cpu_count() or 1) // workers)
     with staged_dir(out_dir) as staging:
-        jobs = seed_jobs(params, dataset, family, depths, data_dir, staging, threads)
+        jobs = seed_jobs(params, dataset, family, depths, data_dir, staging, threads, resume_dir)
         if params.tracking.enabled:
             tracking.check_reachable()
             # Orphaned runs closed, the experiment (and a fresh database's tables) created before writers start.
@@ -234,6 +302,8 @@ def train_family(params: Params, dataset: str, family: str, data_dir: Path, out_
             staging / "runs.json",
             {"dataset": dataset, "family": family, "runs": [asdict(t) for t in trained]},
         )
+    if resume_dir:
+        shutil.rmtree(resume_dir, ignore_errors=True)
     return trained
 
 
@@ -264,6 +334,13 @@ def train_seed(job: SeedJob) -> TrainedSeed:
     L.seed_everything(job.seed, verbose=False)
     net = build_network(params.models, job.family, job.depth, meta.shape)
     name = tracking.run_name(job.family, job.depth, job.seed)
+    resume = ResumeState(job.resume_dir, job) if job.resume_dir else None
+    outcome = resume.finished() if resume else None
+    if resume and outcome:
+        (job.out_dir / outcome["checkpoint"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(resume.final_checkpoint, job.out_dir / outcome["checkpoint"])
+        print(f"[{job.dataset}/{name}] finished before the stage was interrupted: reused", flush=True)
+        return TrainedSeed(**outcome)
     hyperparams = {
         "family": job.family,
         "depth": job.depth,
@@ -292,8 +369,10 @@ def train_seed(job: SeedJob) -> TrainedSeed:
             progress(step, metrics)
 
         started = time.perf_counter()
-        steps, diverged = fit(fabric, module, job.train_xy, job.val_xy, cfg, job.seed, on_epoch_end)
+        steps, diverged = fit(fabric, module, job.train_xy, job.val_xy, cfg, job.seed, on_epoch_end, resume)
         train_time_s = time.perf_counter() - started
+        if resume and resume.resumed_from_step:
+            run.set_tags({"resumed_from_step": resume.resumed_from_step})
         accelerator = type(fabric.accelerator).__name__.removesuffix("Accelerator").lower()
         checkpoint = Path(f"d{job.depth}") / f"seed-{job.seed}.ckpt"
         (job.out_dir / checkpoint).parent.mkdir(parents=True, exist_ok=True)
@@ -305,6 +384,9 @@ def train_seed(job: SeedJob) -> TrainedSeed:
         else:
             run.log_model(net.cpu().eval(), job.train_xy[0][:2])
         run.log_inputs(job.dataset_inputs)
-    return TrainedSeed(
+    trained = TrainedSeed(
         job.depth, job.seed, run.run_id, str(checkpoint), hyperparams["param_count"], train_time_s, steps, diverged, accelerator
     )
+    if resume:
+        resume.finish(job.out_dir / checkpoint, asdict(trained))
+    return trained

@@ -1,0 +1,136 @@
+"""One command for schedulers: `python -m depthlab.schedule` (or `make scheduled-run`).
+
+- Takes a lock, so overlapping runs never share a workspace: the second waits up to `schedule.lock_wait_s`
+  and then exits with code 75 (EX_TEMPFAIL) and a message naming the holder.
+- Runs `dvc repro`, with every MLflow run it creates tagged with the trigger and a pipeline-run id.
+- Records a pipeline-level MLflow run: status, duration, which stages ran and which were up to date.
+- Compares each dataset's best test accuracy with the previous scheduled run; a drop larger than
+  `schedule.max_accuracy_drop` writes reports/alert.md and exits with code 6.
+"""
+from __future__ import annotations
+
+import argparse
+import fcntl
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pandas as pd
+
+from depthlab.errors import DepthlabError
+from depthlab.outputs import write_text
+from depthlab.params import load_params
+
+LOCK = Path(".cache/scheduled-run.lock")
+ALERT = Path("reports/alert.md")
+SUMMARY = Path("reports/summary.csv")
+EXIT_LOCKED, EXIT_REGRESSION = 75, 6
+
+
+class Locked(DepthlabError):
+    """Another scheduled run holds the workspace."""
+
+
+def acquire(lock: Path, wait_s: float) -> int:
+    """An exclusive lock on `lock`, held until the process exits; raise Locked after `wait_s` seconds."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    handle = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                holder = os.pread(handle, 200, 0).decode(errors="replace").strip() or "unknown"
+                raise Locked(f"{lock}: another run holds the workspace ({holder}); waited {wait_s:g}s") from None
+            time.sleep(0.5)
+    os.ftruncate(handle, 0)
+    os.pwrite(handle, f"pid {os.getpid()}, since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode(), 0)
+    return handle
+
+
+def repro(environment: dict[str, str]) -> tuple[int, list[str], list[str]]:
+    """`dvc repro`, its output passed through; (exit code, stages that ran, stages that were up to date)."""
+    ran, skipped = [], []
+    process = subprocess.Popen(["dvc", "repro"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    for line in process.stdout:
+        sys.stdout.write(line)
+        if found := re.match(r"Running stage '([^']+)'", line):
+            ran.append(found.group(1))
+        elif found := re.match(r"Stage '([^']+)' didn't change, skipping", line):
+            skipped.append(found.group(1))
+    return process.wait(), ran, skipped
+
+
+def headline(summary: Path = SUMMARY) -> dict[str, float]:
+    """Each dataset's best mean test accuracy, from the report's summary table."""
+    if not summary.exists():
+        return {}
+    table = pd.read_csv(summary)
+    return {f"best_accuracy.{dataset}": float(rows.accuracy.max()) for dataset, rows in table.groupby("dataset")}
+
+
+def regressions(now: dict[str, float], before: dict[str, float], max_drop: float) -> list[str]:
+    return [
+        f"{key}: {before[key]:.4f} -> {value:.4f} (drop {before[key] - value:.4f} > {max_drop})"
+        for key, value in sorted(now.items())
+        if key in before and before[key] - value > max_drop
+    ]
+
+
+def scheduled_run(trigger: str) -> int:
+    """The whole scheduled run; returns the exit code."""
+    from depthlab import tracking
+
+    params = load_params()
+    acquire(LOCK, params.schedule.lock_wait_s)
+    pipeline_run_id = uuid.uuid4().hex[:12]
+    environment = {**os.environ, "DEPTHLAB_TRIGGER": trigger, "DEPTHLAB_PIPELINE_RUN_ID": pipeline_run_id}
+    print(f"depthlab scheduled-run {pipeline_run_id} ({trigger}): dvc repro", flush=True)
+    started = time.monotonic()
+    code, ran, skipped = repro(environment)
+    now = headline() if code == 0 else {}
+    before = tracking.previous_pipeline_metrics("schedule") if params.tracking.enabled else {}
+    problems = regressions(now, before, params.schedule.max_accuracy_drop)
+    ALERT.unlink(missing_ok=True)
+    if problems:
+        write_text(ALERT, f"# depthlab regression alert\n\nPipeline run {pipeline_run_id} ({trigger}) against the "
+                   "previous scheduled run:\n\n" + "".join(f"- {p}\n" for p in problems))
+    if params.tracking.enabled:
+        tracking.log_pipeline_run(
+            pipeline_run_id, trigger, succeeded=code == 0, duration_s=time.monotonic() - started,
+            ran=ran, up_to_date=skipped, metrics=now, alert=bool(problems),
+        )
+    if code != 0:
+        print(f"depthlab scheduled-run: dvc repro failed with exit code {code}", file=sys.stderr)
+        return code
+    if problems:
+        print(f"depthlab scheduled-run: regression, see {ALERT}:\n" + "\n".join(problems), file=sys.stderr)
+        return EXIT_REGRESSION
+    print(f"depthlab scheduled-run: done in {time.monotonic() - started:.0f}s; ran {len(ran)}, up to date {len(skipped)}")
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trigger", choices=["schedule", "manual"], default="schedule")
+    args = parser.parse_args()
+    try:
+        code = scheduled_run(args.trigger)
+    except Locked as err:
+        print(f"depthlab scheduled-run: {err}", file=sys.stderr)
+        code = EXIT_LOCKED
+    except DepthlabError as err:
+        print(f"depthlab scheduled-run: error: {err}", file=sys.stderr)
+        code = 2
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

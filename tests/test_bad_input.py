@@ -1,0 +1,136 @@
+"""Bad input through the real pipeline: refused before any training with one readable message naming the
+file, column or key; dvc.lock, earlier outputs and MLflow runs stay as they were."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from depthlab.bench import copy_project, project_env
+from tests.conftest import NO_SWEEP, raw_params
+
+pytestmark = pytest.mark.slow  # about 3 minutes: `make test-slow`, which .ci/run also runs
+
+GOOD_CSV = "a,b,label\n" + "".join(f"{i},{(i * 7) % 13},{'yes' if i % 2 else 'no'}\n" for i in range(150))
+USER = {"path": "data/raw/user.csv", "label_column": "label", "standardize": False, "classes": ["no", "yes"]}
+
+
+def user_params(**overrides: object) -> dict:
+    base = raw_params(
+        data={"datasets": ["user"], "csv": {"user": USER}},
+        train={"seeds": [0], "max_steps": 5},
+        sweep={**NO_SWEEP, "mlp": {"datasets": ["user"], "depths": [0]}},
+    )
+    from depthlab.presets import merged
+
+    return merged(base, overrides)
+
+
+def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["dvc", *args], cwd=project, env=project_env(), capture_output=True, text=True, timeout=600)
+
+
+def snapshot(project: Path) -> dict[str, str]:
+    """Digest of dvc.lock and of every earlier output, and the number of MLflow runs."""
+    files = [project / "dvc.lock", *sorted(p for d in ("data/prepared", "data/models", "data/metrics", "reports/claims.md")
+                                           for p in ((project / d).rglob("*") if (project / d).is_dir() else [project / d])
+                                           if p.is_file())]
+    digests = {str(p.relative_to(project)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    digests["mlflow runs"] = str(len(client.search_runs(experiments)))
+    return digests
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bad-input")
+    copy_project(root)
+    (root / "data" / "raw").mkdir(parents=True)
+    (root / "data" / "raw" / "user.csv").write_text(GOOD_CSV)
+    (root / "params.yaml").write_text(yaml.safe_dump(user_params()))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    first = dvc(root, "repro")
+    assert first.returncode == 0, first.stderr[-3000:]
+    return root
+
+
+CSV_CASES = {
+    "missing file": (None, "data/raw/user.csv: CSV file is missing"),
+    "empty file": ("", "data/raw/user.csv: CSV file is empty"),
+    "header only": ("a,b,label\n", "data/raw/user.csv: CSV file has a header but no rows"),
+    "no label column": ("a,b,kind\n1,2,yes\n3,4,no\n", "label column 'label' (label_column in data.csv) not found"),
+    "non-numeric feature": (GOOD_CSV + "5,oops,yes\n", "column 'b' has non-numeric values, e.g. ['oops']"),
+    "NaN feature": (GOOD_CSV + "7,,no\n", "column 'b' has empty values (rows [150])"),
+    "infinite feature": (GOOD_CSV + "inf,1,no\n", "column 'a' has infinite values (rows [150])"),
+    "undeclared label": (GOOD_CSV + "9,9,maybe\n", "values outside the declared classes ['no', 'yes']: ['maybe']"),
+    "single class": ("a,b,label\n" + "".join(f"{i},{i},yes\n" for i in range(30)), "holds a single class"),
+    "extra feature in a row": (GOOD_CSV + "1,2,3,yes\n", "not a readable CSV file"),
+}
+
+
+@pytest.mark.parametrize("case", CSV_CASES)
+def test_bad_csv_is_refused_before_training_and_loses_nothing(project, case):
+    content, message = CSV_CASES[case]
+    before = snapshot(project)
+    csv = project / "data" / "raw" / "user.csv"
+    if content is None:
+        csv.unlink()
+    else:
+        csv.write_text(content)
+    try:
+        done = dvc(project, "repro")
+    finally:
+        csv.write_text(GOOD_CSV)
+    assert done.returncode != 0
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert "Running stage 'train-" not in done.stdout
+    assert snapshot(project) == before
+
+
+def test_rows_shared_by_train_and_test_are_refused(project):
+    """DVC re-prepares modified prepared data on `dvc repro`; damaged data can only reach a stage run alone."""
+    import pandas as pd
+
+    before = snapshot(project)
+    prepared = project / "data" / "prepared" / "user"
+    original = (prepared / "test.parquet").read_bytes()
+    train, test = pd.read_parquet(prepared / "train.parquet"), pd.read_parquet(prepared / "test.parquet")
+    pd.concat([test, train.head(2)]).to_parquet(prepared / "test.parquet", index=False)
+    try:
+        done = dvc(project, "repro", "--single-item", "validate@user")
+    finally:
+        (prepared / "test.parquet").write_bytes(original)
+    assert done.returncode != 0
+    assert "train_test_overlap: expect_column_values_to_be_unique on column 'row_hash'" in done.stderr
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "messages"),
+    [
+        ({"train": {"learning_rate": 0.1}}, ["train.learning_rate: unknown key (allowed here: accelerator, batch_size, lr,"]),
+        ({"train": {"max_steps": "many"}}, ["train.max_steps: Input should be a valid integer"]),
+        (
+            {"train": {"lr": 0}, "models": {"mlp": {"width": 0}}, "sweep": {"mlp": {"depths": [-1]}}},
+            ["train.lr: Input should be greater than 0", "models.mlp.width", "sweep.mlp.depths.0"],
+        ),
+    ],
+    ids=["unknown key", "wrong type", "impossible values"],
+)
+def test_bad_params_are_refused_naming_every_key(project, change, messages):
+    before = snapshot(project)
+    (project / "params.yaml").write_text(yaml.safe_dump(user_params(**change)))
+    try:
+        done = dvc(project, "repro")
+    finally:
+        (project / "params.yaml").write_text(yaml.safe_dump(user_params()))
+    assert done.returncode != 0
+    assert all(message in done.stderr for message in messages), done.stderr[-2000:]
+    # A stage may start (DVC runs those whose params changed), but it stops at reading params.yaml.
+    assert "Traceback" not in done.stderr and "] step " not in done.stdout and "exited with 2" in done.stderr
+    assert snapshot(project) == before
