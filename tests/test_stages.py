@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -108,6 +109,7 @@ def test_an_interrupted_stage_resumes_from_its_last_state(project):
     params = raw_params(train={"max_steps": 4000, "workers": 2, "resume_interval_s": 0})
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     resume_dir = project / ".cache" / "resume" / "mnist1d" / "mlp"
+    shutil.rmtree(resume_dir, ignore_errors=True)  # states the interrupted runs of other tests left
     process, first = start_training(project)
     deadline = time.monotonic() + 60
     while not list(resume_dir.glob("*.state")) and time.monotonic() < deadline:

@@ -1,6 +1,7 @@
 """The pipeline's stages over the project's fixed layout; `pipeline/<stage>.py` calls `run` with one of them."""
 from __future__ import annotations
 
+import faulthandler
 import signal
 import sys
 import time
@@ -126,6 +127,7 @@ def run(stage: Callable[..., None], **arguments: Any) -> None:
     name = stage.__name__
     started = time.perf_counter()
     signal.signal(signal.SIGTERM, _terminate)  # inherited by forked workers
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints where a stage is
     try:
         stage(load_params(), **arguments)
     except DepthlabError as err:

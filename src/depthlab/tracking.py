@@ -113,9 +113,15 @@ def describe_datasets(splits: Mapping[str, tuple[pd.DataFrame, Path, str]], name
 def prepare_experiment(dataset: str) -> None:
     """Before a stage's runs start: close runs orphaned by killed processes, and create the store's tables and
     the dataset's experiment up front, before parallel writers start."""
-    client = _client()
-    end_orphaned_runs(client)
-    _experiment_id(client, dataset)
+    # Ctrl-C in the middle of MLflow creating a fresh database's tables leaves it unusable for good
+    # ("table _alembic_tmp_experiments already exists"): signals wait until this is done.
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        client = _client()
+        end_orphaned_runs(client)
+        _experiment_id(client, dataset)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def check_reachable(timeout_s: float = 5.0) -> None:

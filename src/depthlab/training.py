@@ -205,7 +205,7 @@ class ResumeState:
 
 @dataclass(frozen=True)
 class SeedJob:
-    """Everything one training run needs, data included: picklable, so a worker process reads no files."""
+    """Everything one training run needs, data included, so a worker process reads no files."""
 
     params: Params
     dataset: str
@@ -288,10 +288,13 @@ def train_family(
         if workers == 1:
             trained = [train_seed(job) for job in jobs]
         else:
+            # Workers are forked after this: they inherit the jobs, data included, and receive only an index.
+            # (Pickling megabytes through the pool's pipe also hung its shutdown when a worker was interrupted.)
+            _FORKED_JOBS[:] = jobs
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(workers, mp_context=context) as pool:
                 try:
-                    trained = list(pool.map(_train_in_worker, jobs))
+                    trained = list(pool.map(_train_in_worker, range(len(jobs))))
                 except BaseException:  # Ctrl-C, SIGTERM or a failed run: stop the other workers' runs too
                     pool.shutdown(wait=False, cancel_futures=True)
                     for worker in multiprocessing.active_children():
@@ -307,10 +310,13 @@ def train_family(
     return trained
 
 
-def _train_in_worker(job: SeedJob) -> TrainedSeed:
+_FORKED_JOBS: list[SeedJob] = []
+
+
+def _train_in_worker(index: int) -> TrainedSeed:
     """A pool worker that was interrupted exits once its run is closed, instead of taking the next job."""
     try:
-        return train_seed(job)
+        return train_seed(_FORKED_JOBS[index])
     except KeyboardInterrupt:
         os._exit(130)
 
