@@ -18,6 +18,18 @@ from depthlab.bench import copy_project, project_env
 from tests.conftest import raw_params
 
 TRAIN = [sys.executable, "pipeline/train.py", "--dataset", "mnist1d", "--family", "mlp"]
+STARTED: list[subprocess.Popen] = []
+
+
+@pytest.fixture(autouse=True)
+def no_training_left_behind():
+    """Whatever a test asserts, none of the processes it started outlives it."""
+    yield
+    while STARTED:
+        process = STARTED.pop()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +51,17 @@ def runs(project: Path) -> list:
 def start_training(project: Path) -> tuple[subprocess.Popen, set[str]]:
     """Start the train stage in its own process group; return it once both seeds' runs are RUNNING."""
     before = {r.info.run_id for r in runs(project)}
-    process = subprocess.Popen(TRAIN, cwd=project, env=project_env(), start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Output to a file: a pipe nobody reads fills up and blocks the stage mid-exit.
+    log = open(project / f"train-{time.monotonic_ns()}.log", "w+")
+    process = subprocess.Popen(TRAIN, cwd=project, env=project_env(), start_new_session=True, stdout=log, stderr=log, text=True)
+    STARTED.append(process)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         started = {r.info.run_id for r in runs(project) if r.info.status == "RUNNING"} - before
         if len(started) >= 2:  # one run per worker
             time.sleep(1)  # into the training loops
             break
-        assert process.poll() is None, process.stderr.read()
+        assert process.poll() is None, Path(log.name).read_text()[-3000:]
         time.sleep(0.5)
     else:
         process.kill()

@@ -127,6 +127,8 @@ def run(stage: Callable[..., None], **arguments: Any) -> None:
     name = stage.__name__
     started = time.perf_counter()
     signal.signal(signal.SIGTERM, _terminate)  # inherited by forked workers
+    # Ctrl-C interrupts even where the stage inherited SIGINT ignored (a shell starts background jobs so).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints where a stage is
     try:
         stage(load_params(), **arguments)
