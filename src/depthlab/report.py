@@ -64,7 +64,7 @@ def write_report(params: Params, metrics_dir: Path, out_dir: Path) -> pd.DataFra
     document = _document(params, table, verdicts, references, machine)
 
     with staged_dir(out_dir / "plots") as plots:
-        _plot_plots(table, runs, plots, machine)
+        _write_plots(table, runs, plots, machine)
     write_text(out_dir / "summary.csv", table.to_csv(index=False))
     write_text(out_dir / "claims.md", document)
     write_text(out_dir / "claims.html", _html(document))
@@ -137,7 +137,7 @@ def _log(params: Params, table: pd.DataFrame, verdicts: list[claims.Claim], out_
         run.log_artifacts(out_dir, "report")
 
 
-def _plot_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: str) -> None:
+def _write_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: str) -> None:
     per_depth = [
         ("accuracy_vs_depth.png", "test accuracy (mean, 95% CI)", "accuracy", "accuracy_ci", False),
         ("train_time_vs_depth.png", "training time, s (mean, 95% CI)", "train_time_s", "train_time_ci", True),
