@@ -30,6 +30,14 @@ def raw_params(**overrides: Any) -> dict[str, Any]:
     return merged(merged(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY), overrides)
 
 
+def corrupt_user_dataset(project: Path) -> dict[str, Any]:
+    """A user CSV with an infinite feature in the project's data/raw/, and raw params that study only it."""
+    rows = "".join(f"{i},{i % 7},{i % 2}\n" for i in range(60))
+    (project / "data" / "raw" / "user.csv").write_text("a,b,label\n" + rows + "inf,1,0\n")
+    user = {"path": "data/raw/user.csv", "label_column": "label", "standardize": False}
+    return raw_params(data={"datasets": ["user"], "csv": {"user": user}}, sweep={"mlp": {"datasets": ["user"]}})
+
+
 def make_params(**overrides: Any) -> Params:
     return Params.model_validate(raw_params(**overrides))
 

@@ -10,7 +10,7 @@ import yaml
 from mlflow import MlflowClient
 
 from depthlab.bench import copy_project, project_env
-from tests.conftest import raw_params
+from tests.conftest import corrupt_user_dataset, raw_params
 
 
 # In the environment of every command: it must never reach the MLflow store or artifacts.
@@ -97,9 +97,7 @@ def test_exp_run_with_a_new_depth_reruns_only_that_family(repo):
 
 def test_corrupt_data_stops_the_pipeline_before_training(repo):
     before = len(training_runs(repo))
-    (repo / "data" / "raw" / "user.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(60)) + "inf,1,0\n")
-    user = {"path": "data/raw/user.csv", "label_column": "label", "standardize": False}
-    write_params(repo, raw_params(data={"datasets": ["user"], "csv": {"user": user}}, sweep={"mlp": {"datasets": ["user"]}}))
+    write_params(repo, corrupt_user_dataset(repo))
     done = sh(repo, "dvc", "repro", check=False)
     assert done.returncode != 0
     assert "depthlab prepare: error:" in done.stderr and "column 'a' has infinite values" in done.stderr

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 
 from depthlab.bench import copy_project, project_env
 from depthlab.schedule import EXIT_LOCKED, EXIT_REGRESSION, regressions
-from tests.conftest import raw_params
+from tests.conftest import corrupt_user_dataset, raw_params
 
 SCHEDULED = [sys.executable, "-m", "depthlab.schedule", "--trigger", "schedule"]
 
@@ -71,10 +71,7 @@ def test_a_regression_writes_an_alert_and_exits_non_zero(project):
 
 
 def test_a_failing_stage_fails_the_scheduled_run(project):
-    (project / "data" / "raw" / "user.csv").write_text("a,b,label\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(60)) + "inf,1,0\n")
-    user = {"path": "data/raw/user.csv", "label_column": "label", "standardize": False}
-    params = raw_params(data={"datasets": ["user"], "csv": {"user": user}}, sweep={"mlp": {"datasets": ["user"]}})
-    (project / "params.yaml").write_text(yaml.safe_dump(params))
+    (project / "params.yaml").write_text(yaml.safe_dump(corrupt_user_dataset(project)))
     done = subprocess.run(SCHEDULED, cwd=project, env=project_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode not in (0, EXIT_LOCKED, EXIT_REGRESSION)
     assert "dvc repro failed" in done.stderr
