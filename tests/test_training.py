@@ -36,6 +36,11 @@ def test_training_run_in_mlflow_has_every_field(trained, prepared):
     assert {"train_loss", "train_acc", "val_loss", "train_time_s"} <= set(run.data.metrics)
     assert any(key.startswith("system/") for key in run.data.metrics)
     assert {d.dataset.name for d in run.inputs.dataset_inputs} == {"mnist1d-train", "mnist1d-val"}
+    for logged in run.inputs.dataset_inputs:  # the schema given for the whole frame: every column, none optional
+        columns = json.loads(logged.dataset.schema)["mlflow_colspec"]
+        assert len(columns) == 41 and all(c["required"] for c in columns)
+        assert columns[-1] == {"type": "long", "name": "label", "required": True}
+        assert json.loads(logged.dataset.profile)["num_rows"] > 1
     [model] = [m for m in client.search_logged_models(experiment_ids=[run.info.experiment_id]) if m.source_run_id == seed["run_id"]]
     meta = load_meta(prepared)
     x, _ = load_arrays(prepared, "test", meta)
