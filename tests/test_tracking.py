@@ -1,5 +1,3 @@
-import time
-
 import mlflow
 import pytest
 from mlflow import MlflowClient
@@ -31,24 +29,6 @@ def test_run_gets_params_tags_hardware_and_buffered_metrics():
     for key in ("hw.cpu_model", "hw.cpu_logical_cores", "hw.ram_gb", "hw.torch", "git_commit", "git_dirty", "dvc_stage"):
         assert done.data.tags[key]
     assert len(MlflowClient().get_metric_history(run.run_id, "loss")) == 50
-
-
-def test_buffered_metrics_reach_the_store_while_the_run_goes_on():
-    with tracking.tracked_run(dataset="unit", name="background", params={}, tags={}, flush_interval_s=0.05) as run:
-        run.log_metrics({"loss": 0.5}, 1)
-        deadline = time.monotonic() + 10
-        while not MlflowClient().get_metric_history(run.run_id, "loss") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert [m.value for m in MlflowClient().get_metric_history(run.run_id, "loss")] == [0.5]
-        assert MlflowClient().get_run(run.run_id).info.status == "RUNNING"
-
-
-def test_a_store_error_in_the_writer_thread_fails_the_run():
-    with pytest.raises(mlflow.exceptions.MlflowException, match="bad name"):
-        with tracking.tracked_run(dataset="unit", name="bad-metric", params={}, tags={}, flush_interval_s=0.05) as run:
-            run.log_metrics({"bad name?!": 1.0})
-            time.sleep(0.5)
-    assert finished_run(run.run_id).info.status == "FAILED"
 
 
 def test_exception_marks_run_failed_with_the_error():

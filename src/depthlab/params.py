@@ -119,7 +119,7 @@ class ScheduleParams(StrictModel):
 class TrackingParams(StrictModel):
     enabled: bool = Field(True, description="false: train and evaluate without recording anything in MLflow")
     system_metrics_interval_s: float = Field(1.0, gt=0, description="MLflow system metrics sampling")
-    flush_interval_s: float = Field(5.0, gt=0, description="buffered metrics reach MLflow this often, from a background thread")
+    flush_interval_s: float = Field(5.0, gt=0, description="buffered metrics reach MLflow this often")
 
 
 Depth = Annotated[int, Field(ge=0)]
