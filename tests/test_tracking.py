@@ -53,3 +53,17 @@ def test_interrupt_marks_run_killed():
 def test_sqlite_artifacts_live_beside_the_database(tmp_path):
     assert tracking._artifacts_beside_database(f"sqlite:///{tmp_path}/mlflow.db") == (tmp_path / "mlartifacts").as_uri()
     assert tracking._artifacts_beside_database("http://127.0.0.1:5000") is None
+
+
+def test_an_interrupt_while_the_run_starts_still_ends_it_killed(monkeypatch):
+    def interrupted(*args, **kwargs):  # Ctrl-C while the sampler starts, after the run exists in the store
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tracking.SystemSampler, "__init__", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        with tracking.tracked_run(dataset="unit", name="interrupted-early", params={"a": 1}, tags={}, system_metrics_interval_s=1.0):
+            pass
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(tracking.experiment_name("unit"))
+    [run] = client.search_runs([experiment.experiment_id], filter_string="attributes.run_name = 'interrupted-early'")
+    assert run.info.status == "KILLED" and run.data.params["a"] == "1"
