@@ -373,7 +373,7 @@ def tracked_run(
     active = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags, log_system_metrics=False)
     run = TrackedRun(client, active.info.run_id, flush_interval_s)
     # Everything after the run exists is inside the try: a Ctrl-C while the params are logged or the sampler
-    # starts (its first import can take a second in a fresh worker) still ends the run KILLED.
+    # starts still ends the run KILLED.
     try:
         client.log_batch(run.run_id, params=[Param(k, v[:6000]) for k, v in flatten(params).items()])
         with SystemSampler(run, system_metrics_interval_s) if system_metrics_interval_s else contextlib.nullcontext():
