@@ -55,6 +55,7 @@ def train(params: Params, dataset: str, family: str) -> None:
     from depthlab import training
 
     _require_in_sweep(params, dataset, family)
+    _check_tracking(params)
     trained = training.train_family(
         params, dataset, family, PREPARED / dataset, MODELS / dataset / family, RESUME / dataset / family
     )
@@ -92,6 +93,7 @@ def report(params: Params) -> None:
 
 
 def _check_tracking(params: Params) -> None:
+    """Every stage that tracks fails fast, before any work, when the tracking server does not answer."""
     if params.tracking.enabled:
         from depthlab import tracking
 

@@ -287,7 +287,6 @@ def train_family(
     with staged_dir(out_dir) as staging:
         jobs = seed_jobs(params, dataset, family, depths, data_dir, staging, threads, resume_dir)
         if params.tracking.enabled:
-            tracking.check_reachable()
             # Orphaned runs closed, the experiment (and a fresh database's tables) created before writers start.
             _in_child_process(tracking.prepare_experiment, dataset)
         if workers == 1:
