@@ -1,8 +1,17 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import mlflow
+import numpy as np
 import pytest
+import torch
 from mlflow import MlflowClient
 
 from depthlab import tracking
+from depthlab.families import DataShape, build_network
+from tests.conftest import make_params
 
 
 def finished_run(run_id: str):
@@ -67,3 +76,38 @@ def test_an_interrupt_while_the_run_starts_still_ends_it_killed(monkeypatch):
     experiment = client.get_experiment_by_name(tracking.experiment_name("unit"))
     [run] = client.search_runs([experiment.experiment_id], filter_string="attributes.run_name = 'interrupted-early'")
     assert run.info.status == "KILLED" and run.data.params["a"] == "1"
+
+
+def _logged_resmlp(serialization_format: str):
+    """A network with a class of depthlab's own (ResidualBlock), logged in the given format: (model URI, input, output)."""
+    torch.manual_seed(0)
+    net = build_network(make_params().models, "resmlp", 3, DataShape("sequence", (40,), 10)).eval()
+    x = np.random.default_rng(0).random((4, 40), dtype=np.float32)
+    with tracking.tracked_run(dataset="unit", name=f"model-{serialization_format}", params={}, tags={}) as run:
+        run.log_model(net, x[:2], serialization_format)
+    with torch.inference_mode():
+        expected = net(torch.from_numpy(x)).numpy()
+    return f"runs:/{run.run_id}/model", x, expected
+
+
+@pytest.mark.parametrize("serialization_format", ["pickle", "pt2"])
+def test_a_logged_model_predicts_what_the_network_did(serialization_format):
+    uri, x, expected = _logged_resmlp(serialization_format)
+    np.testing.assert_allclose(mlflow.pyfunc.load_model(uri).predict(x), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_pickled_model_loads_where_depthlab_is_not_installed(tmp_path):
+    """depthlab's classes travel by value in the pickle: a serving environment needs torch, not this project."""
+    uri, x, expected = _logged_resmlp("pickle")
+    load = (
+        "import sys, json, numpy as np, mlflow\n"
+        "sys.path = [p for p in sys.path if p != sys.argv[2]]\n"
+        "try:\n    import depthlab\nexcept ImportError:\n    pass\nelse:\n    sys.exit('depthlab is importable')\n"
+        "x = np.asarray(json.loads(sys.argv[3]), dtype=np.float32)\n"
+        "print(json.dumps(np.asarray(mlflow.pyfunc.load_model(sys.argv[1]).predict(x)).tolist()))\n"
+    )
+    source = str(Path(tracking.__file__).parents[1])
+    done = subprocess.run([sys.executable, "-c", load, uri, source, json.dumps(x.tolist())],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(np.array(json.loads(done.stdout.strip().splitlines()[-1])), expected, rtol=1e-5, atol=1e-6)

@@ -120,6 +120,9 @@ class TrackingParams(StrictModel):
     enabled: bool = Field(True, description="false: train and evaluate without recording anything in MLflow")
     system_metrics_interval_s: float = Field(1.0, gt=0, description="MLflow system metrics sampling")
     flush_interval_s: float = Field(5.0, gt=0, description="buffered metrics reach MLflow this often")
+    model_format: Literal["pickle", "pt2"] = Field(
+        "pickle", description="each run's network as an MLflow model: pickle (fast) or pt2 (loads without unpickling)"
+    )
 
 
 Depth = Annotated[int, Field(ge=0)]

@@ -288,7 +288,7 @@ def train_family(
         jobs = seed_jobs(params, dataset, family, depths, data_dir, staging, threads, resume_dir)
         if params.tracking.enabled:
             # Orphaned runs closed, the experiment (and a fresh database's tables) created before writers start.
-            _in_child_process(tracking.prepare_experiment, dataset)
+            in_child_process(tracking.prepare_experiment, dataset)
         if workers == 1:
             trained = [train_seed(job) for job in jobs]
         else:
@@ -325,7 +325,7 @@ def _train_in_worker(index: int) -> TrainedSeed:
         os._exit(130)
 
 
-def _in_child_process(function: Callable[[str], object], argument: str) -> None:
+def in_child_process(function: Callable[[str], object], argument: str) -> None:
     """Run in a short-lived fork, so this process holds no database connection that workers would inherit."""
     child = multiprocessing.get_context("fork").Process(target=function, args=(argument,))
     child.start()
@@ -381,18 +381,19 @@ def train_seed(job: SeedJob) -> TrainedSeed:
         started = time.perf_counter()
         steps, diverged = fit(fabric, module, job.train_xy, job.val_xy, cfg, job.seed, on_epoch_end, resume)
         train_time_s = time.perf_counter() - started
-        if resume and resume.resumed_from_step:
-            run.set_tags({"resumed_from_step": resume.resumed_from_step})
         accelerator = type(fabric.accelerator).__name__.removesuffix("Accelerator").lower()
         checkpoint = Path(f"d{job.depth}") / f"seed-{job.seed}.ckpt"
         (job.out_dir / checkpoint).parent.mkdir(parents=True, exist_ok=True)
         fabric.save(job.out_dir / checkpoint, {"model": module, "step": steps})
         run.log_metrics({"train_time_s": train_time_s, "steps": steps, "diverged": float(diverged)}, step=steps)
-        run.set_tags({"accelerator": accelerator, "device": str(fabric.device), "diverged": str(diverged).lower()})
+        outcome_tags = {"accelerator": accelerator, "device": str(fabric.device), "diverged": str(diverged).lower()}
+        if resume and resume.resumed_from_step:
+            outcome_tags["resumed_from_step"] = str(resume.resumed_from_step)
+        run.set_tags(outcome_tags)
         if diverged:
             print(f"[{job.dataset}/{name}] diverged at step {steps}: loss is not finite; recorded as a result", flush=True)
         else:
-            run.log_model(net.cpu().eval(), job.train_xy[0][:2])
+            run.log_model(net.cpu().eval(), job.train_xy[0][:2], params.tracking.model_format)
         run.log_inputs(job.dataset_inputs)
     trained = TrainedSeed(
         job.depth, job.seed, run.run_id, str(checkpoint), hyperparams["param_count"], train_time_s, steps, diverged, accelerator
