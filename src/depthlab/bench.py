@@ -57,6 +57,10 @@ def with_train(params: Params, **changes: Any) -> Params:
     return params.model_copy(update={"train": params.train.model_copy(update=changes)})
 
 
+def with_tracking(params: Params, **changes: Any) -> Params:
+    return params.model_copy(update={"tracking": params.tracking.model_copy(update=changes)})
+
+
 def sweep_of(family: str, depths: list[int]) -> dict[str, Any]:
     """A params.yaml `sweep` training only these depths of one family on MNIST-1D. Every family keeps its
     key: dvc.yaml's matrices read `sweep.<family>.datasets` for each of them."""
@@ -198,12 +202,8 @@ def bench_tracking(params: Params, data_dir: Path, steps: int, repeats: int) -> 
     MLflow's model logging, once per worker, within target 4's train stage fixed cost.
     """
     configured = with_train(params, max_steps=steps)
-
-    def tracking_as(arm: Params, **changes: Any) -> Params:
-        return arm.model_copy(update={"tracking": arm.tracking.model_copy(update=changes)})
-
-    tracked = {fmt: tracking_as(configured, model_format=fmt) for fmt in MODEL_FORMATS}
-    untracked = tracking_as(configured, enabled=False)
+    tracked = {fmt: with_tracking(configured, model_format=fmt) for fmt in MODEL_FORMATS}
+    untracked = with_tracking(configured, enabled=False)
     warm_up = [with_train(arm, max_steps=100) for arm in [*tracked.values(), untracked]]
     cores = sorted(os.sched_getaffinity(0))
     rounds: dict[str, list[tuple[float, float, float]]] = {fmt: [] for fmt in MODEL_FORMATS}
