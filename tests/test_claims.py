@@ -38,7 +38,7 @@ def verdicts(runs: pd.DataFrame) -> dict[int, str]:
         claims.claim_stability(runs, table, 0.05),
         claims.claim_types(runs, table, 0.05),
         claims.claim_uses(runs, table, {"signal": "sequence", "table": "tabular"}, 3, 0.05),
-        claims.claim_hardware(pd.DataFrame(), "this machine"),
+        claims.claim_hardware(pd.DataFrame(), "this machine", 0.05),
     ]
     return {claim.number: claim.verdict for claim in results}
 
@@ -76,8 +76,20 @@ def test_runs_from_two_machines_are_compared_side_by_side():
         {"dataset": "d", "family": "mlp", "depth": 2, "seed": s, "hardware": hw, "test_accuracy": 0.6, "train_time_s": t}
         for s in range(3) for hw, t in (("laptop", 10.0), ("server", 2.5))
     ])
-    claim = claims.claim_hardware(machines, "server")
+    claim = claims.claim_hardware(machines, "server", 0.05)
     assert claim.verdict == "refuted" and "4.00x" in claim.finding and "laptop" in claim.evidence
+
+
+def test_a_machine_that_changes_what_is_learned_makes_the_hardware_claim_depend():
+    machines = pd.DataFrame([
+        {"dataset": "d", "family": family, "depth": 2, "seed": s, "hardware": hw,
+         "test_accuracy": accuracy + 0.01 * s, "train_time_s": 1.0}
+        for s in range(3)
+        for family, gpu_accuracy in (("mlp", 0.8), ("cnn", 0.6))
+        for hw, accuracy in (("cpu box", 0.6), ("gpu box", gpu_accuracy))
+    ])
+    claim = claims.claim_hardware(machines, "gpu box", 0.05)
+    assert claim.verdict == "depends" and "1 of 2 configurations" in claim.finding and "d/mlp-d2" in claim.finding
 
 
 def test_pareto_front():

@@ -58,7 +58,7 @@ def write_report(params: Params, metrics_dir: Path, out_dir: Path) -> pd.DataFra
         claims.claim_stability(runs, table, alpha),
         claims.claim_types(runs, table, alpha),
         claims.claim_uses(runs, table, kinds, params.report.deep_from, alpha),
-        claims.claim_hardware(machines, machine),
+        claims.claim_hardware(machines, machine, alpha),
     ]
     references = reference.reference_table(params, runs)
     document = _document(params, table, verdicts, references, machine)
