@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from depthlab import interrupts
 from depthlab.errors import DataError, DepthlabError, ParamsError, Terminated, TrackingError, ValidationFailed
 from depthlab.params import Params, load_params
 
@@ -110,10 +111,6 @@ def _require_in_sweep(params: Params, dataset: str, family: str) -> None:
         raise ParamsError(f"params.yaml sweep.{family} trains nothing on '{dataset}'")
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated("terminated by SIGTERM")
-
-
 def arguments(description: str, *names: str) -> dict[str, Any]:
     """The stage's `--name value` options (all required strings), as keyword arguments for `run`."""
     import argparse
@@ -128,9 +125,7 @@ def run(stage: Callable[..., None], **arguments: Any) -> None:
     """Load params, run one stage, exit: 0 on success, a distinct code and one message on a user error."""
     name = stage.__name__
     started = time.perf_counter()
-    signal.signal(signal.SIGTERM, _terminate)  # inherited by forked workers
-    # Ctrl-C interrupts even where the stage inherited SIGINT ignored (a shell starts background jobs so).
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupts.install()
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1 <pid>` prints where a stage is
     try:
         stage(load_params(), **arguments)

@@ -13,7 +13,6 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 import contextlib  # noqa: E402
 import functools  # noqa: E402
 import logging  # noqa: E402
-import signal  # noqa: E402
 import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -32,6 +31,7 @@ from torch import nn  # noqa: E402
 
 from depthlab import hardware  # noqa: E402
 from depthlab.errors import TrackingError  # noqa: E402
+from depthlab.interrupts import deferred  # noqa: E402
 
 MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
@@ -121,14 +121,11 @@ def prepare_experiment(dataset: str) -> None:
     """Before a stage's runs start: close runs orphaned by killed processes, and create the store's tables and
     the dataset's experiment up front, before parallel writers start."""
     # Ctrl-C in the middle of MLflow creating a fresh database's tables leaves it unusable for good
-    # ("table _alembic_tmp_experiments already exists"): signals wait until this is done.
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
+    # ("table _alembic_tmp_experiments already exists"): interrupts wait until this is done.
+    with deferred():
         client = _client()
         end_orphaned_runs(client)
         _experiment_id(client, dataset)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def check_reachable(timeout_s: float = 5.0) -> None:
@@ -147,6 +144,7 @@ def check_reachable(timeout_s: float = 5.0) -> None:
         ) from None
 
 
+@deferred()
 def end_orphaned_runs(client: MlflowClient) -> list[str]:
     """Runs still RUNNING whose process on this host is gone (SIGKILL, a crash, a power cut) end FAILED with
     the reason in their `error` tag; return their ids. Runs of live processes and of other hosts are left."""
@@ -243,6 +241,7 @@ class TrackedRun:
         if due:
             self.flush()
 
+    @deferred()
     def flush(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, []
@@ -250,9 +249,11 @@ class TrackedRun:
         for start in range(0, len(pending), MAX_BATCH):
             self.client.log_batch(self.run_id, metrics=pending[start : start + MAX_BATCH], synchronous=True)
 
+    @deferred()
     def set_tags(self, tags: Mapping[str, Any]) -> None:
         self.client.log_batch(self.run_id, tags=[RunTag(key, str(value)) for key, value in tags.items()])
 
+    @deferred()
     def log_inputs(self, inputs: list[Any]) -> None:
         """Link datasets described once by `describe_datasets` to this run.
 
@@ -269,9 +270,11 @@ class TrackedRun:
                     raise
                 time.sleep(0.05 * attempt)
 
+    @deferred()
     def log_artifacts(self, folder: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifacts(self.run_id, str(folder), artifact_path)
 
+    @deferred()
     def log_model(self, net: nn.Module, example: np.ndarray, serialization_format: str) -> None:
         """The trained network as an MLflow PyTorch model with its signature (`tracking.model_format`).
 
@@ -397,39 +400,40 @@ def tracked_run(
         "trigger": os.environ.get("DEPTHLAB_TRIGGER", "manual"),
         "pipeline_run_id": os.environ.get("DEPTHLAB_PIPELINE_RUN_ID", "none"),
     }
-    active = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags, log_system_metrics=False)
-    run = TrackedRun(client, active.info.run_id, flush_interval_s)
-    # Everything after the run exists is inside the try: a Ctrl-C while the params are logged or the sampler
-    # starts still ends the run KILLED.
+    run: TrackedRun | None = None
+    # An interrupt while the run is created is raised once it exists, inside the try: it still ends KILLED.
     try:
-        client.log_batch(run.run_id, params=[Param(k, v[:6000]) for k, v in flatten(params).items()])
+        with deferred():
+            active = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags, log_system_metrics=False)
+            run = TrackedRun(client, active.info.run_id, flush_interval_s)
+            client.log_batch(run.run_id, params=[Param(k, v[:6000]) for k, v in flatten(params).items()])
         with SystemSampler(run, system_metrics_interval_s) if system_metrics_interval_s else contextlib.nullcontext():
             yield run
         run.flush()
     except KeyboardInterrupt as err:
-        _end(run, "KILLED", f"interrupted ({str(err) or type(err).__name__})")
+        if run:
+            _end(run, "KILLED", f"interrupted ({str(err) or type(err).__name__})")
         raise
     except BaseException as err:
-        _end(run, "FAILED", f"{type(err).__name__}: {err}")
+        if run:
+            _end(run, "FAILED", f"{type(err).__name__}: {err}")
         raise
     else:
-        mlflow.end_run("FINISHED")
+        with deferred():
+            mlflow.end_run("FINISHED")
 
 
+@deferred()
 def _end(run: TrackedRun, status: str, error: str) -> None:
-    """Close the run; a second Ctrl-C or SIGTERM waits until it is closed (only the main thread can block them)."""
-    signals = {signal.SIGINT, signal.SIGTERM}
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, signals) if in_main else None
+    """Close the run, with what is left of its metrics and the reason in its `error` tag."""
     try:
         run.flush()
         run.client.set_tag(run.run_id, "error", error[:5000])
     finally:
         mlflow.end_run(status)
-        if previous is not None:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+@deferred()
 def log_to_finished_run(run_id: str, metrics: Mapping[str, float], documents: Mapping[str, Any]) -> None:
     """Add later results (the evaluate stage's test metrics) to a training run without reopening it."""
     if run_id == UntrackedRun.run_id:
@@ -486,6 +490,7 @@ def previous_pipeline_metrics(trigger: str) -> dict[str, float]:
     return dict(previous[0].data.metrics) if previous else {}
 
 
+@deferred()
 def log_pipeline_run(
     pipeline_run_id: str,
     trigger: str,
