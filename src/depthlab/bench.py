@@ -200,6 +200,7 @@ def bench_tracking(params: Params, data_dir: Path, steps: int, repeats: int) -> 
     A round's ratio varies by about 4% here, as much as the effect, so the configured
     `tracking.model_format`, which the target applies to, gets `repeats` rounds and a 95% interval of their
     median; the other format, for comparison, a third as many.
+
     Each worker first trains every arm briefly, untimed: a process's first tracked run imports and sets up
     MLflow's model logging, once per worker, within target 4's train stage fixed cost.
     """

@@ -144,7 +144,6 @@ def check_reachable(timeout_s: float = 5.0) -> None:
         ) from None
 
 
-@deferred()
 def end_orphaned_runs(client: MlflowClient) -> list[str]:
     """Runs still RUNNING whose process on this host is gone (SIGKILL, a crash, a power cut) end FAILED with
     the reason in their `error` tag; return their ids. Runs of live processes and of other hosts are left."""
@@ -490,7 +489,6 @@ def previous_pipeline_metrics(trigger: str) -> dict[str, float]:
     return dict(previous[0].data.metrics) if previous else {}
 
 
-@deferred()
 def log_pipeline_run(
     pipeline_run_id: str,
     trigger: str,
