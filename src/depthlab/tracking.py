@@ -409,12 +409,10 @@ def tracked_run(
         with SystemSampler(run, system_metrics_interval_s) if system_metrics_interval_s else contextlib.nullcontext():
             yield run
         run.flush()
-    except KeyboardInterrupt as err:
-        if run:
-            _end(run, "KILLED", f"interrupted ({str(err) or type(err).__name__})")
-        raise
     except BaseException as err:
-        if run:
+        if run and isinstance(err, KeyboardInterrupt):
+            _end(run, "KILLED", f"interrupted ({str(err) or type(err).__name__})")
+        elif run:
             _end(run, "FAILED", f"{type(err).__name__}: {err}")
         raise
     else:
