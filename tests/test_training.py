@@ -18,8 +18,8 @@ def test_train_family_writes_checkpoints_and_runs_for_every_depth_and_seed(train
     assert [(r["depth"], r["seed"]) for r in runs["runs"]] == [(0, 0), (0, 1), (1, 0), (1, 1)]
     for run in runs["runs"]:
         state = torch.load(trained / run["checkpoint"], weights_only=True)
-        assert "net.1.weight" in state["model"] and state["step"] == 30 and run["steps"] == 30
-        assert not run["diverged"]
+        assert "1.weight" in state["model"] and state["step"] == 30 and run["steps"] == 30
+        assert not run["diverged"] and run["ensemble_seeds"] == 2
     assert runs["runs"][2]["param_count"] == 40 * 100 + 100 + 100 * 10 + 10
 
 
@@ -60,46 +60,50 @@ def test_same_params_data_and_code_give_identical_results(tmp_path, tiny_params,
     assert results[0] == results[1]
 
 
-def test_epoch_metrics_are_exact_means_over_uneven_batches():
+def test_epoch_metrics_are_exact_means_per_seed_over_uneven_batches():
+    from depthlab.ensemble import stack
     from depthlab.training import Classifier
 
     torch.manual_seed(0)
-    module = Classifier(torch.nn.Linear(4, 3), lr=0.1, weight_decay=0.0)
-    batches = [(torch.randn(n, 4), torch.randint(0, 3, (n,))) for n in (5, 5, 2)]
+    nets = [torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)]
+    module = Classifier(stack(nets), seeds=2, lr=0.1, weight_decay=0.0)
+    batches = [(torch.randn(2, n, 4), torch.randint(0, 3, (2, n))) for n in (5, 5, 2)]
     for batch in batches:
         module.training_step(batch, 0)
-    x = torch.cat([b[0] for b in batches])
-    y = torch.cat([b[1] for b in batches])
-    with torch.no_grad():
-        logits = module.net(x)
     metrics = module.epoch_metrics()
-    assert metrics["train_loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, y).item(), rel=1e-6)
-    assert metrics["train_acc"] == pytest.approx((logits.argmax(-1) == y).float().mean().item())
-    assert "val_loss" not in metrics and module.epoch_metrics() == {}  # reset after reading
+    for seed, net in enumerate(nets):
+        x = torch.cat([b[0][seed] for b in batches])
+        y = torch.cat([b[1][seed] for b in batches])
+        with torch.no_grad():
+            logits = net(x)
+        assert metrics[seed]["train_loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, y).item(), rel=1e-6)
+        assert metrics[seed]["train_acc"] == pytest.approx((logits.argmax(-1) == y).float().mean().item())
+        assert "val_loss" not in metrics[seed]
+    assert module.epoch_metrics() == [{}, {}]  # reset after reading
 
 
 def test_fit_takes_exactly_max_steps_and_reports_every_epoch(tiny_params, prepared):
-    import lightning as L
+    import lightning_fabric as L
 
-    from depthlab.families import build_network
-    from depthlab.training import Classifier, fit
+    from depthlab.ensemble import stack
+    from depthlab.training import Classifier, fit, seed_networks
 
     meta = load_meta(prepared)
     cfg = tiny_params.train.model_copy(update={"max_steps": 20})  # 720 rows, batch 100: 8 steps an epoch
     seen = []
-    module = Classifier(build_network(tiny_params.models, "mlp", 1, meta.shape), cfg.lr, 0.0)
-    steps, diverged = fit(
+    nets = seed_networks(tiny_params, "mlp", 1, meta, (0, 1))
+    state = fit(
         L.Fabric(accelerator="cpu", devices=1),
-        module,
+        Classifier(stack(nets), 2, cfg.lr, 0.0),
+        [0, 1],
         load_arrays(prepared, "train", meta),
         load_arrays(prepared, "val", meta),
         cfg,
-        0,
-        lambda step, metrics: seen.append((step, sorted(metrics))),
+        lambda step, metrics: seen.append((step, {seed: sorted(m) for seed, m in metrics.items()})),
     )
-    assert steps == 20 and not diverged
+    assert state.step == 20 and not state.stopped
     assert [step for step, _ in seen] == [8, 16, 20]
-    assert all(keys == ["train_acc", "train_loss", "val_acc", "val_loss"] for _, keys in seen)
+    assert all(keys == {0: ["train_acc", "train_loss", "val_acc", "val_loss"]} | {1: keys[0]} for _, keys in seen)
 
 
 def test_tracking_off_trains_and_evaluates_without_mlflow(tmp_path, prepared):
@@ -138,3 +142,34 @@ def test_a_diverging_run_is_a_result_not_a_crash(tmp_path, prepared):
     assert all(t.diverged and t.steps < 200 for t in trained)
     run = MlflowClient().get_run(trained[0].run_id)
     assert run.info.status == "FINISHED" and run.data.tags["diverged"] == "true" and run.data.metrics["diverged"] == 1.0
+
+
+def test_a_seed_that_diverges_is_frozen_and_the_others_go_on(tiny_params, prepared):
+    """One seed of three starts from infinite weights: it stops at the end of the first epoch, its weights
+    as they were then; the other two train to the end, exactly as they would without it."""
+    import lightning_fabric as L
+
+    from depthlab.ensemble import stack
+    from depthlab.training import Classifier, fit, seed_networks
+
+    meta = load_meta(prepared)
+    cfg = tiny_params.train.model_copy(update={"max_steps": 24})  # three epochs of 8 steps
+    data = load_arrays(prepared, "train", meta), load_arrays(prepared, "val", meta)
+
+    def train(seeds, poisoned=None):
+        nets = seed_networks(tiny_params, "mlp", 1, meta, seeds)
+        if poisoned is not None:
+            torch.nn.init.constant_(nets[poisoned][1].weight, float("inf"))
+        module = Classifier(stack(nets), len(seeds), cfg.lr, 0.0)
+        epochs = []
+        state = fit(L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda step, m: epochs.append(m))
+        return state, module, epochs
+
+    state, module, epochs = train((0, 1, 2), poisoned=1)
+    assert state.step == 24 and list(state.stopped) == [1] and state.stopped[1].step == 8
+    assert [sorted(m) for m in epochs] == [[0, 1, 2], [0, 2], [0, 2]], "a stopped seed reports no more epochs"
+    assert not torch.isfinite(state.stopped[1].state["1.weight"]).any()
+    healthy, healthy_module, _ = train((0, 2))
+    for index, alone in ((0, 0), (2, 1)):
+        for key, value in module.seed_state(index).items():
+            torch.testing.assert_close(value, healthy_module.seed_state(alone)[key], rtol=1e-5, atol=1e-6)

@@ -1,12 +1,16 @@
 """Benchmarks: ratios measured side by side in one run, on this machine, printed with its hardware.
 
-    python -m depthlab.bench            (or: make bench)
+    python -m depthlab.bench            (or: make bench; --only SECTION,... for some of them)
 
-1. step overhead: depthlab's training path (tracking and checkpointing on) vs a hand-written PyTorch loop
+1. step overhead: depthlab's training path at one seed (tracking and checkpointing on) vs a plain PyTorch loop
 2. tracking overhead: a whole training run with MLflow tracking on vs off
-3. parallel seeds: one train stage with its seeds in worker processes vs one at a time
-4. no-op `dvc repro` time, and the fixed cost of starting one train stage
+3. parallel ensembles: one train stage with its depths in worker processes vs one at a time
+4. no-op `dvc repro` time
 5. scaling with data: MNIST-1D at 5k, 50k and 500k samples, time per sample and peak memory
+6. ensembles: time per seed-step of ten seeds trained as one ensemble vs a plain loop training one; peak memory
+7. stage start-up: each stage kind on a negligible workload, this code vs the baseline commit's
+8. whole study: `dvc repro` of the defaults, this code (ten seeds as ensembles) vs the baseline commit's
+   (three seeds, each its own run)
 """
 from __future__ import annotations
 
@@ -38,14 +42,23 @@ from depthlab import hardware, tracking
 from depthlab.data import load_arrays, load_meta, prepare
 from depthlab.params import Params, TrackingParams, load_params
 from depthlab.families import FAMILIES, build_network
-from depthlab.training import in_child_process, seed_jobs, train_family, train_seed
+from depthlab.training import ensemble_jobs, in_child_process, train_ensemble, train_family
 
 ROOT = Path(__file__).resolve().parents[2]
-TARGETS = {"step": 1.2, "tracking": 1.05, "parallel": 1.7, "noop_s": 2.0}
+TARGETS = {"step": 1.2, "tracking": 1.05, "parallel": 1.7, "noop_s": 2.0, "ensemble_memory": 2.0, "startup": 0.5}
+# Ensemble per seed-step against a plain loop's step: the GRU only has to match it (its batched form is
+# written from the gate equations, against torch's fused kernel).
+ENSEMBLE_TARGETS = {"mlp": 0.5, "resmlp": 0.5, "cnn": 0.5, "gru": 1.0}
+ENSEMBLE_SEEDS = list(range(10))
 DATASET = "mnist1d"
-SEEDS = [0, 1, 2, 3]  # target 3's stage: four runs, so two workers can split them evenly
-REFERENCE_RUN_STEPS = 6000  # the MNIST-1D protocol's run length: targets 2 and 3 run it
+PARALLEL_DEPTHS = [1, 2, 3, 4]  # target 3's stage: four ensembles that two workers split about evenly
+REFERENCE_RUN_STEPS = 6000  # the MNIST-1D protocol's run length: target 2 runs it
 MODEL_FORMATS = get_args(TrackingParams.model_fields["model_format"].annotation)
+# The last commit that trained each seed as its own run, with every stage importing torch: the "before" of
+# targets 7 and 8. Its code is taken from git history (`git archive`), so a fresh clone can measure it.
+BASELINE = "8d43205"
+STAGE_KINDS = ("export-csv", f"prepare@{DATASET}", f"validate@{DATASET}", f"train-mlp@{DATASET}",
+               f"evaluate-mlp@{DATASET}", "report")
 
 
 def quiet(function: Callable[[], Any]) -> Any:
@@ -67,11 +80,6 @@ def sweep_of(family: str, depths: list[int]) -> dict[str, Any]:
     sweep: dict[str, Any] = {name: {"datasets": [], "depths": []} for name in FAMILIES}
     sweep[family] = {"datasets": [DATASET], "depths": depths}
     return sweep
-
-
-def only(params: Params, family: str, depth: int) -> Params:
-    """The params with a sweep of one (family, depth) on MNIST-1D."""
-    return Params.model_validate({**params.model_dump(mode="json"), "sweep": sweep_of(family, [depth])})
 
 
 def plain_loop(params: Params, family: str, depth: int, data_dir: Path, steps: int, fused: bool = False) -> float:
@@ -100,18 +108,19 @@ def plain_loop(params: Params, family: str, depth: int, data_dir: Path, steps: i
 
 
 def one_run(params: Params, family: str, depth: int, data_dir: Path, threads: int) -> tuple[float, float]:
-    """A real training run as the train stage does it: (whole-run seconds, training-loop seconds).
+    """A real training run of the configured seeds (one ensemble), as the train stage does it:
+    (whole-run seconds, training-loop seconds per seed).
 
     The whole run includes its share of the stage's one-off work (reading data, describing it for MLflow).
     """
     out = Path(tempfile.mkdtemp(prefix="depthlab-bench-"))
     try:
         started = time.perf_counter()
-        jobs = seed_jobs(params, DATASET, family, [depth], data_dir, out, threads)
-        shared = (time.perf_counter() - started) / len(jobs)
+        [job] = ensemble_jobs(params, DATASET, family, [depth], data_dir, out, threads)
+        shared = time.perf_counter() - started
         started = time.perf_counter()
-        trained = quiet(lambda: train_seed(jobs[0]))
-        return shared + time.perf_counter() - started, trained.train_time_s
+        trained = quiet(lambda: train_ensemble(job))
+        return shared + time.perf_counter() - started, trained[0].train_time_s
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -137,7 +146,7 @@ def interleaved(measures: list[Callable[[], float]], repeats: int) -> list[list[
 
 
 def bench_steps(params: Params, data_dir: Path, steps: int, repeats: int) -> list[dict[str, Any]]:
-    """Target 1, per family at depth 2: depthlab's training loop vs two plain loops, in rounds.
+    """Target 1, per family at depth 2: depthlab's training loop at one seed vs two plain loops, in rounds.
 
     The ratio that counts is against a plain loop with the same fused Adam as depthlab: it isolates what
     depthlab adds to a step. The plain loop with torch's default Adam, as a loop is usually written by
@@ -151,7 +160,7 @@ def bench_steps(params: Params, data_dir: Path, steps: int, repeats: int) -> lis
         probe = 50
         per_step = plain_loop(params, family, 2, data_dir, probe) / probe
         family_steps = max(probe, min(steps, int(budget_s / per_step)))
-        tracked = with_train(params, max_steps=family_steps)
+        tracked = with_train(params, max_steps=family_steps, seeds=[0])
         rounds = interleaved(
             [
                 lambda: one_run(tracked, family, 2, data_dir, threads)[1],
@@ -179,7 +188,7 @@ def bench_gpu(params: Params, data_dir: Path, steps: int) -> dict[str, Any] | No
     """Where a GPU is present: the same training path on it (Fabric picks the device), and its throughput."""
     if not torch.cuda.is_available():
         return None
-    on_gpu = with_train(params, max_steps=steps, accelerator="gpu")
+    on_gpu = with_train(params, max_steps=steps, accelerator="gpu", seeds=[0])
     _, seconds = one_run(on_gpu, "mlp", 2, data_dir, torch.get_num_threads())
     return {
         "device": torch.cuda.get_device_name(0),
@@ -204,7 +213,7 @@ def bench_tracking(params: Params, data_dir: Path, steps: int, repeats: int) -> 
     Each worker first trains every arm briefly, untimed: a process's first tracked run imports and sets up
     MLflow's model logging, once per worker, within target 4's train stage fixed cost.
     """
-    configured = with_train(params, max_steps=steps)
+    configured = with_train(params, max_steps=steps, seeds=[0])
     tracked = {fmt: with_tracking(configured, model_format=fmt) for fmt in MODEL_FORMATS}
     untracked = with_tracking(configured, enabled=False)
     warm_up = [with_train(arm, max_steps=100) for arm in [*tracked.values(), untracked]]
@@ -290,16 +299,16 @@ def separate_store() -> Iterator[None]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def bench_parallel(params: Params, data_dir: Path, steps: int, repeats: int) -> dict[str, Any]:
-    """Target 3: one train stage (mlp depth 2, four seeds) in worker processes vs strictly one run at a time.
+def bench_parallel(params: Params, data_dir: Path, repeats: int) -> dict[str, Any]:
+    """Target 3: one train stage (mlp depths 1-4, each an ensemble of the configured seeds, at the configured
+    run length, like a default train stage) in worker processes vs strictly one ensemble at a time.
 
     One at a time is measured with all cores' threads and with one thread; the faster is the baseline.
-    Run at the reference run length, four runs train about as many steps as a default train stage (27
-    runs of 1500 steps for the MLPs on MNIST-1D), so the stage's fixed start weighs as it does there.
     """
+    sweep = {**params.model_dump(mode="json"), "sweep": sweep_of("mlp", PARALLEL_DEPTHS)}
 
     def stage_seconds(workers: int, threads: int = 0) -> Callable[[], float]:
-        configured = with_train(only(params, "mlp", 2), max_steps=steps, workers=workers, threads=threads, seeds=SEEDS)
+        configured = with_train(Params.model_validate(sweep), workers=workers, threads=threads)
 
         def measure() -> float:
             out = Path(tempfile.mkdtemp(prefix="depthlab-bench-")) / "mlp"
@@ -320,10 +329,11 @@ def bench_parallel(params: Params, data_dir: Path, steps: int, repeats: int) -> 
         "sequential_all_threads_s": statistics.median(r[0] for r in rounds),
         "sequential_one_thread_s": statistics.median(r[1] for r in rounds),
         "parallel_s": statistics.median(r[2] for r in rounds),
-        "seeds": len(SEEDS),
-        "workers": min(os.cpu_count() or 1, len(SEEDS)),
+        "depths": PARALLEL_DEPTHS,
+        "seeds": len(params.train.seeds),
+        "workers": min(os.cpu_count() or 1, len(PARALLEL_DEPTHS)),
         "repeats": repeats,
-        "steps": steps,
+        "steps": params.train.max_steps,
         "speedup": statistics.median(min(r[0], r[1]) / r[2] for r in rounds),
     }
 
@@ -331,57 +341,233 @@ def bench_parallel(params: Params, data_dir: Path, steps: int, repeats: int) -> 
 PROJECT_FILES = ("dvc.yaml", "pipeline", "src", "presets", ".dvc/config", ".dvcignore", ".gitignore")
 
 
-def copy_project(target: Path) -> None:
+def copy_project(target: Path, source_root: Path = ROOT) -> None:
     """The pipeline's files (not params.yaml, data or results) copied into `target`, for a throwaway project."""
     for name in PROJECT_FILES:
-        source, destination = ROOT / name, target / name
+        source, destination = source_root / name, target / name
         destination.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
             shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
+        elif source.exists():
             shutil.copy(source, destination)
 
 
-def project_env() -> dict[str, str]:
-    """Environment for `dvc` in a throwaway project: this venv's tools, the project's own mlflow.db."""
+def project_env(source_root: Path = ROOT) -> dict[str, str]:
+    """Environment for `dvc` in a throwaway project: this venv's tools, the project's own mlflow.db, and the
+    library of `source_root` (another commit's, for a before/after comparison) ahead of the installed one."""
     env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    if source_root != ROOT:
+        env["PYTHONPATH"] = os.pathsep.join([str(source_root / "src"), str(ROOT / ".cache" / "bench" / f"packages-{BASELINE}")])
     return env
 
 
-def bench_noop_repro(repeats: int) -> dict[str, Any]:
-    """Target 4: a tiny copy of the project, reproduced once; then no-op repros and one stage's fixed cost."""
+def tiny_project(source_root: Path = ROOT, **train: Any) -> Path:
+    """A throwaway git repository with the pipeline of `source_root` studying mlp depths 0 and 1 on 1000
+    MNIST-1D samples, not yet reproduced."""
     project = Path(tempfile.mkdtemp(prefix="depthlab-bench-project-"))
+    copy_project(project, source_root)
+    raw = yaml.safe_load((source_root / "params.yaml").read_text())
+    raw["data"]["mnist1d"]["num_samples"] = 1000
+    raw["data"]["datasets"] = [DATASET]
+    raw["train"].update(max_steps=20, seeds=[0], **train)
+    raw["sweep"] = sweep_of("mlp", [0, 1])
+    raw["evaluate"]["latency_samples"] = 10
+    (project / "params.yaml").write_text(yaml.safe_dump(raw))
+    subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+    return project
+
+
+def dvc(project: Path, *arguments: str, source_root: Path = ROOT) -> list[tuple[float, str]]:
+    """Run `dvc <arguments>` in `project`; each line of its output with the seconds since the start."""
+    started = time.perf_counter()
+    process = subprocess.Popen(["dvc", *arguments], cwd=project, env=project_env(source_root), text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+    assert process.stdout is not None
+    lines = [(time.perf_counter() - started, line.rstrip()) for line in process.stdout]
+    if process.wait() != 0:
+        raise RuntimeError(f"dvc {' '.join(arguments)} failed in {project}:\n" + "\n".join(l for _, l in lines[-40:]))
+    return lines
+
+
+def bench_noop_repro(repeats: int) -> dict[str, Any]:
+    """Target 4: a tiny copy of the project, reproduced once; then no-op repros."""
+    project = tiny_project()
     try:
-        copy_project(project)
-        raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-        raw["data"]["mnist1d"]["num_samples"] = 1000
-        raw["data"]["datasets"] = [DATASET]
-        raw["train"].update(max_steps=20, seeds=[0])
-        raw["sweep"] = sweep_of("mlp", [0, 1])
-        (project / "params.yaml").write_text(yaml.safe_dump(raw))
-        env = project_env()
-
-        def run(*command: str) -> float:
-            started = time.perf_counter()
-            done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise RuntimeError(f"{command} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-            return time.perf_counter() - started
-
-        run("git", "init", "-q")
-        run("dvc", "repro")
-        noop = median_of(lambda: run("dvc", "repro"), repeats)
-        stage = run("dvc", "repro", "--force", "--single-item", f"train-mlp@{DATASET}")
-        trained = json.loads((project / f"data/models/{DATASET}/mlp/runs.json").read_text())["runs"]
-        return {
-            "noop_repro_s": noop,
-            "train_stage_wall_s": stage,
-            "train_stage_training_s": sum(s["train_time_s"] for s in trained),
-            "train_stage_fixed_cost_s": stage - sum(s["train_time_s"] for s in trained),
-        }
+        dvc(project, "repro")
+        noop = median_of(lambda: dvc(project, "repro")[-1][0], repeats)
+        return {"noop_repro_s": noop}
     finally:
         shutil.rmtree(project, ignore_errors=True)
+
+
+def baseline_tree() -> Path | None:
+    """The baseline commit's files (`git archive`), or None where this checkout has no git history of it.
+
+    The pinned packages it locked and this checkout does not (it used `lightning`, not `lightning-fabric`)
+    are installed once into `.cache/bench/`, and its stages find them there (see project_env).
+    """
+    tree = Path(tempfile.mkdtemp(prefix=f"depthlab-bench-{BASELINE}-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE], capture_output=True)
+    if archive.returncode != 0:
+        shutil.rmtree(tree, ignore_errors=True)
+        return None
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    missing = sorted(set((tree / "requirements.lock").read_text().split()) - set((ROOT / "requirements.lock").read_text().split()))
+    packages = ROOT / ".cache" / "bench" / f"packages-{BASELINE}"
+    if missing and not (packages / ".installed").exists():
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(packages), *missing], check=True)
+        (packages / ".installed").touch()
+    return tree
+
+
+def stage_seconds(lines: list[tuple[float, str]]) -> tuple[float, float]:
+    """From `dvc repro` output of one stage: seconds from DVC starting the stage ("Running stage") to the
+    stage's first line of its own, and to the end of the stage (DVC's next line after the command's)."""
+    started = next(t for t, line in lines if line.startswith("Running stage"))
+    command = next(i for i, (_, line) in enumerate(lines) if line.startswith("> "))
+    own = [(t, line) for t, line in lines[command + 1 :] if line]
+    ended = next((t for t, line in own if line.startswith(("Updating lock file", "Use `dvc push`"))), lines[-1][0])
+    return own[0][0] - started, ended - started
+
+
+def bench_stage_startup(repeats: int) -> dict[str, Any]:
+    """Target 7: each stage kind run by `dvc repro --force --single-item` on a negligible workload (20 steps,
+    1000 samples, one seed), here and at the baseline commit, alternating, `repeats` times.
+
+    What counts is a stage's whole time there, from DVC starting it to its end: with nothing to do, that is
+    its fixed cost. The time to its first line is shown too: this code's stages print one as their work
+    starts, once they have imported what they use; the baseline's printed theirs only when done.
+    """
+    baseline = baseline_tree()
+    if baseline is None:
+        return {"baseline": None}
+    projects = {"after": (tiny_project(), ROOT), "before": (tiny_project(baseline), baseline)}
+    try:
+        for project, source in projects.values():
+            dvc(project, "repro", source_root=source)
+        times: dict[str, dict[str, list[tuple[float, float]]]] = {arm: {k: [] for k in STAGE_KINDS} for arm in projects}
+        for repeat in range(repeats):
+            for arm in (list(projects) if repeat % 2 == 0 else list(reversed(projects))):
+                project, source = projects[arm]
+                for stage in STAGE_KINDS:
+                    lines = dvc(project, "repro", "--force", "--single-item", stage, source_root=source)
+                    times[arm][stage].append(stage_seconds(lines))
+        per_stage = {
+            stage: {
+                arm: {
+                    "first_line_s": statistics.median(first for first, _ in times[arm][stage]),
+                    "total_s": statistics.median(total for _, total in times[arm][stage]),
+                }
+                for arm in projects
+            }
+            for stage in STAGE_KINDS
+        }
+        return {"baseline": BASELINE, "repeats": repeats, "stages": per_stage}
+    finally:
+        for project, _ in projects.values():
+            shutil.rmtree(project, ignore_errors=True)
+        shutil.rmtree(baseline, ignore_errors=True)
+
+
+def default_stage_counts(source_root: Path) -> dict[str, int]:
+    """How many stages of each kind `dvc repro` runs on the defaults of `source_root`'s params.yaml."""
+    raw = yaml.safe_load((source_root / "params.yaml").read_text())
+    datasets, sweep = raw["data"]["datasets"], raw["sweep"]
+    trained = sum(len(s["datasets"]) for s in sweep.values() if s["depths"])
+    return {"export-csv": 1, "prepare": len(datasets), "validate": len(datasets), "train": trained, "evaluate": trained, "report": 1}
+
+
+def bench_study() -> dict[str, Any]:
+    """Target 8: `dvc repro` of the defaults from nothing, at the baseline commit (its defaults: three seeds,
+    each its own run) and here (ten seeds, one ensemble per depth), one after the other in one run."""
+    baseline = baseline_tree()
+    if baseline is None:
+        return {"baseline": None}
+    arms = {"before": baseline, "after": ROOT}
+    results: dict[str, Any] = {"baseline": BASELINE}
+    try:
+        for arm, source in arms.items():
+            project = Path(tempfile.mkdtemp(prefix="depthlab-bench-study-"))
+            try:
+                copy_project(project, source)
+                shutil.copy(source / "params.yaml", project / "params.yaml")
+                subprocess.run(["git", "init", "-q"], cwd=project, check=True)
+                print(f"    {arm}: dvc repro of {source if source != ROOT else 'this checkout'}'s defaults", file=sys.stderr, flush=True)
+                lines = dvc(project, "repro", source_root=source)
+                seeds = yaml.safe_load((source / "params.yaml").read_text())["train"]["seeds"]
+                runs = sum(len(json.loads(f.read_text())["runs"]) for f in (project / "data" / "models").rglob("runs.json"))
+                results[arm] = {"repro_s": lines[-1][0], "seeds": len(seeds), "runs": runs,
+                                "stages": sum(line.startswith("Running stage") for _, line in lines)}
+            finally:
+                shutil.rmtree(project, ignore_errors=True)
+    finally:
+        shutil.rmtree(baseline, ignore_errors=True)
+    return results
+
+
+def bench_ensemble(params: Params, data_dir: Path, budget_s: float, repeats: int) -> list[dict[str, Any]]:
+    """Target 6, per family at depth 2: the time per seed-step of depthlab's path training ten seeds as one
+    ensemble (tracking and checkpointing on) against a plain PyTorch loop training one seed, with the same
+    batch, fused Adam and thread count, in rounds; and the peak memory of the ensemble's process against
+    one seed's.
+
+    Each family runs as many steps as its plain loop takes `budget_s` for. A round's ratio drifts by a few
+    percent with the machine, so each target gets the median of `repeats` rounds and its 95% interval.
+    """
+    threads = torch.get_num_threads()
+    rows = []
+    for family in FAMILIES:
+        probe = 30
+        per_step = plain_loop(params, family, 2, data_dir, probe, fused=True) / probe
+        steps = max(100, int(budget_s / per_step))
+        ensemble = with_train(params, max_steps=steps, seeds=ENSEMBLE_SEEDS)
+        rounds = interleaved(
+            [
+                lambda: one_run(ensemble, family, 2, data_dir, threads)[1] / steps,
+                lambda: plain_loop(ensemble, family, 2, data_dir, steps, fused=True) / steps,
+            ],
+            repeats,
+        )
+        ratios = [r[0] / r[1] for r in rounds]
+        memory = {seeds: peak_memory(family, seeds, data_dir) for seeds in (1, len(ENSEMBLE_SEEDS))}
+        rows.append({
+            "family": family,
+            "steps": steps,
+            "ensemble_ms_per_seed_step": 1000 * statistics.median(r[0] for r in rounds),
+            "plain_ms_per_step": 1000 * statistics.median(r[1] for r in rounds),
+            "ratio": statistics.median(ratios),
+            "ratio_interval": median_interval(ratios),
+            "target": ENSEMBLE_TARGETS[family],
+            "peak_mb": memory,
+            "memory_ratio": memory[len(ENSEMBLE_SEEDS)]["peak_mb"] / memory[1]["peak_mb"],
+        })
+    return rows
+
+
+def peak_memory(family: str, seeds: int, data_dir: Path) -> dict[str, float]:
+    """The peak resident memory of a fresh process training `seeds` seeds of `family` at depth 2 as the train
+    stage does (200 steps: memory does not grow with steps), and its resident memory before training."""
+    done = subprocess.run(
+        [sys.executable, "-m", "depthlab.bench", "--peak-memory", family, str(seeds), str(data_dir)],
+        capture_output=True, text=True, check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def train_for_peak_memory(family: str, seeds: int, data_dir: Path) -> dict[str, float]:
+    """Child of peak_memory: imports and data loaded first (the baseline), then one ensemble trained."""
+    import resource
+
+    params = with_train(load_params(ROOT / "params.yaml"), max_steps=200, seeds=list(range(seeds)))
+    out = Path(tempfile.mkdtemp(prefix="depthlab-bench-"))
+    try:
+        [job] = ensemble_jobs(params, DATASET, family, [2], data_dir, out, threads=1)
+        before = _rss_mb()
+        quiet(lambda: train_ensemble(job))
+        return {"before_training_mb": before, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
 
 
 def bench_scaling(sizes: list[int], cache: Path) -> list[dict[str, Any]]:
@@ -419,7 +605,7 @@ def generate_mnist1d(size: int, path: Path, chunk: int = 25_000) -> None:
 
 def one_epoch(arrays: Path) -> dict[str, Any]:
     """Child of bench_scaling: one epoch of the real training loop, tracking off; time and peak memory."""
-    import lightning as L
+    import lightning_fabric as L
 
     from depthlab.families import DataShape
     from depthlab.training import Classifier, fit
@@ -433,7 +619,7 @@ def one_epoch(arrays: Path) -> dict[str, Any]:
     data_mb = (x.nbytes + y.nbytes) / 2**20
     steps = -(-len(train_xy[1]) // params.train.batch_size)
     shape = DataShape(kind="sequence", sample_shape=(x.shape[1],), num_classes=10)
-    module = Classifier(build_network(params.models, "mlp", 2, shape), params.train.lr, 0.0)
+    module = Classifier(build_network(params.models, "mlp", 2, shape), 1, params.train.lr, 0.0)
     cfg = params.train.model_copy(update={"max_steps": steps})
     peak = [_rss_mb()]
     sampling = threading.Event()
@@ -445,7 +631,7 @@ def one_epoch(arrays: Path) -> dict[str, Any]:
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     started = time.perf_counter()
-    fit(L.Fabric(accelerator="cpu", devices=1), module, train_xy, val_xy, cfg, 0, lambda *_: None)
+    fit(L.Fabric(accelerator="cpu", devices=1), module, [0], train_xy, val_xy, cfg, lambda *_: None)
     seconds = time.perf_counter() - started
     sampling.set()
     sampler.join()
@@ -466,65 +652,134 @@ def _rss_mb() -> float:
 def report(results: dict[str, Any]) -> str:
     lines = [f"depthlab benchmark on: {hardware.summary()}", ""]
     lines.append("(ratios: medians of ratios taken within rounds, never ratios of medians taken minutes apart;")
-    lines.append(" targets 1 and 3 alternate their arms back to back, target 2 runs a crossover on two cores)")
-    lines.append("1. training step at batch 100: depthlab (tracking + checkpoint on) vs a plain PyTorch loop with the same")
-    lines.append("   fused Adam (the target), and vs a plain loop with torch's default Adam:")
-    for row in results["steps"]:
-        lines.append(
-            f"   {row['family']:<8} {row['steps']:>5} steps: depthlab {row['depthlab_ms_per_step']:.3f} ms/step, plain {row['plain_ms_per_step']:.3f},"
-            f" ratio {row['ratio']:.2f}x (target <= {TARGETS['step']}x) {_verdict(row['ratio'] <= TARGETS['step'])};"
-            f" default-Adam loop {row['plain_default_adam_ms_per_step']:.3f} ms/step, ratio {row['ratio_to_default_adam']:.2f}x"
-        )
-    if results["gpu"]:
+    lines.append(" targets 1, 3 and 6 alternate their arms back to back, target 2 runs a crossover on two cores)")
+    if "steps" in results:
+        lines.append("1. training step at batch 100, one seed: depthlab (tracking + checkpoint on) vs a plain PyTorch loop with")
+        lines.append("   the same fused Adam (the target), and vs a plain loop with torch's default Adam:")
+        for row in results["steps"]:
+            lines.append(
+                f"   {row['family']:<8} {row['steps']:>5} steps: depthlab {row['depthlab_ms_per_step']:.3f} ms/step, plain {row['plain_ms_per_step']:.3f},"
+                f" ratio {row['ratio']:.2f}x (target <= {TARGETS['step']}x) {_verdict(row['ratio'] <= TARGETS['step'])};"
+                f" default-Adam loop {row['plain_default_adam_ms_per_step']:.3f} ms/step, ratio {row['ratio_to_default_adam']:.2f}x"
+            )
+    if "gpu" in results:
         g = results["gpu"]
-        lines.append(f"   GPU {g['device']}: {g['ms_per_step']:.3f} ms/step, {g['samples_per_s']:,.0f} samples/s (mlp depth 2)")
-    else:
-        lines.append("   GPU: none present")
-    t = results["tracking"]
-    lines.append(f"2. whole run, {t['steps']} steps, tracking on and off at once, one run per core, 1 torch thread each:")
-    lines.append(f"   tracking off {t['untracked_s']:.2f}s; on, with the model logged as (median ratio of rounds, its 95% interval)")
-    for fmt, arm in t["by_model_format"].items():
-        configured = fmt == t["model_format"]
-        verdict = f"(target <= {TARGETS['tracking']}x)  {_verdict(arm['ratio'] <= TARGETS['tracking'])}" if configured else "(the other format)"
-        low, high = arm["ratio_interval"]
+        lines.append(f"   GPU {g['device']}: {g['ms_per_step']:.3f} ms/step, {g['samples_per_s']:,.0f} samples/s (mlp depth 2)" if g else "   GPU: none present")
+    if "tracking" in results:
+        t = results["tracking"]
+        lines.append(f"2. whole run, {t['steps']} steps, tracking on and off at once, one run per core, 1 torch thread each:")
+        lines.append(f"   tracking off {t['untracked_s']:.2f}s; on, with the model logged as (median ratio of rounds, its 95% interval)")
+        for fmt, arm in t["by_model_format"].items():
+            configured = fmt == t["model_format"]
+            verdict = f"(target <= {TARGETS['tracking']}x)  {_verdict(arm['ratio'] <= TARGETS['tracking'])}" if configured else "(the other format)"
+            low, high = arm["ratio_interval"]
+            lines.append(
+                f"   {fmt:<7} {arm['tracked_s']:.2f}s ({arm['added_s']:+.2f}s), ratio {arm['ratio']:.3f}x"
+                f" [{low:.3f}, {high:.3f}] of {arm['repeats']} {verdict}"
+            )
+    if "parallel" in results:
+        p = results["parallel"]
         lines.append(
-            f"   {fmt:<7} {arm['tracked_s']:.2f}s ({arm['added_s']:+.2f}s), ratio {arm['ratio']:.3f}x"
-            f" [{low:.3f}, {high:.3f}] of {arm['repeats']} {verdict}"
+            f"3. train stage, mlp depths {p['depths']} as ensembles of {p['seeds']} seeds x {p['steps']} steps (median of {p['repeats']}):"
+            f" one at a time {p['sequential_all_threads_s']:.2f}s (all threads) / {p['sequential_one_thread_s']:.2f}s (1 thread),"
+            f" {p['workers']} workers {p['parallel_s']:.2f}s, speedup {p['speedup']:.2f}x (target >= {TARGETS['parallel']}x)"
+            f"  {_verdict(p['speedup'] >= TARGETS['parallel'])}"
         )
-    p = results["parallel"]
-    lines.append(
-        f"3. train stage, {p['seeds']} seeds x {p['steps']} steps (median of {p['repeats']}): one at a time {p['sequential_all_threads_s']:.2f}s (all threads) /"
-        f" {p['sequential_one_thread_s']:.2f}s (1 thread), {p['workers']} workers {p['parallel_s']:.2f}s, "
-        f"speedup {p['speedup']:.2f}x (target >= {TARGETS['parallel']}x)  {_verdict(p['speedup'] >= TARGETS['parallel'])}"
-    )
-    n = results["noop"]
-    lines.append(
-        f"4. no-op dvc repro {n['noop_repro_s']:.2f}s (target < {TARGETS['noop_s']}s)  {_verdict(n['noop_repro_s'] < TARGETS['noop_s'])};"
-        f" one train stage: {n['train_stage_wall_s']:.2f}s wall, {n['train_stage_training_s']:.2f}s training,"
-        f" {n['train_stage_fixed_cost_s']:.2f}s fixed cost (start-up, imports, tracking, hashing)"
-    )
-    lines.append("5. one epoch of MNIST-1D by size (mlp depth 2, tracking off):")
-    for row in results["scaling"]:
-        lines.append(
-            f"   {row['samples']:>7} samples: {row['seconds']:.2f}s, {row['us_per_sample']:.2f} us/sample,"
-            f" data {row['data_mb']:.1f} MB, peak RSS {row['peak_rss_mb']:.0f} MB, peak beyond process + data {row['peak_beyond_data_mb']:.1f} MB"
-        )
+    if "noop" in results:
+        n = results["noop"]
+        lines.append(f"4. no-op dvc repro {n['noop_repro_s']:.2f}s (target < {TARGETS['noop_s']}s)  {_verdict(n['noop_repro_s'] < TARGETS['noop_s'])}")
+    if "scaling" in results:
+        lines.append("5. one epoch of MNIST-1D by size (mlp depth 2, tracking off):")
+        for row in results["scaling"]:
+            lines.append(
+                f"   {row['samples']:>7} samples: {row['seconds']:.2f}s, {row['us_per_sample']:.2f} us/sample,"
+                f" data {row['data_mb']:.1f} MB, peak RSS {row['peak_rss_mb']:.0f} MB, peak beyond process + data {row['peak_beyond_data_mb']:.1f} MB"
+            )
+    if "ensemble" in results:
+        lines += _report_ensemble(results["ensemble"])
+    if "startup" in results:
+        lines += _report_startup(results["startup"])
+    if "study" in results:
+        lines += _report_study(results["study"])
     return "\n".join(lines)
+
+
+def _report_ensemble(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [f"6. {len(ENSEMBLE_SEEDS)} seeds as one ensemble (depthlab's path, tracking + checkpoints on) vs a plain loop training one"
+             " seed, depth 2, per seed-step (median ratio of rounds, its 95% interval); peak memory of the process:"]
+    for row in rows:
+        low, high = row["ratio_interval"]
+        one, many = row["peak_mb"][1], row["peak_mb"][len(ENSEMBLE_SEEDS)]
+        lines.append(
+            f"   {row['family']:<8} {row['steps']:>5} steps: ensemble {row['ensemble_ms_per_seed_step']:.3f} ms/seed-step, plain"
+            f" {row['plain_ms_per_step']:.3f} ms/step, ratio {row['ratio']:.2f}x [{low:.2f}, {high:.2f}] (target <= {row['target']}x)"
+            f" {_verdict(row['ratio'] <= row['target'])}; peak {many['peak_mb']:.0f} vs {one['peak_mb']:.0f} MB,"
+            f" {row['memory_ratio']:.2f}x (target <= {TARGETS['ensemble_memory']}x) {_verdict(row['memory_ratio'] <= TARGETS['ensemble_memory'])};"
+            f" beyond imports and data {many['peak_mb'] - many['before_training_mb']:.0f} vs {one['peak_mb'] - one['before_training_mb']:.0f} MB"
+        )
+    return lines
+
+
+def _report_startup(startup: dict[str, Any]) -> list[str]:
+    if startup["baseline"] is None:
+        return [f"7. stage start-up: skipped, no git history of the baseline commit {BASELINE} here"]
+    lines = [f"7. fixed cost per stage kind: from DVC starting the stage to its end, on a negligible workload (median of"
+             f" {startup['repeats']}); before = commit {startup['baseline']}, after = this code; first line = to the stage's first output:"]
+    counts, before_sum, after_sum = default_stage_counts(ROOT), 0.0, 0.0
+    for stage, arms in startup["stages"].items():
+        before, after = arms["before"]["total_s"], arms["after"]["total_s"]
+        kind = stage.split("@")[0].split("-")[0] if stage != "export-csv" else stage
+        before_sum += counts[kind] * before
+        after_sum += counts[kind] * after
+        lines.append(
+            f"   {stage:<22} before {before:5.2f}s, after {after:5.2f}s: {after / before:.2f}x (target <= {TARGETS['startup']}x)"
+            f" {_verdict(after / before <= TARGETS['startup'])}; after's first line at {arms['after']['first_line_s']:.2f}s"
+        )
+    lines.append(f"   the default pipeline's {sum(counts.values())} stages together: before {before_sum:.0f}s, after {after_sum:.0f}s,"
+                 f" {after_sum / before_sum:.2f}x (target <= {TARGETS['startup']}x)  {_verdict(after_sum / before_sum <= TARGETS['startup'])}")
+    return lines
+
+
+def _report_study(study: dict[str, Any]) -> list[str]:
+    if study["baseline"] is None:
+        return [f"8. whole study: skipped, no git history of the baseline commit {BASELINE} here"]
+    before, after = study["before"], study["after"]
+    return [
+        "8. dvc repro of the defaults from nothing, one after the other:",
+        f"   before (commit {study['baseline']}): {before['seeds']} seeds, each its own run: {before['runs']} runs,"
+        f" {before['stages']} stages, {before['repro_s']:.0f}s",
+        f"   after (this code): {after['seeds']} seeds as one ensemble per depth: {after['runs']} runs, {after['stages']} stages,"
+        f" {after['repro_s']:.0f}s ({after['repro_s'] / before['repro_s']:.2f}x the time for"
+        f" {after['runs'] / before['runs']:.1f}x the runs)",
+    ]
 
 
 def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
+SECTIONS = ("steps", "gpu", "tracking", "parallel", "noop", "scaling", "ensemble", "startup", "study")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats, smaller scaling sizes")
+    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats, smaller scaling sizes, no whole study")
+    parser.add_argument("--only", help=f"comma-separated sections to run, of: {', '.join(SECTIONS)}")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--one-epoch", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--peak-memory", nargs=3, metavar=("FAMILY", "SEEDS", "DATA"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one_epoch:
         print(json.dumps(one_epoch(args.one_epoch)))
         return
+    if args.peak_memory:
+        family, seeds, data = args.peak_memory
+        print(json.dumps(train_for_peak_memory(family, int(seeds), Path(data))))
+        return
+    chosen = args.only.split(",") if args.only else [s for s in SECTIONS if not (args.quick and s == "study")]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        parser.error(f"unknown sections {unknown}; choose from {', '.join(SECTIONS)}")
     os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
     work = Path(tempfile.mkdtemp(prefix="depthlab-bench-"))
     os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{work / 'mlflow.db'}"
@@ -534,16 +789,23 @@ def main() -> None:
     steps, repeats, tracking_repeats, parallel_repeats = (300, 1, 1, 1) if args.quick else (2000, 7, 12, 3)
     long_steps = steps if args.quick else REFERENCE_RUN_STEPS
     sizes = [5_000, 20_000] if args.quick else [5_000, 50_000, 500_000]
+    ensemble_budget_s, ensemble_repeats = (0.3, 1) if args.quick else (1.5, 7)
     cache = ROOT / ".cache" / "bench"
+    work_of = {
+        "steps": ("step overhead", lambda: bench_steps(params, data_dir, steps, repeats)),
+        "gpu": ("GPU path (if present)", lambda: bench_gpu(params, data_dir, steps)),
+        "tracking": ("tracking overhead", lambda: bench_tracking(params, data_dir, long_steps, tracking_repeats)),
+        "parallel": ("parallel ensembles", lambda: bench_parallel(
+            with_train(params, max_steps=steps) if args.quick else params, data_dir, parallel_repeats)),
+        "noop": ("no-op dvc repro", lambda: bench_noop_repro(3)),
+        "scaling": ("scaling with data (first run generates 500k samples: minutes)", lambda: bench_scaling(sizes, cache)),
+        "ensemble": ("ensembles vs one seed", lambda: bench_ensemble(params, data_dir, ensemble_budget_s, ensemble_repeats)),
+        "startup": ("stage start-up, before and after", lambda: bench_stage_startup(1 if args.quick else 3)),
+        "study": ("whole study, before and after (about 15 minutes)", bench_study),
+    }
     results: dict[str, Any] = {}
-    for key, label, work_fn in (
-        ("steps", "step overhead", lambda: bench_steps(params, data_dir, steps, repeats)),
-        ("gpu", "GPU path (if present)", lambda: bench_gpu(params, data_dir, steps)),
-        ("tracking", "tracking overhead", lambda: bench_tracking(params, data_dir, long_steps, tracking_repeats)),
-        ("parallel", "parallel seeds", lambda: bench_parallel(params, data_dir, long_steps, parallel_repeats)),
-        ("noop", "no-op dvc repro", lambda: bench_noop_repro(3)),
-        ("scaling", "scaling with data (first run generates 500k samples: minutes)", lambda: bench_scaling(sizes, cache)),
-    ):
+    for key in [s for s in SECTIONS if s in chosen]:
+        label, work_fn = work_of[key]
         started = time.perf_counter()
         print(f"... {label}", file=sys.stderr, flush=True)
         results[key] = work_fn()

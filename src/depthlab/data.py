@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 
 from depthlab.errors import DataError
 from depthlab.families import DataShape
@@ -121,7 +120,9 @@ def to_arrays(frame: pd.DataFrame, meta: Meta) -> tuple[np.ndarray, np.ndarray]:
     missing = [c for c in [*meta.features, LABEL] if c not in frame.columns]
     if missing:
         raise DataError(f"prepared {meta.name} data: columns {missing[:5]} declared in meta.json are missing")
-    x = frame[meta.features].to_numpy(np.float32, copy=True).reshape(-1, *meta.sample_shape)
+    # Row-major: pandas hands a frame's columns over column-major, and gathering a batch's rows from that
+    # is a strided read per feature (3x slower gathers here).
+    x = np.array(frame[meta.features].to_numpy(np.float32), order="C").reshape(-1, *meta.sample_shape)
     return x, frame[LABEL].to_numpy(np.int64, copy=True)
 
 
@@ -149,6 +150,8 @@ def _split(x: np.ndarray, y: np.ndarray, share: float, seed: int) -> tuple[np.nd
     """Stratified split: (kept x, kept y, split-off x, split-off y); a share of 0 splits off nothing."""
     if share == 0:
         return x, y, x[:0], y[:0]
+    from sklearn.model_selection import train_test_split  # here: stages that only read prepared data skip scipy
+
     counts = np.bincount(y)
     if (counts[counts > 0] < 2).any():
         rare = [int(c) for c in np.flatnonzero(counts == 1)]

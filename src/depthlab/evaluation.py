@@ -32,7 +32,7 @@ def load_trained(params: Params, family: str, depth: int, meta: Meta, checkpoint
     except Exception as err:  # torch raises several types for a damaged or foreign file
         raise DataError(f"{checkpoint}: not a loadable checkpoint ({type(err).__name__}: {err})") from None
     net = build_network(params.models, family, depth, meta.shape)
-    net.load_state_dict({key.removeprefix("net."): value for key, value in state.items()})
+    net.load_state_dict(state)
     return net.eval()
 
 

@@ -7,12 +7,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 import psutil
-import torch
 
 
 @functools.cache
 def fingerprint() -> dict[str, str]:
     """CPU, memory, GPU and software versions, as strings ready to become MLflow tags."""
+    import torch  # here, not at the top: torch takes a second or two to import
+
     info = {
         "cpu_model": _cpu_model(),
         "cpu_physical_cores": str(psutil.cpu_count(logical=False)),
@@ -22,7 +23,7 @@ def fingerprint() -> dict[str, str]:
         "host": platform.node(),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "lightning": version("lightning"),
+        "lightning": version("lightning-fabric"),
         "mlflow": version("mlflow"),
         "cuda": torch.version.cuda or "none",
         "gpu_count": str(torch.cuda.device_count() if torch.cuda.is_available() else 0),

@@ -81,7 +81,7 @@ class ValidationParams(StrictModel):
 
 
 class TrainParams(StrictModel):
-    seeds: list[int] = Field([0, 1, 2], min_length=1)
+    seeds: list[int] = Field(list(range(10)), min_length=1, description="trained together, one ensemble per depth")
     max_steps: int = Field(2000, gt=0)
     batch_size: int = Field(100, gt=0)
     lr: float = Field(0.01, gt=0)

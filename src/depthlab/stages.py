@@ -28,6 +28,7 @@ EXIT_CODES: dict[type[DepthlabError], int] = {ParamsError: 2, DataError: 3, Vali
 def export_csv(params: Params, name: str) -> None:
     from depthlab import data
 
+    print(f"writing scikit-learn's {name} table to {RAW / f'{name}.csv'}", flush=True)
     rows = data.export_sklearn_table(name, RAW / f"{name}.csv")
     print(f"wrote scikit-learn's {name} table to {RAW / f'{name}.csv'}: {rows} rows")
 
@@ -36,6 +37,7 @@ def prepare(params: Params, dataset: str) -> None:
     from depthlab import data
 
     _require_dataset(params, dataset)
+    print(f"preparing {dataset} ({params.data.source(dataset)} source)", flush=True)
     meta = data.prepare(params.data, dataset, PREPARED / dataset)
     print(f"prepared {meta.name}: {meta.rows} rows, {len(meta.classes)} classes, sample shape {meta.sample_shape}")
 
@@ -45,6 +47,7 @@ def validate(params: Params, dataset: str) -> None:
     from depthlab.outputs import write_json
 
     _require_dataset(params, dataset)
+    print(f"validating {PREPARED / dataset} with the Great Expectations suite", flush=True)
     marker = VALIDATED / f"{dataset}.json"
     marker.unlink(missing_ok=True)
     summary = validation.validate(PREPARED / dataset, params.validation, REPORTS / "validation" / dataset)
@@ -57,6 +60,10 @@ def train(params: Params, dataset: str, family: str) -> None:
 
     _require_in_sweep(params, dataset, family)
     _check_tracking(params)
+    depths, seeds = params.depths(dataset, family), len(params.train.seeds)
+    together = ", trained together as one ensemble" if seeds > 1 else ""
+    print(f"training {family} on {dataset}: depths {sorted(depths, reverse=True)} (deepest first), "
+          f"{training.seeds_text(seeds)} each{together}", flush=True)
     trained = training.train_family(
         params, dataset, family, PREPARED / dataset, MODELS / dataset / family, RESUME / dataset / family
     )
@@ -70,6 +77,7 @@ def evaluate(params: Params, dataset: str, family: str) -> None:
 
     _require_in_sweep(params, dataset, family)
     _check_tracking(params)
+    print(f"evaluating {family} on {dataset}: the test split, every trained depth and seed", flush=True)
     summary = evaluation.evaluate_family(
         params,
         dataset,
@@ -89,6 +97,7 @@ def report(params: Params) -> None:
     from depthlab import report as reporting
 
     _check_tracking(params)
+    print(f"writing the claims report from {METRICS}", flush=True)
     table = reporting.write_report(params, METRICS, REPORTS)
     print(f"report over {len(table)} configurations: {REPORTS / 'claims.md'}")
 

@@ -18,8 +18,9 @@ import threading  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Any, Iterator, Mapping  # noqa: E402
+from typing import TYPE_CHECKING, Any, Iterator, Mapping  # noqa: E402
 
 import mlflow  # noqa: E402
 import numpy as np  # noqa: E402
@@ -27,11 +28,13 @@ import pandas as pd  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
-from torch import nn  # noqa: E402
 
 from depthlab import hardware  # noqa: E402
 from depthlab.errors import TrackingError  # noqa: E402
 from depthlab.interrupts import deferred  # noqa: E402
+
+if TYPE_CHECKING:
+    from torch import nn
 
 MAX_BATCH = 1000  # MLflow's limit of metrics per log_batch call
 
@@ -300,6 +303,7 @@ class TrackedRun:
                 mlflow.pytorch.log_model(
                     net,
                     name="model",
+                    run_id=self.run_id,
                     signature=infer_signature(example, output),
                     pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
                     serialization_format=serialization_format,
@@ -310,19 +314,20 @@ class TrackedRun:
 
 
 class SystemSampler:
-    """MLflow's own CPU, memory, disk, network (and GPU) collectors, sampled on a thread into a run's buffer.
+    """MLflow's own CPU, memory, disk, network (and GPU) collectors, sampled on a thread into runs' buffers.
 
     MLflow's SystemMetricsMonitor builds a client and reads the run back from the store at every sample:
     measured here, that costs about 7% of a small model's training step; its collectors cost under 0.1 ms.
-    Metrics keep MLflow's `system/` names, so the UI shows them as system metrics.
+    The runs of one ensemble share the process, so each sample goes to every one of them. Metrics keep
+    MLflow's `system/` names, so the UI shows them as system metrics.
     """
 
-    def __init__(self, run: TrackedRun, interval_s: float):
+    def __init__(self, runs: list[TrackedRun], interval_s: float):
         from mlflow.system_metrics.metrics.cpu_monitor import CPUMonitor
         from mlflow.system_metrics.metrics.disk_monitor import DiskMonitor
         from mlflow.system_metrics.metrics.network_monitor import NetworkMonitor
 
-        self.run = run
+        self.runs = runs
         self.interval_s = interval_s
         self.monitors = [CPUMonitor(), DiskMonitor(), NetworkMonitor(), *_gpu_monitors()]
         self._stop = threading.Event()
@@ -336,7 +341,8 @@ class SystemSampler:
                 monitor.collect_metrics()
                 metrics.update(monitor.aggregate_metrics())
                 monitor.clear_metrics()
-            self.run.log_metrics({f"system/{key}": value for key, value in metrics.items()}, step)
+            for run in self.runs:
+                run.log_metrics({f"system/{key}": value for key, value in metrics.items()}, step)
             step += 1
             if self._stop.wait(self.interval_s):
                 return
@@ -363,33 +369,44 @@ def _gpu_monitors() -> list[Any]:
         return []
 
 
+@dataclass(frozen=True)
+class RunSpec:
+    """One run to open: its name, params (nested, flattened for MLflow) and tags."""
+
+    name: str
+    params: Mapping[str, Any]
+    tags: Mapping[str, Any]
+
+
 @contextmanager
-def tracked_run(
+def tracked_runs(
     *,
     dataset: str,
-    name: str,
-    params: Mapping[str, Any],
-    tags: Mapping[str, Any],
+    runs: list[RunSpec],
     system_metrics_interval_s: float | None = None,
     flush_interval_s: float = 5.0,
     enabled: bool = True,
-) -> Iterator[TrackedRun | UntrackedRun]:
-    """Start a run in the dataset's experiment; always end it FINISHED, FAILED or KILLED.
+) -> Iterator[list[TrackedRun] | list[UntrackedRun]]:
+    """Open runs in the dataset's experiment, live at the same time (the seeds of one ensemble); always end
+    each one FINISHED, FAILED or KILLED.
 
-    Tags added to every run: git commit and dirty flag, DVC stage and experiment, and the hardware
-    fingerprint (`hw.*`). With `system_metrics_interval_s`, CPU, memory, disk, network (and GPU) are
-    sampled that often (see SystemSampler).
+    Tags added to every run: MLflow's own (user, source), git commit and dirty flag, DVC stage and experiment,
+    and the hardware fingerprint (`hw.*`). With `system_metrics_interval_s`, CPU, memory, disk, network (and
+    GPU) are sampled that often (see SystemSampler).
     """
     if not enabled:
-        yield UntrackedRun()
+        yield [UntrackedRun() for _ in runs]
         return
+    from mlflow.tracking.context.registry import resolve_tags
+
     try:
         client = _client()
         experiment_id = _experiment_id(client, dataset)
+        # Models are logged by run id with no active run; MLflow files them under the active experiment.
+        mlflow.set_experiment(experiment_id=experiment_id)
     except MlflowException as err:
         raise TrackingError(f"MLflow tracking store {tracking_uri()} cannot be used: {err}") from None
-    all_tags = {
-        **{key: str(value) for key, value in tags.items()},
+    common_tags = resolve_tags({
         **_git_tags(),
         **{f"hw.{key}": value for key, value in hardware.fingerprint().items()},
         "dataset": dataset,
@@ -398,36 +415,55 @@ def tracked_run(
         "pid": str(os.getpid()),  # with hw.host: lets a later start tell a killed process's run from a live one
         "trigger": os.environ.get("DEPTHLAB_TRIGGER", "manual"),
         "pipeline_run_id": os.environ.get("DEPTHLAB_PIPELINE_RUN_ID", "none"),
-    }
-    run: TrackedRun | None = None
-    # An interrupt while the run is created is raised once it exists, inside the try: it still ends KILLED.
+    })
+    opened: list[TrackedRun] = []
+    # An interrupt while the runs are created is raised once they exist, inside the try: they still end KILLED.
     try:
         with deferred():
-            active = mlflow.start_run(experiment_id=experiment_id, run_name=name, tags=all_tags, log_system_metrics=False)
-            run = TrackedRun(client, active.info.run_id, flush_interval_s)
-            client.log_batch(run.run_id, params=[Param(k, v[:6000]) for k, v in flatten(params).items()])
-        with SystemSampler(run, system_metrics_interval_s) if system_metrics_interval_s else contextlib.nullcontext():
-            yield run
-        run.flush()
+            for spec in runs:
+                tags = {**common_tags, **{key: str(value) for key, value in spec.tags.items()}}
+                created = client.create_run(experiment_id, run_name=spec.name, tags=tags)
+                opened.append(TrackedRun(client, created.info.run_id, flush_interval_s))
+                client.log_batch(created.info.run_id, params=[Param(k, v[:6000]) for k, v in flatten(spec.params).items()])
+        with SystemSampler(opened, system_metrics_interval_s) if system_metrics_interval_s else contextlib.nullcontext():
+            yield opened
+        for run in opened:
+            run.flush()
     except BaseException as err:
-        if run and isinstance(err, KeyboardInterrupt):
-            _end(run, "KILLED", f"interrupted ({str(err) or type(err).__name__})")
-        elif run:
-            _end(run, "FAILED", f"{type(err).__name__}: {err}")
+        if isinstance(err, KeyboardInterrupt):
+            _end(opened, "KILLED", f"interrupted ({str(err) or type(err).__name__})")
+        else:
+            _end(opened, "FAILED", f"{type(err).__name__}: {err}")
         raise
     else:
         with deferred():
-            mlflow.end_run("FINISHED")
+            for run in opened:
+                client.set_terminated(run.run_id, "FINISHED")
+
+
+@contextmanager
+def tracked_run(*, name: str, params: Mapping[str, Any], tags: Mapping[str, Any], **options: Any) -> Iterator[TrackedRun | UntrackedRun]:
+    """One run (see tracked_runs)."""
+    with tracked_runs(runs=[RunSpec(name, params, tags)], **options) as runs:
+        yield runs[0]
 
 
 @deferred()
-def _end(run: TrackedRun, status: str, error: str) -> None:
-    """Close the run, with what is left of its metrics and the reason in its `error` tag."""
-    try:
-        run.flush()
-        run.client.set_tag(run.run_id, "error", error[:5000])
-    finally:
-        mlflow.end_run(status)
+def _end(runs: list[TrackedRun], status: str, error: str) -> None:
+    """Close every run, with what is left of its metrics and the reason in its `error` tag. A run that cannot
+    be closed does not keep the others open; the first such error is raised once all were tried."""
+    failure: BaseException | None = None
+    for run in runs:
+        try:
+            try:
+                run.flush()
+                run.client.set_tag(run.run_id, "error", error[:5000])
+            finally:
+                run.client.set_terminated(run.run_id, status)
+        except Exception as err:  # noqa: PERF203 - each run gets its chance to close
+            failure = failure or err
+    if failure:
+        raise failure
 
 
 @deferred()

@@ -1,17 +1,51 @@
-"""Registry of model families. Adding a family: one module in this package and one line below."""
-from pydantic import BaseModel
-from torch import nn
+"""Registry of model families: each one's params (its section of params.yaml `models`) and the module that
+builds its network. Adding a family: its config and registry line here, its network in a module beside this.
 
-from depthlab.families import cnn, gru, mlp, resmlp
+The networks' modules, and with them torch, are imported only when a network is built: stages that only
+read params.yaml (prepare, validate, report) start without torch.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
 from depthlab.families.base import DataShape, Family
+from depthlab.schema import StrictModel
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+class MLPConfig(StrictModel):
+    width: int = Field(100, gt=0, description="units in every hidden layer")
+
+
+class ResMLPConfig(StrictModel):
+    width: int = Field(100, gt=0, description="units in every hidden layer")
+    normalization: bool = Field(True, description="LayerNorm at the start of each residual block")
+
+
+class CNNConfig(StrictModel):
+    channels: int = Field(25, gt=0, description="channels of every convolution")
+    first_kernel: int = Field(5, gt=0, description="kernel size of the first convolution")
+    kernel: int = Field(3, gt=0, description="kernel size of the others")
+    stride: int = Field(2, gt=0)
+    padding: int = Field(1, ge=0)
+
+
+class GRUConfig(StrictModel):
+    hidden: int = Field(6, gt=0, description="hidden units per direction")
+    bidirectional: bool = True
+
 
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
-        mlp.FAMILY,
-        resmlp.FAMILY,
-        cnn.FAMILY,
-        gru.FAMILY,
+        Family("mlp", MLPConfig, "depthlab.families.mlp"),
+        Family("resmlp", ResMLPConfig, "depthlab.families.resmlp"),
+        Family("cnn", CNNConfig, "depthlab.families.cnn", sample_kinds=("sequence", "image")),
+        Family("gru", GRUConfig, "depthlab.families.gru", sample_kinds=("sequence", "image")),
     )
 }
 

@@ -1,12 +1,17 @@
-"""What a model family is: a params model and a builder of a plain nn.Module from a depth."""
+"""What a model family is: a params model and the module that builds a plain nn.Module from a depth.
+
+Nothing here imports torch: reading params.yaml needs the families' configs, not their networks.
+"""
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
-from typing import Callable
-
-from torch import nn
+from typing import TYPE_CHECKING
 
 from depthlab.schema import StrictModel
+
+if TYPE_CHECKING:
+    from torch import nn
 
 SAMPLE_KINDS = ("tabular", "sequence", "image")
 
@@ -20,6 +25,12 @@ class DataShape:
     num_classes: int
 
     @property
+    def sample_dims(self) -> int:
+        """How many trailing dimensions one sample has: family code flattens from there, never from dim 1,
+        so that a network also runs on a leading seed axis (`depthlab.ensemble`)."""
+        return len(self.sample_shape)
+
+    @property
     def num_features(self) -> int:
         n = 1
         for size in self.sample_shape:
@@ -29,14 +40,20 @@ class DataShape:
 
 @dataclass(frozen=True)
 class Family:
-    """A family: `build(config, depth, shape)` returns the network; depth 0 is the linear baseline."""
+    """A family: its config (its section of params.yaml `models`) and `network_module`, whose
+    `build(config, depth, shape)` returns the network; depth 0 is the linear baseline."""
 
     name: str
     config: type[StrictModel]
-    build: Callable[[StrictModel, int, DataShape], nn.Module]
+    network_module: str
     sample_kinds: tuple[str, ...] = SAMPLE_KINDS
+
+    def build(self, config: StrictModel, depth: int, shape: DataShape) -> nn.Module:
+        return importlib.import_module(self.network_module).build(config, depth, shape)
 
 
 def linear_baseline(shape: DataShape) -> nn.Module:
     """Depth 0 of every family: multinomial logistic regression on the flattened sample."""
-    return nn.Sequential(nn.Flatten(), nn.Linear(shape.num_features, shape.num_classes))
+    from torch import nn
+
+    return nn.Sequential(nn.Flatten(-shape.sample_dims), nn.Linear(shape.num_features, shape.num_classes))

@@ -6,39 +6,29 @@ With the defaults and depth 1 this is the MNIST-1D reference GRU (bidirectional,
 from __future__ import annotations
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from depthlab.families.base import DataShape, Family, linear_baseline
-from depthlab.schema import StrictModel
-
-
-class GRUConfig(StrictModel):
-    hidden: int = Field(6, gt=0, description="hidden units per direction")
-    bidirectional: bool = True
+from depthlab.families import GRUConfig
+from depthlab.families.base import DataShape, linear_baseline
 
 
 class SequenceGRU(nn.Module):
-    """A sequence of scalars is (n, steps) and gets one input per step; an image is read row by row."""
+    """A sequence of scalars gets one input per step; an image is read row by row."""
 
     def __init__(self, config: GRUConfig, depth: int, shape: DataShape):
         super().__init__()
-        steps, inputs = (shape.sample_shape[0], 1) if len(shape.sample_shape) == 1 else shape.sample_shape[:2]
+        self.scalar_steps = shape.sample_dims == 1
+        steps, inputs = (shape.sample_shape[0], 1) if self.scalar_steps else shape.sample_shape[:2]
         self.gru = nn.GRU(inputs, config.hidden, depth, batch_first=True, bidirectional=config.bidirectional)
         directions = 2 if config.bidirectional else 1
         self.head = nn.Linear(steps * config.hidden * directions, shape.num_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2:
+        if self.scalar_steps:
             x = x.unsqueeze(-1)
         outputs, _ = self.gru(x)
-        return self.head(outputs.flatten(1))
+        return self.head(outputs.flatten(-2))
 
 
-def build_gru(config: GRUConfig, depth: int, shape: DataShape) -> nn.Module:
+def build(config: GRUConfig, depth: int, shape: DataShape) -> nn.Module:
     return linear_baseline(shape) if depth == 0 else SequenceGRU(config, depth, shape)
-
-
-FAMILY = Family(
-    name="gru", config=GRUConfig, build=build_gru, sample_kinds=("sequence", "image")
-)

@@ -7,16 +7,10 @@ With `normalization: false` and depth 2 this is the MNIST-1D reference MLP (40-1
 from __future__ import annotations
 
 import torch
-from pydantic import Field
 from torch import nn
 
-from depthlab.families.base import DataShape, Family, linear_baseline
-from depthlab.schema import StrictModel
-
-
-class ResMLPConfig(StrictModel):
-    width: int = Field(100, gt=0, description="units in every hidden layer")
-    normalization: bool = Field(True, description="LayerNorm at the start of each residual block")
+from depthlab.families import ResMLPConfig
+from depthlab.families.base import DataShape, linear_baseline
 
 
 class ResidualBlock(nn.Module):
@@ -29,17 +23,14 @@ class ResidualBlock(nn.Module):
         return h + torch.relu(self.linear(self.norm(h)))
 
 
-def build_resmlp(config: ResMLPConfig, depth: int, shape: DataShape) -> nn.Module:
+def build(config: ResMLPConfig, depth: int, shape: DataShape) -> nn.Module:
     if depth == 0:
         return linear_baseline(shape)
     blocks = [ResidualBlock(config.width, config.normalization) for _ in range(depth - 1)]
     return nn.Sequential(
-        nn.Flatten(),
+        nn.Flatten(-shape.sample_dims),
         nn.Linear(shape.num_features, config.width),
         nn.ReLU(),
         *blocks,
         nn.Linear(config.width, shape.num_classes),
     )
-
-
-FAMILY = Family(name="resmlp", config=ResMLPConfig, build=build_resmlp)
