@@ -19,7 +19,7 @@ def test_train_family_writes_checkpoints_and_runs_for_every_depth_and_seed(train
     for run in runs["runs"]:
         state = torch.load(trained / run["checkpoint"], weights_only=True)
         assert "1.weight" in state["model"] and state["step"] == 30 and run["steps"] == 30
-        assert not run["diverged"] and run["ensemble_seeds"] == 2
+        assert not run["diverged"] and run["ensemble_seeds"] == [0, 1]
     assert runs["runs"][2]["param_count"] == 40 * 100 + 100 + 100 * 10 + 10
 
 
@@ -29,6 +29,8 @@ def test_training_run_in_mlflow_has_every_field(trained, prepared):
     run = client.get_run(seed["run_id"])
     assert run.info.run_name == "mlp-d1-s0" and run.info.status == "FINISHED"
     assert run.data.params["train.max_steps"] == "30" and run.data.params["param_count"] == "5110"
+    assert run.data.params["seed"] == "0" and run.data.params["ensemble_seeds"] == "[0, 1]"
+    assert run.data.metrics["ensemble_train_time_s"] == pytest.approx(2 * run.data.metrics["train_time_s"])
     assert run.data.tags["accelerator"] == "cpu" and run.data.tags["depth"] == "1" and run.data.tags["diverged"] == "false"
     assert run.data.params["data.name"] == "mnist1d" and run.data.params["data.num_samples"] == "1000"
     history = client.get_metric_history(run.info.run_id, "val_acc")

@@ -304,7 +304,8 @@ class EnsembleJob:
 @dataclass(frozen=True)
 class TrainedSeed:
     """One seed's outcome, as runs.json lists it. `train_time_s` is its share of its ensemble's training
-    time (the ensemble's time over its seeds): what training one model cost."""
+    time (the ensemble's time over its seeds): what training one model cost. `ensemble_seeds`: the seeds it
+    trained with, in order; its weights are reproduced bit for bit only in that same ensemble."""
 
     depth: int
     seed: int
@@ -315,7 +316,7 @@ class TrainedSeed:
     steps: int
     diverged: bool
     accelerator: str
-    ensemble_seeds: int
+    ensemble_seeds: list[int]
 
 
 def seeds_text(count: int) -> str:
@@ -447,7 +448,8 @@ def train_ensemble(job: EnsembleJob) -> list[TrainedSeed]:
     nets = seed_networks(params, job.family, job.depth, meta, job.seeds)
     param_count = count_parameters(nets[0])
     shared = {
-        "family": job.family, "depth": job.depth, "param_count": param_count, "ensemble_seeds": len(job.seeds),
+        # A seed's weights depend on its ensemble (batched kernels round by position): the seeds, in order.
+        "family": job.family, "depth": job.depth, "param_count": param_count, "ensemble_seeds": list(job.seeds),
         "train": cfg.model_dump(mode="json", exclude={"seeds"}),
         "model": getattr(params.models, job.family).model_dump(mode="json"),
         "data": params.data.describe(job.dataset),
@@ -501,7 +503,7 @@ def train_ensemble(job: EnsembleJob) -> list[TrainedSeed]:
                 run.log_model(net.cpu().eval(), job.train_xy[0][:2], params.tracking.model_format)
             run.log_inputs(job.dataset_inputs)
             trained.append(TrainedSeed(job.depth, seed, run.run_id, str(checkpoint), param_count, train_time_s, steps,
-                                       stopped is not None, accelerator, len(job.seeds)))
+                                       stopped is not None, accelerator, list(job.seeds)))
     if resume:
         resume.finish(job.out_dir, trained)
     return trained
