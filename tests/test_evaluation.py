@@ -25,10 +25,18 @@ def test_measure_on_a_known_classifier():
     assert result["latency_ms_per_sample"] > 0 and result["throughput_samples_per_s"] > 0
 
 
-def test_evaluate_family_writes_metrics_per_depth_and_fills_the_training_runs(trained, prepared, tiny_params, tmp_path):
+def test_evaluate_family_writes_details_and_headline_metrics_and_fills_the_training_runs(
+    trained, prepared, tiny_params, tmp_path
+):
     summary = evaluate_family(tiny_params, "mnist1d", "mlp", prepared, trained, tmp_path / "m.json", tmp_path / "details")
-    on_disk = json.loads((tmp_path / "m.json").read_text())
+    on_disk = json.loads((tmp_path / "details" / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(summary)) and set(on_disk["depths"]) == {"0", "1"}
+    assert on_disk["chance"] == pytest.approx(0.1, abs=0.03)  # MNIST-1D's ten classes are balanced
+    headline = json.loads((tmp_path / "m.json").read_text())  # what `dvc metrics show` prints: one short row
+    assert list(headline) == ["d00", "d00_ci", "d01", "d01_ci"]
+    assert headline["d01"] == round(100 * on_disk["depths"]["1"]["test_accuracy"], 1)
+    low, high = map(float, headline["d01_ci"].split("-"))
+    assert 0 <= low <= headline["d01"] <= high <= 100
     point = on_disk["depths"]["1"]
     assert point["seeds"] == 2 and 0 < point["test_accuracy"] <= 1 and point["param_count"] == 5110
     assert set(point["per_seed"]) == {"0", "1"} and point["diverged"] == 0

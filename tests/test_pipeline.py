@@ -67,8 +67,8 @@ def test_repro_logs_every_training_run_with_its_fields(repo):
     report = (repo / "reports" / "claims.md").read_text()
     assert "## Claim 7:" in report and "| mnist1d   | mlp      |       1 |" in report
     assert (repo / "reports" / "validation" / "mnist1d" / "data_docs" / "index.html").exists()
-    metrics = json.dumps(json.loads(sh(repo, "dvc", "metrics", "show", "--json").stdout))
-    assert "data/metrics/mnist1d/mlp.json" in metrics and "test_accuracy" in metrics
+    shown = sh(repo, "dvc", "metrics", "show").stdout.splitlines()
+    assert shown[0].split() == ["Path", "d00", "d00_ci", "d01", "d01_ci"] and shown[1].startswith("data/metrics/mnist1d/mlp.json")
 
 
 def test_no_secret_from_the_environment_reaches_mlflow(repo):
@@ -93,6 +93,11 @@ def test_exp_run_with_a_new_depth_reruns_only_that_family(repo):
     assert len(training_runs(repo)) == 4 + 6
     sh(repo, "dvc", "plots", "show")
     assert (repo / "dvc_plots" / "index.html").exists()
+    plots = json.loads(sh(repo, "dvc", "plots", "diff", "HEAD", "--json").stdout)["data"]
+    accuracy = plots["test accuracy by depth"][0]["content"]  # the data-driven plot overlays the two revisions
+    by_revision = {(row["rev"], row["depth"]) for row in accuracy["data"]["values"]}
+    assert by_revision == {("HEAD", "0"), ("HEAD", "1"), ("workspace", "0"), ("workspace", "1"), ("workspace", "2")}
+    assert accuracy["spec"]["encoding"]["strokeDash"]["field"] == "rev"
 
 
 def test_corrupt_data_stops_the_pipeline_before_training(repo):

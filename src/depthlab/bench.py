@@ -399,7 +399,7 @@ def dvc(project: Path, *arguments: str, source_root: Path = ROOT) -> list[tuple[
     assert process.stdout is not None
     lines = [(time.perf_counter() - started, line.rstrip()) for line in process.stdout]
     if process.wait() != 0:
-        raise RuntimeError(f"dvc {' '.join(arguments)} failed in {project}:\n" + "\n".join(l for _, l in lines[-40:]))
+        raise RuntimeError(f"dvc {' '.join(arguments)} failed in {project}:\n" + "\n".join(text for _, text in lines[-40:]))
     return lines
 
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, f1_score
 from torch import nn
 
-from depthlab import tracking
+from depthlab import claims, tracking
 from depthlab.data import Meta, load_arrays, load_meta
 from depthlab.errors import DataError
 from depthlab.families import build_network
@@ -70,8 +70,10 @@ def measure(net: nn.Module, x: np.ndarray, y: np.ndarray, latency_samples: int) 
 def evaluate_family(
     params: Params, dataset: str, family: str, data_dir: Path, models_dir: Path, metrics_file: Path, details_dir: Path
 ) -> dict[str, Any]:
-    """Evaluate every trained (depth, seed); write headline metrics per depth (mean and std over seeds,
-    per-seed values) as DVC metrics and per-seed details, and add the test metrics to each training run."""
+    """Evaluate every trained (depth, seed) and add its test metrics to its training run. Writes, all or
+    nothing, the details (`details_dir`: one file per seed, and summary.json with every per-seed value the
+    report reads) and the DVC metrics: one headline per depth, the mean test accuracy in percent with its
+    bootstrap interval, so that `dvc metrics show` stays one short row per (dataset, family)."""
     meta = load_meta(data_dir)
     x, y = load_arrays(data_dir, "test", meta)
     trained_runs = read_json(models_dir / "runs.json")["runs"]
@@ -94,22 +96,36 @@ def evaluate_family(
                 "train_samples_per_s": trained["steps"] * params.train.batch_size / max(trained["train_time_s"], 1e-9),
                 "diverged": int(trained["diverged"]),
             }
-    summary = {
-        "dataset": dataset,
-        "family": family,
-        "depths": {
-            str(depth): {
-                "param_count": point["param_count"],
-                "seeds": len(point["per_seed"]),
-                "diverged": sum(seed["diverged"] for seed in point["per_seed"].values()),
-                **_mean_and_std(point["per_seed"]),
-                "per_seed": point["per_seed"],
-            }
-            for depth, point in sorted(per_depth.items())
-        },
-    }
-    write_json(metrics_file, summary)
+        summary = {
+            "dataset": dataset,
+            "family": family,
+            "chance": float(np.bincount(y).max() / len(y)),  # the majority class's share of the test split
+            "depths": {
+                str(depth): {
+                    "param_count": point["param_count"],
+                    "seeds": len(point["per_seed"]),
+                    "diverged": sum(seed["diverged"] for seed in point["per_seed"].values()),
+                    **_mean_and_std(point["per_seed"]),
+                    "per_seed": point["per_seed"],
+                }
+                for depth, point in sorted(per_depth.items())
+            },
+        }
+        write_json(staging / "summary.json", summary)
+    write_json(metrics_file, headline(summary, params.report.confidence))
     return summary
+
+
+def headline(summary: dict[str, Any], confidence: float) -> dict[str, float | str | None]:
+    """Per depth: `d<depth>` the mean test accuracy in percent, `d<depth>_ci` its bootstrap interval. Depths
+    have two digits because `dvc metrics show` sorts its columns by name (d16 would come before d2)."""
+    out: dict[str, float | str | None] = {}
+    for depth, point in summary["depths"].items():
+        accuracies = [s["test_accuracy"] for s in point["per_seed"].values() if s["test_accuracy"] is not None]
+        mean, low, high = claims.mean_interval(np.array(accuracies, dtype=float), confidence)
+        out[f"d{int(depth):02d}"] = round(100 * mean, 1) if math.isfinite(mean) else None
+        out[f"d{int(depth):02d}_ci"] = f"{100 * low:.1f}-{100 * high:.1f}" if math.isfinite(low) else "n/a"
+    return out
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -109,6 +109,8 @@ class EvaluateParams(StrictModel):
 class ReportParams(StrictModel):
     confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence intervals; tests count at p < 1 - this")
     deep_from: int = Field(3, ge=1, description="claim 6 calls a model deep from this many layers")
+    collapse_margin: float = Field(
+        0.05, ge=0, lt=1, description="a seed has collapsed when its test accuracy is within this of the majority-class rate")
 
 
 class ScheduleParams(StrictModel):

@@ -9,6 +9,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -21,50 +22,53 @@ RUN_COLUMNS = [
 ]
 SUMMARY_COLUMNS = {
     "dataset": "dataset", "family": "family", "depth": "depth", "param_count": "parameters", "seeds": "seeds",
-    "accuracy": "test accuracy", "accuracy_std": "std", "accuracy_ci": "95% CI ±", "train_time_s": "train time s",
-    "train_samples_per_s": "train samples/s", "inference_samples_per_s": "inference samples/s", "diverged": "diverged",
+    "accuracy": "test accuracy", "accuracy_low": "CI low", "accuracy_high": "CI high", "accuracy_std": "std",
+    "collapsed": "collapsed", "diverged": "diverged", "train_time_s": "train time s",
+    "train_samples_per_s": "train samples/s", "inference_samples_per_s": "inference samples/s",
 }
+ACCURACY_CURVES = "accuracy_by_depth.csv"  # the data of DVC's accuracy plot (dvc.yaml `plots:`)
 
 
-def load_runs(params: Params, metrics_dir: Path) -> pd.DataFrame:
-    """One row per trained (dataset, family, depth, seed), from the evaluate stage's metrics files."""
+def load_runs(params: Params, evaluations: Path) -> pd.DataFrame:
+    """One row per trained (dataset, family, depth, seed), from the evaluate stage's summary.json files."""
     rows = []
     for dataset, family, _ in params.study():
-        summary = read_json(metrics_dir / dataset / f"{family}.json")
+        summary = read_json(evaluations / dataset / family / "summary.json")
         for depth, point in summary["depths"].items():
             for seed, values in point["per_seed"].items():
                 rows.append({
                     "dataset": dataset, "family": family, "depth": int(depth), "seed": int(seed),
-                    "param_count": point["param_count"], **{key: values[key] for key in RUN_COLUMNS},
+                    "param_count": point["param_count"], "chance": summary["chance"],
+                    **{key: values[key] for key in RUN_COLUMNS},
                 })
     runs = pd.DataFrame(rows)
     runs["test_accuracy"] = runs["test_accuracy"].astype(float)
     return runs
 
 
-def write_report(params: Params, metrics_dir: Path, out_dir: Path) -> pd.DataFrame:
-    """Write summary.csv, claims.md, claims.html and plots/ to `out_dir` all-or-nothing; return the summary."""
-    confidence = params.report.confidence
-    alpha = 1 - confidence
-    runs = load_runs(params, metrics_dir)
-    table = claims.configurations(runs, confidence)
+def settings(params: Params, machine: str) -> claims.Settings:
+    return claims.Settings(
+        confidence=params.report.confidence, collapse_margin=params.report.collapse_margin,
+        deep_from=params.report.deep_from, kinds={d: params.data.kind(d) for d in params.data.datasets},
+        hardware_summary=machine,
+    )
+
+
+def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFrame:
+    """Write summary.csv, the accuracy curves for DVC, claims.md, claims.html and plots/ to `out_dir`
+    all-or-nothing; return the summary."""
+    runs = load_runs(params, evaluations)
     machine = hardware.summary()
-    kinds = {dataset: params.data.kind(dataset) for dataset in params.data.datasets}
+    study = settings(params, machine)
+    table = claims.configurations(runs, study)
     machines = tracking.training_runs(params.data.datasets) if params.tracking.enabled else pd.DataFrame()
-    verdicts = [
-        claims.claim_time(runs, alpha),
-        claims.claim_accuracy(runs, table, alpha),
-        claims.claim_rate(runs, alpha),
-        claims.claim_stability(runs, table, alpha),
-        claims.claim_types(runs, table, alpha),
-        claims.claim_uses(runs, table, kinds, params.report.deep_from, alpha),
-        claims.claim_hardware(machines, machine, alpha),
-    ]
+    verdicts = claims.judge_with_halves(runs, machines, study)
     references = reference.reference_table(params, runs)
-    document = _document(params, table, verdicts, references, machine)
+    document = _document(params, table, verdicts, references, machine, claims.halves_text(runs))
 
     with staged_dir(out_dir / "plots") as plots:
         _write_plots(table, runs, plots, machine)
+    write_text(out_dir / ACCURACY_CURVES, accuracy_curves(table).to_csv(index=False))
     write_text(out_dir / "summary.csv", table.to_csv(index=False))
     write_text(out_dir / "claims.md", document)
     write_text(out_dir / "claims.html", _html(document))
@@ -73,10 +77,12 @@ def write_report(params: Params, metrics_dir: Path, out_dir: Path) -> pd.DataFra
 
 
 def _document(
-    params: Params, table: pd.DataFrame, verdicts: list[claims.Claim], references: pd.DataFrame, machine: str
+    params: Params, table: pd.DataFrame, verdicts: list[claims.Claim], references: pd.DataFrame, machine: str, halves: str
 ) -> str:
-    train = params.train
-    confidence = f"{100 * params.report.confidence:g}%"
+    train, report = params.train, params.report
+    confidence = f"{100 * report.confidence:g}%"
+    agree = [c for c in verdicts if c.halves is not None and c.verdict != claims.UNSTABLE]
+    as_all = [c for c in agree if c.halves[0] == c.measured_verdict]
     lines = [
         "# What does depth buy a neural network? Measured answers",
         "",
@@ -84,33 +90,50 @@ def _document(
         f"Protocol: {len(train.seeds)} seeds per configuration, {train.max_steps} steps, batch {train.batch_size}, "
         f"Adam lr {train.lr}, weight decay {train.weight_decay}, shuffled batches: {str(train.shuffle).lower()}. "
         f"Datasets: {', '.join(f'{d} ({params.data.kind(d)})' for d in params.data.datasets)}.",
-        f"Statistics: mean over seeds with a {confidence} t confidence interval; differences are tested "
-        f"(Welch's t, Spearman's rho, Levene) at p < {1 - params.report.confidence:.2g}.",
+        f"Statistics: means over seeds with {confidence} bootstrap intervals (BCa); two configurations compared "
+        "by a permutation test of the difference in means, which is the effect, with its bootstrap interval; trends "
+        "with depth by Spearman's rho; spread by a permutation test of the difference in standard deviations; "
+        "collapse rates by Fisher's exact test. Each claim's tests are adjusted together "
+        f"for multiple comparisons (Benjamini-Hochberg) and count at adjusted p < {1 - report.confidence:.2g}. "
+        f"A seed has collapsed when its accuracy is within {100 * report.collapse_margin:g} points of the majority "
+        f"class's share of the test split; its rate has an exact binomial interval.",
+        f"Stability: every verdict is recomputed on two disjoint halves of the seeds ({halves}); a verdict they "
+        f"do not agree on reads \"{claims.UNSTABLE}\". "
+        + (f"**{len(agree)}/{len(verdicts)} claims agree between the halves**, {len(as_all)} of them with the "
+           "verdict over all seeds (where both halves differ from it, half the seeds lack the power to show it)."
+           if any(c.halves for c in verdicts) else ""),
         "",
         "## Verdicts",
         "",
-        "| # | claim | verdict | why |",
-        "|---|---|---|---|",
-        *(f"| {c.number} | {c.statement} | **{c.verdict}** | {c.finding} |" for c in verdicts),
+        "| # | claim | verdict | effect [95% CI] | halves | why |",
+        "|---|---|---|---|---|---|",
+        *(f"| {c.number} | {c.statement} | **{c.verdict}** | {c.effect} | {_halves(c)} | {c.finding} |" for c in verdicts),
         "",
     ]
     if not references.empty:
-        lines += [
-            "## MNIST-1D reference (Greydanus & Kobak)",
-            "",
-            references.to_markdown(index=False),
-            "",
-        ]
+        lines += ["## MNIST-1D reference (Greydanus & Kobak)", "", references.to_markdown(index=False), ""]
         differences = reference.protocol_differences(params)
         if differences:
             lines += ["Not the reference protocol (run `make reference` for it): " + "; ".join(differences) + ".", ""]
     for claim in verdicts:
-        lines += [f"## Claim {claim.number}: {claim.statement}", "", f"**Verdict: {claim.verdict}** - {claim.finding}", ""]
+        lines += [f"## Claim {claim.number}: {claim.statement}", "", f"**Verdict: {claim.verdict}** - {claim.finding}", "",
+                  f"Effect: {claim.effect}.", "", f"Split-half check: {_halves(claim)}.", ""]
         lines += [claim.evidence, ""]
         lines += [f"![{plot}](plots/{plot})" for plot in claim.plots] + [""]
     shown = table.rename(columns=SUMMARY_COLUMNS)[list(SUMMARY_COLUMNS.values())]
     lines += ["## Every configuration", "", shown.to_markdown(index=False, floatfmt=".4g"), ""]
     return "\n".join(lines)
+
+
+def _halves(claim: claims.Claim) -> str:
+    if claim.halves is None:
+        return "not checked (too few seeds)"
+    first, second = claim.halves
+    if first == second == claim.measured_verdict:
+        return f"agree ({first})"
+    if first == second:
+        return f"agree with each other ({first}), not with all seeds"
+    return f"disagree ({first} / {second}; all seeds: {claim.measured_verdict})"
 
 
 def _html(markdown: str) -> str:
@@ -132,29 +155,44 @@ def _log(params: Params, table: pd.DataFrame, verdicts: list[claims.Claim], out_
         flush_interval_s=params.tracking.flush_interval_s,
         enabled=params.tracking.enabled,
     ) as run:
-        run.log_metrics({"best_test_accuracy": float(best["accuracy"]), "configurations": len(table)})
+        run.log_metrics({"best_test_accuracy": float(best["accuracy"]), "configurations": len(table),
+                         "claims_halves_agree": sum(c.halves is not None and c.verdict != claims.UNSTABLE for c in verdicts)})
         run.set_tags({"best_model": f"{best['dataset']}/{best['family']}-d{best['depth']}"})
         run.log_artifacts(out_dir, "report")
 
 
+def accuracy_curves(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean test accuracy per (dataset, family, depth) with its interval: the data of DVC's accuracy plot."""
+    return table[["dataset", "family", "depth", "accuracy", "accuracy_low", "accuracy_high", "collapsed", "seeds"]].rename(
+        columns={"accuracy": "test_accuracy", "accuracy_low": "ci_low", "accuracy_high": "ci_high"})
+
+
 def _write_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: str) -> None:
+    seeds = len(runs.seed.unique())
+    colors = {family: f"C{i}" for i, family in enumerate(sorted(table.family.unique()))}  # one per family in every panel
     per_depth = [
-        ("accuracy_vs_depth.png", "test accuracy (mean, 95% CI)", "accuracy", "accuracy_ci", False),
-        ("train_time_vs_depth.png", "training time, s (mean, 95% CI)", "train_time_s", "train_time_ci", True),
-        ("throughput_vs_depth.png", "training samples/s", "train_samples_per_s", None, True),
-        ("seed_spread_vs_depth.png", "seed-to-seed std of test accuracy", "accuracy_std", None, False),
+        ("accuracy_vs_depth.png", f"test accuracy: mean with 95% bootstrap interval, each of {seeds} seeds a dot",
+         "accuracy", "test_accuracy", "linear"),
+        ("train_time_vs_depth.png", "training time per model, s (mean with 95% bootstrap interval)",
+         "train_time_s", None, "log"),
+        ("throughput_vs_depth.png", "training samples/s (mean over seeds)", "train_samples_per_s", None, "log"),
+        ("seed_spread_vs_depth.png", "seed-to-seed standard deviation of test accuracy, percentage points",
+         "accuracy_std", None, "points"),
     ]
-    for name, label, column, error, log in per_depth:
-        _by_dataset(table, plots / name, label, machine, lambda axes, rows: _depth_lines(axes, rows, column, error, log))
-    _by_dataset(table, plots / "pareto.png", "accuracy vs training time", machine, _pareto)
+    for name, title, column, seed_column, scale in per_depth:
+        _by_dataset(table, plots / name, title, machine,
+                    lambda axes, rows: _depth_lines(axes, rows, runs, colors, column, seed_column, scale))
+    _by_dataset(table, plots / "pareto.png", "test accuracy vs training time per model (labels: depth)", machine,
+                lambda axes, rows: _pareto(axes, rows, colors))
     _by_dataset(claims.matched_configurations(table), plots / "families_matched.png",
-                "families at matched parameter counts", machine, _matched_bars)
+                "families at matched parameter counts: mean test accuracy, 95% bootstrap interval, seeds as dots",
+                machine, lambda axes, rows: _matched_bars(axes, rows, runs))
 
 
 def _by_dataset(table: pd.DataFrame, path: Path, title: str, machine: str,
                 draw: Callable[[plt.Axes, pd.DataFrame], None]) -> None:
     datasets = sorted(table.dataset.unique())
-    figure, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5 * max(1, len(datasets)), 4), dpi=110, squeeze=False)
+    figure, axes = plt.subplots(1, max(1, len(datasets)), figsize=(5 * max(1, len(datasets)), 4.2), dpi=110, squeeze=False)
     for ax, dataset in zip(axes[0], datasets):
         draw(ax, table[table.dataset == dataset])
         ax.set_title(dataset)
@@ -168,29 +206,76 @@ def _by_dataset(table: pd.DataFrame, path: Path, title: str, machine: str,
     plt.close(figure)
 
 
-def _depth_lines(axes: plt.Axes, rows: pd.DataFrame, column: str, error: str | None, log: bool) -> None:
-    for family, group in rows.groupby("family"):
-        group = group.sort_values("depth")
-        axes.errorbar(group.depth, group[column], yerr=group[error] if error else None, marker="o", capsize=3, label=family)
+def _family_offsets(families: list[str]) -> dict[str, float]:
+    """A small horizontal shift per family, so that seeds of different families at one depth do not overlap."""
+    return {f: 0.06 * (i - (len(families) - 1) / 2) for i, f in enumerate(families)}
+
+
+def _shifted(depths: pd.Series, offset: float) -> np.ndarray:
+    """Shift in the symlog axis's own terms: additive below depth 1, multiplicative above."""
+    d = np.asarray(depths, dtype=float)
+    return np.where(d < 1, d + offset, d * (1 + offset))
+
+
+def _depth_axis(axes: plt.Axes, depths: list[int]) -> None:
+    axes.set_xscale("symlog", linthresh=1, linscale=0.6)
+    axes.set_xticks(depths, [str(d) for d in depths])
+    axes.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
+    axes.set_xlabel("depth (hidden layers; 0 = linear)")
+
+
+def _depth_lines(axes: plt.Axes, rows: pd.DataFrame, runs: pd.DataFrame, colors: dict[str, str], column: str,
+                 seed_column: str | None, scale: str) -> None:
+    families = sorted(rows.family.unique())
+    offsets = _family_offsets(families)
+    factor = 100 if scale == "points" else 1
+    for family in families:
+        group = rows[rows.family == family].sort_values("depth")
+        x = _shifted(group.depth, offsets[family])
+        low, high = (f"{column.removesuffix('_s')}_{end}" for end in ("low", "high"))  # accuracy_low, train_time_low
+        error = None
+        if low in group and high in group:
+            error = np.vstack([group[column] - group[low], group[high] - group[column]]).clip(min=0)
+        axes.errorbar(x, factor * group[column], yerr=error, marker="o", ms=4, capsize=3, label=family,
+                      color=colors[family], zorder=3)
+        if seed_column:
+            seeds = runs[(runs.dataset == group.dataset.iloc[0]) & (runs.family == family)]
+            axes.scatter(_shifted(seeds.depth, offsets[family]), seeds[seed_column], s=9, alpha=0.35,
+                         color=colors[family], linewidths=0, zorder=2)
         diverged = group[group.diverged > 0]
-        axes.scatter(diverged.depth, diverged[column], marker="x", s=80, color="red", zorder=3)
-    axes.set_xlabel("depth (layers; 0 = linear)")
-    axes.set_xscale("symlog", linthresh=1)
-    if log:
+        axes.scatter(_shifted(diverged.depth, offsets[family]), factor * diverged[column], marker="x", s=80,
+                     color="red", zorder=4, label="diverged" if len(diverged) else None)
+    _depth_axis(axes, sorted(rows.depth.unique()))
+    if scale == "log":
         axes.set_yscale("log")
+        _plain_numbers(axes.yaxis)
+    elif column == "accuracy":
+        chance = runs[runs.dataset == rows.dataset.iloc[0]].chance.iloc[0]
+        axes.axhline(chance, color="grey", ls=":", lw=1, label="majority class")
+        axes.set_ylim(0, 1.02)
+    else:
+        axes.set_ylim(bottom=0)
     axes.legend(fontsize=7)
 
 
-def _pareto(axes: plt.Axes, rows: pd.DataFrame) -> None:
+def _plain_numbers(axis: matplotlib.axis.Axis) -> None:
+    """A log axis labelled 0.1, 1, 10, 100,000 rather than 10^-1 or 2x10^-1 on every minor tick."""
+    axis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else f"{value:g}"))
+    axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+
+
+def _pareto(axes: plt.Axes, rows: pd.DataFrame, colors: dict[str, str]) -> None:
     for family, group in rows.groupby("family"):
-        axes.scatter(group.train_time_s, group.accuracy, label=family, alpha=0.8)
+        axes.scatter(group.train_time_s, group.accuracy, label=family, alpha=0.8, color=colors[family])
         for _, row in group.iterrows():
             axes.annotate(str(int(row.depth)), (row.train_time_s, row.accuracy), fontsize=6)
     front = pareto_front(rows)
     axes.plot(front.train_time_s, front.accuracy, "k--", lw=1, label="Pareto front")
     axes.set_xscale("log")
-    axes.set_xlabel("training time, s (labels: depth)")
-    axes.set_ylabel("test accuracy")
+    _plain_numbers(axes.xaxis)
+    axes.set_ylim(0, 1.02)
+    axes.set_xlabel("training time per model, s")
+    axes.set_ylabel("test accuracy (mean over seeds)")
     axes.legend(fontsize=7)
 
 
@@ -206,8 +291,14 @@ def pareto_front(rows: pd.DataFrame) -> pd.DataFrame:
     return ordered.loc[keep]
 
 
-def _matched_bars(axes: plt.Axes, rows: pd.DataFrame) -> None:
+def _matched_bars(axes: plt.Axes, rows: pd.DataFrame, runs: pd.DataFrame) -> None:
     labels = [f"{r.family}-d{int(r.depth)}\n{int(r.param_count):,} p" for r in rows.itertuples()]
-    axes.bar(labels, rows.accuracy, yerr=rows.accuracy_ci.fillna(0), capsize=3)
-    axes.set_ylabel("test accuracy (95% CI)")
+    error = np.vstack([rows.accuracy - rows.accuracy_low, rows.accuracy_high - rows.accuracy]).clip(min=0)
+    axes.bar(range(len(rows)), rows.accuracy, yerr=error, capsize=3, color="#9ecae1")
+    for i, r in enumerate(rows.itertuples()):
+        seeds = runs[(runs.dataset == r.dataset) & (runs.family == r.family) & (runs.depth == r.depth)].test_accuracy
+        axes.scatter(np.full(len(seeds), i) + np.linspace(-0.2, 0.2, len(seeds)), seeds, s=9, color="black", alpha=0.5, zorder=3)
+    axes.set_xticks(range(len(rows)), labels)
+    axes.set_ylim(0, 1.02)
+    axes.set_ylabel("test accuracy")
     axes.tick_params(axis="x", labelsize=7)

@@ -97,8 +97,8 @@ def report(params: Params) -> None:
     from depthlab import report as reporting
 
     _check_tracking(params)
-    print(f"writing the claims report from {METRICS}", flush=True)
-    table = reporting.write_report(params, METRICS, REPORTS)
+    print(f"writing the claims report from {EVALUATIONS}", flush=True)
+    table = reporting.write_report(params, EVALUATIONS, REPORTS)
     print(f"report over {len(table)} configurations: {REPORTS / 'claims.md'}")
 
 
