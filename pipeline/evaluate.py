@@ -1,5 +1,5 @@
-"""DVC stage 'evaluate-<family>@<dataset>': see depthlab.stages.evaluate."""
+"""DVC stage 'evaluate@<family>': see depthlab.stages.evaluate."""
 from depthlab import stages
 
 if __name__ == "__main__":
-    stages.run(stages.evaluate, **stages.arguments(__doc__, "dataset", "family"))
+    stages.run(stages.evaluate, **stages.arguments(__doc__, "family"))

@@ -1,5 +1,5 @@
-"""DVC stage 'train-<family>@<dataset>': see depthlab.stages.train."""
+"""DVC stage 'train@<family>': see depthlab.stages.train."""
 from depthlab import stages
 
 if __name__ == "__main__":
-    stages.run(stages.train, **stages.arguments(__doc__, "dataset", "family"))
+    stages.run(stages.train, **stages.arguments(__doc__, "family"))

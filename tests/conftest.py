@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NO_SWEEP = {family: {"datasets": [], "depths": []} for family in FAMILIES}
 TINY = {
     "data": {"datasets": ["mnist1d"], "mnist1d": {"num_samples": 1000}},
-    "train": {"seeds": [0, 1], "max_steps": 30},
+    "train": {"seeds": [0, 1], "max_steps": 30, "lr": [0.01], "selection": {"seeds": 1, "max_steps": 30}},
     "sweep": {**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0, 1]}},
     "evaluate": {"latency_samples": 10},
     "tracking": {"system_metrics_interval_s": 0.2, "flush_interval_s": 1.0},
@@ -76,5 +76,5 @@ def trained(tmp_path_factory: pytest.TempPathFactory, tiny_params: Params, prepa
     from depthlab.training import train_family
 
     out = tmp_path_factory.mktemp("models") / "mlp"
-    train_family(tiny_params, "mnist1d", "mlp", prepared, out)
-    return out
+    train_family(tiny_params, "mlp", {"mnist1d": prepared}, out)
+    return out / "mnist1d"

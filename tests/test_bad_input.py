@@ -88,7 +88,7 @@ def test_bad_csv_is_refused_before_training_and_loses_nothing(project, case):
         csv.write_text(GOOD_CSV)
     assert done.returncode != 0
     assert message in done.stderr and "Traceback" not in done.stderr
-    assert "Running stage 'train-" not in done.stdout
+    assert "Running stage 'train@" not in done.stdout
     assert snapshot(project) == before
 
 

@@ -83,7 +83,7 @@ def test_a_seed_in_an_ensemble_of_four_trains_as_it_does_alone(family, tiny_para
     def first_epoch(seeds: tuple[int, ...]) -> tuple[list[nn.Module], list[list[float]]]:
         nets = seed_networks(tiny_params, family, depth, meta, seeds)
         initial = [copy.deepcopy(net) for net in nets]
-        module = LossRecorder(stack(nets), len(seeds), cfg.lr, 0.0)
+        module = LossRecorder(stack(nets), len(seeds), cfg.grid[0], 0.0)
         fit(L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda *_: None)
         return initial, module.step_losses
 

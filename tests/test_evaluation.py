@@ -28,20 +28,22 @@ def test_measure_on_a_known_classifier():
 def test_evaluate_family_writes_details_and_headline_metrics_and_fills_the_training_runs(
     trained, prepared, tiny_params, tmp_path
 ):
-    summary = evaluate_family(tiny_params, "mnist1d", "mlp", prepared, trained, tmp_path / "m.json", tmp_path / "details")
-    on_disk = json.loads((tmp_path / "details" / "summary.json").read_text())
+    summary = evaluate_family(tiny_params, "mlp", {"mnist1d": prepared}, trained.parent, tmp_path / "metrics",
+                              tmp_path / "details")["mnist1d"]
+    on_disk = json.loads((tmp_path / "details" / "mnist1d" / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(summary)) and set(on_disk["depths"]) == {"0", "1"}
     assert on_disk["chance"] == pytest.approx(0.1, abs=0.03)  # MNIST-1D's ten classes are balanced
-    headline = json.loads((tmp_path / "m.json").read_text())  # what `dvc metrics show` prints: one short row
+    headline = json.loads((tmp_path / "metrics" / "mnist1d.json").read_text())  # what `dvc metrics show` prints: one short row
     assert list(headline) == ["d00", "d00_ci", "d01", "d01_ci"]
     assert headline["d01"] == round(100 * on_disk["depths"]["1"]["test_accuracy"], 1)
     low, high = map(float, headline["d01_ci"].split("-"))
     assert 0 <= low <= headline["d01"] <= high <= 100
     point = on_disk["depths"]["1"]
-    assert point["seeds"] == 2 and 0 < point["test_accuracy"] <= 1 and point["param_count"] == 5110
+    assert point["seeds"] == 2 and 0 < point["test_accuracy"] <= 1 and point["param_count"] == 5110 and point["lr"] == 0.01
     assert set(point["per_seed"]) == {"0", "1"} and point["diverged"] == 0
     assert point["per_seed"]["0"]["train_samples_per_s"] > 0
-    assert len(json.loads((tmp_path / "details" / "d1-seed-0.json").read_text())["confusion_matrix"]) == 10
+    details = tmp_path / "details" / "mnist1d" / "d1-lr0.01-30steps-seed-0.json"
+    assert len(json.loads(details.read_text())["confusion_matrix"]) == 10
     run_id = json.loads((trained / "runs.json").read_text())["runs"][3]["run_id"]
     metrics = MlflowClient().get_run(run_id).data.metrics
     assert metrics["test_accuracy"] == point["per_seed"]["1"]["test_accuracy"]

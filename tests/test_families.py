@@ -59,3 +59,47 @@ def test_resmlp_layers_are_residual():
     plain = nn.Sequential(*[m for m in net if type(m).__name__ != "ResidualBlock"])
     x = torch.randn(3, 40)
     assert torch.allclose(net(x), plain(x)), "a zeroed residual block passes its input through"
+
+
+@pytest.mark.parametrize("family", ["pretrained", "rbm"])
+def test_pretrained_families_have_the_parameters_of_an_mlp_of_their_depth_and_width(family):
+    assert count_parameters(build(family, 2, SEQUENCE)) == 15_210  # 40-100-100-10
+    assert count_parameters(build(family, 1, IMAGE, width=50)) == 64 * 50 + 50 + 50 * 10 + 10
+    assert count_parameters(build(family, 4, TABULAR)) == count_parameters(build("mlp", 4, TABULAR))
+
+
+def _pretrained(family: str, nets: list[nn.Module], seeds: list[int], inputs: torch.Tensor, steps: int) -> tuple[nn.Module, list[dict]]:
+    from depthlab.ensemble import stack
+
+    config = FAMILIES[family].config(pretrain_steps=steps, width=16)
+    net = stack(nets)
+    return net, FAMILIES[family].pretrain(config, net, inputs, seeds, 50)
+
+
+@pytest.mark.parametrize("family", ["pretrained", "rbm"])
+def test_pretraining_learns_every_layer_and_a_seed_pretrains_alike_alone_or_in_an_ensemble(family):
+    torch.manual_seed(0)
+    inputs = torch.randn(400, 8, 8) * 4 + 6  # raw, unstandardized pixels: the RBM standardizes them itself
+    nets = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        nets.append(build(family, 2, IMAGE, width=16))
+    _, untrained = _pretrained(family, [nets[0]], [0], inputs, 1)
+    alone, trained = _pretrained(family, [nets[0]], [0], inputs, 150)
+    assert set(trained[0]) == {"pretrain_l1", "pretrain_l2"}
+    assert trained[0]["pretrain_l1"] < untrained[0]["pretrain_l1"]  # the first layer learned to reconstruct
+    together, per_seed = _pretrained(family, nets, [0, 1], inputs, 150)
+    assert per_seed[0] == pytest.approx(trained[0], rel=1e-4)
+    x = inputs[:20]
+    torch.testing.assert_close(together(x.expand(2, *x.shape))[0], alone(x), rtol=1e-4, atol=1e-5)
+
+
+def test_an_rbm_network_reads_raw_inputs_once_its_standardization_is_folded_in():
+    torch.manual_seed(0)
+    inputs = torch.rand(300, 8, 8) * 16  # digits' scale
+    net = build("rbm", 1, IMAGE, width=16)
+    FAMILIES["rbm"].pretrain(FAMILIES["rbm"].config(pretrain_steps=100, width=16), net, inputs, [0], 50)
+    hidden = torch.sigmoid(net[1](net[0](inputs)))
+    # Standardized inputs gave hidden units in use, neither stuck at 0 or 1: the fold kept that on raw inputs.
+    assert 0.05 < hidden.mean().item() < 0.95
+    assert hidden.std(dim=0).mean().item() > 0.05

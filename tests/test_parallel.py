@@ -19,7 +19,7 @@ def test_parallel_seeds_on_a_fresh_store_lose_nothing(tmp_path, prepared, monkey
         sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0, 2]}},
     )
     assert worker_count(params.train, 4) == 2
-    trained = train_family(params, "mnist1d", "mlp", prepared, tmp_path / "mlp")
+    trained = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "mlp")["mnist1d"]
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(tracking.experiment_name("mnist1d"))
     runs = client.search_runs([experiment.experiment_id])

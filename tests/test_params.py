@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from depthlab.errors import ParamsError
+from depthlab.families import FAMILIES
 from depthlab.params import load_params
 from tests.conftest import NO_SWEEP, ROOT, raw_params
 
@@ -18,7 +19,7 @@ def test_repository_params_load_and_cover_every_family_and_three_datasets():
     params = load_params(ROOT / "params.yaml")
     assert len(params.data.datasets) >= 3
     assert {params.data.kind(d) for d in params.data.datasets} == {"sequence", "image", "tabular"}
-    assert {family for _, family, _ in params.study()} == {"mlp", "resmlp", "cnn", "gru"}
+    assert {family for _, family, _ in params.study()} == set(FAMILIES)
     assert all(0 in depths for _, _, depths in params.study()), "depth 0 is every family's linear baseline"
     assert len(params.train.seeds) >= 3
 

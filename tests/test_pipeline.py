@@ -13,6 +13,8 @@ from depthlab.bench import copy_project, project_env
 from tests.conftest import corrupt_user_dataset, raw_params
 
 
+# Two lrs, chosen on the first seed; that seed's run at the chosen lr is reported with the second seed's.
+GRID = {"lr": [0.003, 0.01], "selection": {"seeds": 1, "max_steps": 30}}
 # In the environment of every command: it must never reach the MLflow store or artifacts.
 FAKE_SECRET = "depthlab-fake-secret-7f3a9c1e"
 
@@ -33,7 +35,7 @@ def write_params(repo: Path, raw: dict) -> None:
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("project")
     copy_project(repo)
-    write_params(repo, raw_params())
+    write_params(repo, raw_params(train=GRID))
     sh(repo, "git", "init", "-q")
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny project")
@@ -54,21 +56,25 @@ def training_runs(repo: Path):
 
 def test_repro_logs_every_training_run_with_its_fields(repo):
     runs = training_runs(repo)
-    assert sorted(r.info.run_name for r in runs) == ["mlp-d0-s0", "mlp-d0-s1", "mlp-d1-s0", "mlp-d1-s1"]
+    chosen = json.loads((repo / "data" / "models" / "mlp" / "mnist1d" / "runs.json").read_text())["chosen_lr"]
+    expected = {f"mlp-d{d}-s0-grid-lr{lr:g}" for d in (0, 1) for lr in (0.003, 0.01)} | {"mlp-d0-s1", "mlp-d1-s1"}
+    assert sorted(r.info.run_name for r in runs) == sorted(expected)
     for run in runs:
+        tags = run.data.tags
         assert run.info.status == "FINISHED"
         assert run.info.artifact_uri.startswith((repo / "mlartifacts").as_uri())
-        assert run.data.tags["dvc_stage"] == "train-mlp@mnist1d"
-        assert run.data.tags["git_commit"] != "unknown" and run.data.tags["hw.cpu_logical_cores"]
-        assert {"train_loss", "val_acc", "train_time_s", "test_accuracy", "test_macro_f1", "latency_ms_per_sample"} <= set(
-            run.data.metrics
-        )
-        assert run.data.params["param_count"] in {"410", "5110"}
+        assert tags["dvc_stage"] == "train@mlp" and tags["phase"] in {"grid", "final"}
+        assert tags["git_commit"] != "unknown" and tags["hw.cpu_logical_cores"]
+        assert tags["selected"] == str(float(tags["lr"]) == chosen[tags["depth"]]).lower()
+        assert tags["reported"] == tags["selected"]  # the grid ran as many steps: its seed at the chosen lr is reported
+        assert {"train_loss", "val_acc", "train_time_s", "test_accuracy", "test_macro_f1"} <= set(run.data.metrics)
+        assert ("latency_ms_per_sample" in run.data.metrics) == (tags["reported"] == "true")  # grid runs are not timed
+        assert run.data.params["param_count"] in {"410", "5110"} and run.data.params["lr"] == tags["lr"]
     report = (repo / "reports" / "claims.md").read_text()
     assert "## Claim 7:" in report and "| mnist1d   | mlp      |       1 |" in report
     assert (repo / "reports" / "validation" / "mnist1d" / "data_docs" / "index.html").exists()
     shown = sh(repo, "dvc", "metrics", "show").stdout.splitlines()
-    assert shown[0].split() == ["Path", "d00", "d00_ci", "d01", "d01_ci"] and shown[1].startswith("data/metrics/mnist1d/mlp.json")
+    assert shown[0].split() == ["Path", "d00", "d00_ci", "d01", "d01_ci"] and shown[1].startswith("data/metrics/mlp/mnist1d.json")
 
 
 def test_no_secret_from_the_environment_reaches_mlflow(repo):
@@ -89,8 +95,9 @@ def test_exp_run_with_a_new_depth_reruns_only_that_family(repo):
     sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first results")
     done = sh(repo, "dvc", "exp", "run", "-S", "sweep.mlp.depths=[0,1,2]")
     ran = [line for line in done.stdout.splitlines() if line.startswith("Running stage")]
-    assert ran == ["Running stage 'train-mlp@mnist1d':", "Running stage 'evaluate-mlp@mnist1d':", "Running stage 'report':"]
-    assert len(training_runs(repo)) == 4 + 6
+    assert ran == ["Running stage 'train@mlp':", "Running stage 'evaluate@mlp':", "Running stage 'report':"]
+    assert "reused" in done.stdout
+    assert len(training_runs(repo)) == 6 + 3, "depths 0 and 1 reused: only depth 2's grid (2 runs) and final run train"
     sh(repo, "dvc", "plots", "show")
     assert (repo / "dvc_plots" / "index.html").exists()
     plots = json.loads(sh(repo, "dvc", "plots", "diff", "HEAD", "--json").stdout)["data"]
@@ -106,7 +113,7 @@ def test_corrupt_data_stops_the_pipeline_before_training(repo):
     done = sh(repo, "dvc", "repro", check=False)
     assert done.returncode != 0
     assert "depthlab prepare: error:" in done.stderr and "column 'a' has infinite values" in done.stderr
-    assert "Running stage 'train-mlp" not in done.stdout
+    assert "Running stage 'train@mlp" not in done.stdout
     assert len(training_runs(repo)) == before
     assert not (repo / "data" / "validated" / "user.json").exists()
 

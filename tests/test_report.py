@@ -1,13 +1,17 @@
+import json
+
 from mlflow import MlflowClient
 
 from depthlab import tracking
 from depthlab.evaluation import evaluate_family
 from depthlab.report import write_report
+from depthlab.training import train_family
+from tests.conftest import make_params
 
 
 def test_report_answers_every_claim_with_plots_and_a_run(tmp_path, tiny_params, trained, prepared):
     evaluations = tmp_path / "eval"
-    evaluate_family(tiny_params, "mnist1d", "mlp", prepared, trained, tmp_path / "mlp.json", evaluations / "mnist1d" / "mlp")
+    evaluate_family(tiny_params, "mlp", {"mnist1d": prepared}, trained.parent, tmp_path / "metrics", evaluations / "mlp")
     table = write_report(tiny_params, evaluations, tmp_path / "reports")
     assert list(table["depth"]) == [0, 1] and set(table.columns) >= {"accuracy", "accuracy_low", "accuracy_high", "collapsed"}
     assert ((0 <= table.accuracy_low) & (table.accuracy_low <= table.accuracy) & (table.accuracy <= table.accuracy_high)
@@ -16,6 +20,7 @@ def test_report_answers_every_claim_with_plots_and_a_run(tmp_path, tiny_params, 
     for number in range(1, 8):
         assert f"## Claim {number}:" in claims_md
     assert "Split-half check: not checked (too few seeds)" in claims_md  # two seeds here; halves need four
+    assert "Learning rate: not checked: train.lr has one value." in claims_md
     curves = (tmp_path / "reports" / "accuracy_by_depth.csv").read_text().splitlines()
     assert curves[0] == "dataset,family,depth,test_accuracy,ci_low,ci_high,collapsed,seeds" and len(curves) == 3
     assert "Measured on:" in claims_md and "| logistic |" in claims_md  # mlp-d0 on mnist1d is the reference logistic
@@ -28,3 +33,18 @@ def test_report_answers_every_claim_with_plots_and_a_run(tmp_path, tiny_params, 
     assert run.info.run_name == "report" and run.data.tags["best_model"].startswith("mnist1d/mlp-d")
     assert run.data.tags["claim_1"] in {"supported", "refuted", "depends", "not supported", "untested"}
     assert {a.path for a in client.list_artifacts(run.info.run_id, "report")} >= {"report/claims.md", "report/plots"}
+
+
+def test_a_grid_report_gives_each_configuration_its_chosen_lr_and_each_claim_its_fixed_lr_line(tmp_path, prepared):
+    params = make_params(train={"seeds": [0, 1, 2, 3], "lr": [0.001, 0.03], "selection": {"seeds": 2, "max_steps": 30}})
+    train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "models")
+    evaluate_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "models", tmp_path / "metrics", tmp_path / "eval" / "mlp")
+    table = write_report(params, tmp_path / "eval", tmp_path / "reports")
+    chosen = json.loads((tmp_path / "models" / "mnist1d" / "runs.json").read_text())["chosen_lr"]
+    assert {str(row.depth): row.lr for row in table.itertuples()} == chosen and list(table.seeds) == [4, 4]
+    claims_md = (tmp_path / "reports" / "claims.md").read_text()
+    assert "from the grid 0.001, 0.03, the one with the best mean validation accuracy over its first 2 seeds" in claims_md
+    for number in (2, 4, 5, 6):
+        section = claims_md.split(f"## Claim {number}:")[1].split("## Claim")[0]
+        assert "at a fixed lr (lr 0.001: " in section and "on the lr grid's 2 seeds and 30 steps" in section
+    assert "not checked: the lr does not change how long a step takes" in claims_md.split("## Claim 1:")[1]

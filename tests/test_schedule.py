@@ -51,7 +51,7 @@ def test_an_overlapping_run_exits_with_its_own_code_and_the_first_finishes(proje
     assert first.returncode == 0, err[-3000:]
     [run] = pipeline_runs(project)
     assert run.info.status == "FINISHED" and run.data.tags["trigger"] == "schedule"
-    assert "train-mlp@mnist1d" in run.data.tags["stages_ran"] and run.data.metrics["duration_s"] > 0
+    assert "train@mlp" in run.data.tags["stages_ran"] and run.data.metrics["duration_s"] > 0
     assert "best_accuracy.mnist1d" in run.data.metrics
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("depthlab-mnist1d")

@@ -17,7 +17,7 @@ from mlflow import MlflowClient
 from depthlab.bench import ROOT, copy_project, project_env
 from tests.conftest import raw_params
 
-TRAIN = [sys.executable, "pipeline/train.py", "--dataset", "mnist1d", "--family", "mlp"]
+TRAIN = [sys.executable, "pipeline/train.py", "--family", "mlp"]
 STARTED: list[subprocess.Popen] = []
 
 
@@ -102,8 +102,8 @@ def test_a_signal_ends_every_run_killed_promptly_and_writes_nothing(project, sen
     assert time.monotonic() - sent_at < 15, "the stage exits promptly"
     ended = status(project, started)
     assert ended and all(state == "KILLED" and reason in error for state, error in ended.values()), ended
-    assert not (project / "data" / "models" / "mnist1d" / "mlp").exists()
-    assert not [p for p in (project / "data" / "models" / "mnist1d").glob(".mlp.*")], "no staging left behind"
+    assert not (project / "data" / "models" / "mlp").exists()
+    assert not [p for p in (project / "data" / "models").glob(".mlp.*")], "no staging left behind"
 
 
 def test_runs_of_a_killed_process_are_closed_failed_by_the_next_start(project):
@@ -135,7 +135,7 @@ def test_an_unreachable_tracking_server_fails_fast_before_training(project):
 def test_an_interrupted_stage_resumes_from_its_last_state(project):
     params = raw_params(train={"max_steps": 4000, "workers": 2, "resume_interval_s": 0})
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    resume_dir = project / ".cache" / "resume" / "mnist1d" / "mlp"
+    resume_dir = project / ".cache" / "ensembles" / "mlp"
     shutil.rmtree(resume_dir, ignore_errors=True)  # states the interrupted runs of other tests left
     process, first = start_training(project)
     deadline = time.monotonic() + 60
@@ -155,9 +155,9 @@ def test_an_interrupted_stage_resumes_from_its_last_state(project):
     for run in resumed:
         history = MlflowClient(f"sqlite:///{project / 'mlflow.db'}").get_metric_history(run.info.run_id, "val_acc")
         assert min(m.step for m in history) > int(run.data.tags["resumed_from_step"]), "continued, not restarted"
-    for checkpoint in (project / "data" / "models" / "mnist1d" / "mlp").rglob("seed-*.ckpt"):
+    for checkpoint in (project / "data" / "models" / "mlp").rglob("seed-*.ckpt"):
         assert torch.load(checkpoint, weights_only=True)["step"] == 4000
-    assert not resume_dir.exists(), "a finished stage leaves no resume state behind"
+    assert not list(resume_dir.glob("*.state")), "a finished stage leaves no resume state behind"
 
 
 def test_stages_that_build_no_network_start_without_torch():

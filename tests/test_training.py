@@ -56,8 +56,8 @@ def test_same_params_data_and_code_give_identical_results(tmp_path, tiny_params,
     x, y = load_arrays(prepared, "test", meta)
     results = []
     for attempt in ("first", "second"):
-        train_family(params, "mnist1d", "resmlp", prepared, tmp_path / attempt)
-        net = load_trained(params, "resmlp", 2, meta, tmp_path / attempt / "d2" / "seed-3.ckpt")
+        [trained] = train_family(params, "resmlp", {"mnist1d": prepared}, tmp_path / attempt)["mnist1d"]
+        net = load_trained(params, "resmlp", 2, meta, tmp_path / attempt / "mnist1d" / trained.checkpoint)
         results.append({k: v for k, v in measure(net, x, y, 1).items() if k.startswith("test_")})
     assert results[0] == results[1]
 
@@ -96,7 +96,7 @@ def test_fit_takes_exactly_max_steps_and_reports_every_epoch(tiny_params, prepar
     nets = seed_networks(tiny_params, "mlp", 1, meta, (0, 1))
     state = fit(
         L.Fabric(accelerator="cpu", devices=1),
-        Classifier(stack(nets), 2, cfg.lr, 0.0),
+        Classifier(stack(nets), 2, cfg.grid[0], 0.0),
         [0, 1],
         load_arrays(prepared, "train", meta),
         load_arrays(prepared, "val", meta),
@@ -116,16 +116,16 @@ def test_tracking_off_trains_and_evaluates_without_mlflow(tmp_path, prepared):
         sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0]}},
         tracking={"enabled": False},
     )
-    [trained] = train_family(params, "mnist1d", "mlp", prepared, tmp_path / "mlp")
+    [trained] = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "mlp")["mnist1d"]
     assert trained.run_id == "untracked"
-    summary = evaluate_family(params, "mnist1d", "mlp", prepared, tmp_path / "mlp", tmp_path / "m.json", tmp_path / "eval")
-    assert 0 <= summary["depths"]["0"]["test_accuracy"] <= 1
+    summaries = evaluate_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "mlp", tmp_path / "metrics", tmp_path / "eval")
+    assert 0 <= summaries["mnist1d"]["depths"]["0"]["test_accuracy"] <= 1
 
 
 @pytest.mark.parametrize("family", ["cnn", "gru"])
 def test_convolutional_and_recurrent_families_train_and_log_their_model(tmp_path, prepared, family):
     params = make_params(train={"seeds": [0], "max_steps": 8}, sweep={**NO_SWEEP, family: {"datasets": ["mnist1d"], "depths": [1]}})
-    [trained] = train_family(params, "mnist1d", family, prepared, tmp_path / family)
+    [trained] = train_family(params, family, {"mnist1d": prepared}, tmp_path / family)["mnist1d"]
     assert trained.steps == 8 and not trained.diverged
     client = MlflowClient()
     run = client.get_run(trained.run_id)
@@ -140,7 +140,7 @@ def test_a_diverging_run_is_a_result_not_a_crash(tmp_path, prepared):
         models={"mlp": {"width": 64}},
         sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [8]}},
     )
-    trained = train_family(params, "mnist1d", "mlp", prepared, tmp_path / "mlp")
+    trained = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "mlp")["mnist1d"]
     assert all(t.diverged and t.steps < 200 for t in trained)
     run = MlflowClient().get_run(trained[0].run_id)
     assert run.info.status == "FINISHED" and run.data.tags["diverged"] == "true" and run.data.metrics["diverged"] == 1.0
@@ -162,7 +162,7 @@ def test_a_seed_that_diverges_is_frozen_and_the_others_go_on(tiny_params, prepar
         nets = seed_networks(tiny_params, "mlp", 1, meta, seeds)
         if poisoned is not None:
             torch.nn.init.constant_(nets[poisoned][1].weight, float("inf"))
-        module = Classifier(stack(nets), len(seeds), cfg.lr, 0.0)
+        module = Classifier(stack(nets), len(seeds), cfg.grid[0], 0.0)
         epochs = []
         state = fit(L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda step, m: epochs.append(m))
         return state, module, epochs
@@ -175,3 +175,29 @@ def test_a_seed_that_diverges_is_frozen_and_the_others_go_on(tiny_params, prepar
     for index, alone in ((0, 0), (2, 1)):
         for key, value in module.seed_state(index).items():
             torch.testing.assert_close(value, healthy_module.seed_state(alone)[key], rtol=1e-5, atol=1e-6)
+
+
+def test_the_lr_grid_chooses_on_validation_and_reports_every_seed_at_the_chosen_lr(tmp_path, prepared):
+    """Two lrs over the first two of four seeds; the chosen lr's grid seeds are reported with the other two.
+    A second run with one more lr in the grid trains only that lr's ensemble."""
+    params = make_params(train={"seeds": [0, 1, 2, 3], "lr": [0.001, 0.03], "selection": {"seeds": 2, "max_steps": 30}},
+                         sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [1]}})
+    trained = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "models", tmp_path / "cache")["mnist1d"]
+    grid = [t for t in trained if t.phase == "grid"]
+    assert sorted((t.lr, t.seed) for t in grid) == [(0.001, 0), (0.001, 1), (0.03, 0), (0.03, 1)]
+    mean_val = {lr: sum(t.val_accuracy for t in grid if t.lr == lr) / 2 for lr in (0.001, 0.03)}
+    chosen = max(mean_val, key=mean_val.get)
+    reported = sorted((t.seed, t.phase) for t in trained if t.reported)
+    assert reported == [(0, "grid"), (1, "grid"), (2, "final"), (3, "final")]
+    assert all(t.lr == chosen and t.selected for t in trained if t.reported)
+    assert [t.selected for t in grid] == [t.lr == chosen for t in grid]
+    runs = json.loads((tmp_path / "models" / "mnist1d" / "runs.json").read_text())
+    assert runs["chosen_lr"] == {"1": chosen} and runs["lr_grid"] == [0.001, 0.03]
+    tags = MlflowClient().get_run(grid[0].run_id).data.tags
+    assert tags["phase"] == "grid" and tags["lr"] == f"{grid[0].lr:g}" and tags["selected"] == str(grid[0].selected).lower()
+
+    wider = make_params(**{**params.model_dump(mode="json"), "train": {**params.train.model_dump(mode="json"), "lr": [0.001, 0.01, 0.03]}})
+    again = train_family(wider, "mlp", {"mnist1d": prepared}, tmp_path / "models", tmp_path / "cache")["mnist1d"]
+    new = {t.run_id for t in again} - {t.run_id for t in trained}
+    new_lrs = {(t.lr, t.phase) for t in again if t.run_id in new}
+    assert new_lrs <= {(0.01, "grid"), (0.01, "final")} and (0.01, "grid") in new_lrs  # only the new lr trained

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -44,6 +44,7 @@ class Settings:
     deep_from: int
     kinds: dict[str, str]
     hardware_summary: str
+    types: dict[str, str] = field(default_factory=dict)  # family -> the article's type of network
 
     @property
     def alpha(self) -> float:
@@ -61,6 +62,7 @@ class Claim:
     plots: tuple[str, ...] = ()
     halves: tuple[str, str] | None = None  # the verdicts on the two halves of the seeds
     measured_verdict: str = ""  # the verdict over all seeds, before the split-half check
+    lr_sensitivity: str = ""  # whether the verdict would change at a fixed learning rate
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,7 @@ def configurations(runs: pd.DataFrame, settings: Settings) -> pd.DataFrame:
         collapsed = collapse(group.test_accuracy, group.chance.iloc[0], settings.collapse_margin, settings.confidence)
         rows.append({
             "dataset": dataset, "family": family, "depth": int(depth), "param_count": int(group.param_count.iloc[0]),
+            "lr": float(group.lr.iloc[0]) if "lr" in group else math.nan,
             "seeds": len(group), "diverged": int(group.diverged.sum()), "collapsed": collapsed.collapsed,
             "accuracy": accuracy, "accuracy_low": low, "accuracy_high": high,
             "accuracy_std": float(group.test_accuracy.std()) if len(group) > 1 else 0.0,
@@ -486,11 +489,24 @@ def matched_configurations(table: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(picked).sort_values(["dataset", "accuracy"], ascending=[True, False]) if picked else table.iloc[:0]
 
 
+# The article's taxonomy: "deep" types and "plain" types (recurrent networks are in both lists).
+DEEP_TYPES = ("recurrent", "unsupervised pre-trained", "convolutional")
+PLAIN_TYPES = ("feed-forward", "recurrent", "symmetrically connected")
+
+
+def _article_group(network_type: str) -> str:
+    groups = [name for name, types in (("deep", DEEP_TYPES), ("plain", PLAIN_TYPES))
+              if any(network_type.startswith(t) for t in types)]
+    return " and ".join(groups) or "-"
+
+
 def claim_types(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> Claim:
-    statement = "Types differ: feedforward, convolutional, recurrent."
+    statement = ("Types differ: deep (recurrent, unsupervised pre-trained, convolutional) and plain (feed-forward, "
+                 "recurrent, symmetrically connected) networks.")
     matched = matched_configurations(table)
     if len(matched.family.unique()) < 2:
         return Claim(5, statement, "untested", "the sweep trains fewer than two families.", "n/a", "_no data_")
+    types = {family: settings.types.get(family, family) for family in matched.family.unique()}
     found = []
     for dataset, group in matched.groupby("dataset", sort=True):
         best = group.iloc[0]
@@ -507,16 +523,18 @@ def claim_types(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> 
         for _, config in group.iterrows():
             versus = against_best.get((dataset, config.family))
             rows.append({
-                "dataset": dataset, "family": config.family, "depth": int(config.depth),
-                "parameters": int(config.param_count),
+                "dataset": dataset, "type": types[config.family], "article's group": _article_group(types[config.family]),
+                "family": config.family, "depth": int(config.depth), "parameters": int(config.param_count),
                 "accuracy [95% CI]": f"{_pct(config.accuracy)} [{_pct(config.accuracy_low)}, {_pct(config.accuracy_high)}]",
                 "best - this [95% CI]": versus["effect"].points() if versus else "best",
                 "adjusted p": _fmt_p(versus["q"]) if versus else "n/a",
             })
-    winners = sorted({f"{r['best'].family} on {r['dataset']}" for r in found})
+    winners = sorted({f"{types[r['best'].family]} ({r['best'].family}) on {r['dataset']}" for r in found})
+    behind = sorted({f"{types[r['other'].family]} on {r['dataset']}" for r, flag in zip(found, differs) if flag})
     verdict = "supported" if any(differs) else "not supported"
-    finding = (f"at matched parameter counts the families differ significantly; best: {', '.join(winners)}."
-               if any(differs) else "at matched parameter counts no family is significantly better than another.")
+    finding = (f"at matched parameter counts the types differ significantly; best: {', '.join(winners)}; "
+               f"significantly behind it: {', '.join(behind)}."
+               if any(differs) else "at matched parameter counts no type is significantly better than another.")
     runner_up = {}
     for r in found:  # the closest rival of each dataset's best family
         runner_up.setdefault(r["dataset"], r)
@@ -627,6 +645,32 @@ def judge(runs: pd.DataFrame, machines: pd.DataFrame, settings: Settings) -> lis
         claim_uses(runs, table, settings),
         claim_hardware(machines, settings),
     ]
+
+
+LR_SENSITIVE = {2: claim_accuracy, 4: claim_stability, 5: claim_types, 6: claim_uses}  # claims about accuracy
+
+
+def lr_sensitivity(grid: pd.DataFrame, settings: Settings) -> dict[int, str]:
+    """Per claim about accuracy: would its verdict change if every configuration trained at one fixed lr?
+    Judged on the lr grid's runs (the same seeds and steps at every lr), so that only the lr differs: the
+    verdict with every configuration at its chosen lr against the verdict at each lr of the grid."""
+    if grid.empty or grid.lr.nunique() < 2:
+        return {}
+
+    def verdicts(runs: pd.DataFrame) -> dict[int, str]:
+        table = configurations(runs, settings)
+        return {n: judge_claim(runs, table, settings).verdict for n, judge_claim in LR_SENSITIVE.items()}
+
+    chosen = verdicts(grid[grid.selected])
+    fixed = {lr: verdicts(grid[grid.lr == lr]) for lr in sorted(grid.lr.unique())}
+    where = f"on the lr grid's {grid.seed.nunique()} seeds and {int(grid.steps.max())} steps"
+    out = {}
+    for number in LR_SENSITIVE:
+        detail = "; ".join(f"lr {lr:g}: {v[number]}" for lr, v in fixed.items())
+        changed = any(v[number] != chosen[number] for v in fixed.values())
+        out[number] = (f"{'would change' if changed else 'would not change'} at a fixed lr ({detail}; "
+                       f"each configuration at its chosen lr: {chosen[number]}), {where}")
+    return out
 
 
 def seed_halves(runs: pd.DataFrame) -> tuple[list[int], list[int]] | None:

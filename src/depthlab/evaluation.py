@@ -20,7 +20,8 @@ from depthlab.families import build_network
 from depthlab.outputs import read_json, staged_dir, write_json
 from depthlab.params import Params
 
-HEADLINE = ("test_accuracy", "test_loss", "test_macro_f1", "latency_ms_per_sample", "throughput_samples_per_s")
+QUALITY = ("test_accuracy", "test_loss", "test_macro_f1")
+HEADLINE = (*QUALITY, "latency_ms_per_sample", "throughput_samples_per_s")
 
 
 def load_trained(params: Params, family: str, depth: int, meta: Meta, checkpoint: Path) -> nn.Module:
@@ -37,22 +38,26 @@ def load_trained(params: Params, family: str, depth: int, meta: Meta, checkpoint
 
 
 def measure(net: nn.Module, x: np.ndarray, y: np.ndarray, latency_samples: int) -> dict[str, Any]:
-    """Quality on the whole test set, single-sample latency and batched throughput, on the CPU."""
+    """Quality on the whole test set; with `latency_samples`, single-sample latency and batched throughput too
+    (NaN without), on the CPU."""
     inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
+    latency_s = throughput = math.nan
     with torch.inference_mode():
         logits = net(inputs)
         loss = F.cross_entropy(logits, targets).item()
         predicted = logits.argmax(dim=-1).numpy()
-        latencies = []
-        for i in range(min(latency_samples, len(x))):
-            started = time.perf_counter()
-            net(inputs[i : i + 1])
-            latencies.append(time.perf_counter() - started)
-        passes = []
-        for _ in range(5):
-            started = time.perf_counter()
-            net(inputs)
-            passes.append(time.perf_counter() - started)
+        if latency_samples:
+            latencies = []
+            for i in range(min(latency_samples, len(x))):
+                started = time.perf_counter()
+                net(inputs[i : i + 1])
+                latencies.append(time.perf_counter() - started)
+            passes = []
+            for _ in range(5):
+                started = time.perf_counter()
+                net(inputs)
+                passes.append(time.perf_counter() - started)
+            latency_s, throughput = statistics.median(latencies), len(x) / statistics.median(passes)
     labels = np.arange(logits.shape[1])
     confusion = confusion_matrix(y, predicted, labels=labels)
     per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
@@ -60,60 +65,88 @@ def measure(net: nn.Module, x: np.ndarray, y: np.ndarray, latency_samples: int) 
         "test_accuracy": float((predicted == y).mean()),
         "test_loss": loss,
         "test_macro_f1": float(f1_score(y, predicted, labels=labels, average="macro", zero_division=0)),
-        "latency_ms_per_sample": 1000 * statistics.median(latencies),
-        "throughput_samples_per_s": len(x) / statistics.median(passes),
+        "latency_ms_per_sample": 1000 * latency_s,
+        "throughput_samples_per_s": throughput,
         "per_class_accuracy": [float(a) for a in per_class],
         "confusion_matrix": confusion.tolist(),
     }
 
 
 def evaluate_family(
-    params: Params, dataset: str, family: str, data_dir: Path, models_dir: Path, metrics_file: Path, details_dir: Path
-) -> dict[str, Any]:
-    """Evaluate every trained (depth, seed) and add its test metrics to its training run. Writes, all or
-    nothing, the details (`details_dir`: one file per seed, and summary.json with every per-seed value the
-    report reads) and the DVC metrics: one headline per depth, the mean test accuracy in percent with its
-    bootstrap interval, so that `dvc metrics show` stays one short row per (dataset, family)."""
+    params: Params, family: str, data_dirs: dict[str, Path], models_dir: Path, metrics_dir: Path, details_dir: Path
+) -> dict[str, dict[str, Any]]:
+    """Evaluate every trained run of `family` on each dataset's test split and add its test metrics to its
+    training run. Writes, all or nothing, the details (`details_dir/<dataset>/`: one file per run, and
+    summary.json with every per-seed value the report reads) and the DVC metrics (`metrics_dir/<dataset>.json`:
+    one headline per depth, the mean test accuracy in percent with its bootstrap interval, so that
+    `dvc metrics show` stays one short row per (family, dataset)). Runs the report uses are timed too; the
+    other runs of the lr grid get their quality only."""
+    summaries = {}
+    with staged_dir(details_dir) as staging, staged_dir(metrics_dir) as metrics_staging:
+        for dataset, data_dir in data_dirs.items():
+            summary = _evaluate_dataset(params, dataset, family, data_dir, models_dir / dataset, staging / dataset)
+            write_json(staging / dataset / "summary.json", summary)
+            write_json(metrics_staging / f"{dataset}.json", headline(summary, params.report.confidence))
+            summaries[dataset] = summary
+    return summaries
+
+
+def _evaluate_dataset(params: Params, dataset: str, family: str, data_dir: Path, models_dir: Path,
+                      details_dir: Path) -> dict[str, Any]:
     meta = load_meta(data_dir)
     x, y = load_arrays(data_dir, "test", meta)
-    trained_runs = read_json(models_dir / "runs.json")["runs"]
+    trained = read_json(models_dir / "runs.json")
     per_depth: dict[int, dict[str, Any]] = {}
-    with staged_dir(details_dir) as staging:
-        for trained in trained_runs:
-            net = load_trained(params, family, trained["depth"], meta, models_dir / trained["checkpoint"])
-            result = measure(net, x, y, params.evaluate.latency_samples)
-            per_class = {f"test_acc_class_{meta.classes[i]}": a for i, a in enumerate(result["per_class_accuracy"])}
-            tracking.log_to_finished_run(
-                trained["run_id"],
-                {**{k: result[k] for k in HEADLINE}, **per_class},
-                {"evaluation/test.json": {**result, "classes": meta.classes}},
-            )
-            write_json(staging / f"d{trained['depth']}-seed-{trained['seed']}.json", {**result, "classes": meta.classes})
-            point = per_depth.setdefault(trained["depth"], {"param_count": trained["param_count"], "per_seed": {}})
-            point["per_seed"][str(trained["seed"])] = {
-                **{k: _finite_or_none(result[k]) for k in HEADLINE},
-                "train_time_s": trained["train_time_s"],
-                "train_samples_per_s": trained["steps"] * params.train.batch_size / max(trained["train_time_s"], 1e-9),
-                "diverged": int(trained["diverged"]),
-            }
-        summary = {
-            "dataset": dataset,
-            "family": family,
-            "chance": float(np.bincount(y).max() / len(y)),  # the majority class's share of the test split
-            "depths": {
-                str(depth): {
-                    "param_count": point["param_count"],
-                    "seeds": len(point["per_seed"]),
-                    "diverged": sum(seed["diverged"] for seed in point["per_seed"].values()),
-                    **_mean_and_std(point["per_seed"]),
-                    "per_seed": point["per_seed"],
-                }
-                for depth, point in sorted(per_depth.items())
-            },
+    grid: list[dict[str, Any]] = []
+    details_dir.mkdir(parents=True)
+    for run in trained["runs"]:
+        net = load_trained(params, family, run["depth"], meta, models_dir / run["checkpoint"])
+        result = measure(net, x, y, params.evaluate.latency_samples if run["reported"] else 0)
+        headline_keys = HEADLINE if run["reported"] else QUALITY
+        per_class = {f"test_acc_class_{meta.classes[i]}": a for i, a in enumerate(result["per_class_accuracy"])}
+        tracking.log_to_finished_run(
+            run["run_id"],
+            {**{k: result[k] for k in headline_keys}, **per_class},
+            {"evaluation/test.json": {**result, "classes": meta.classes}},
+        )
+        name = Path(run["checkpoint"]).with_suffix(".json").as_posix().replace("/", "-")
+        write_json(details_dir / name, {**result, "classes": meta.classes})
+        if run["phase"] == "grid":
+            grid.append({"depth": run["depth"], "lr": run["lr"], "seed": run["seed"], "steps": run["steps"],
+                         "val_accuracy": run["val_accuracy"], "test_accuracy": _finite_or_none(result["test_accuracy"]),
+                         "selected": run["selected"], "diverged": int(run["diverged"]), "train_time_s": run["train_time_s"],
+                         "train_samples_per_s": _samples_per_s(params, run)})
+        if not run["reported"]:
+            continue
+        point = per_depth.setdefault(run["depth"], {"param_count": run["param_count"], "lr": run["lr"], "per_seed": {}})
+        point["per_seed"][str(run["seed"])] = {
+            **{k: _finite_or_none(result[k]) for k in HEADLINE},
+            "train_time_s": run["train_time_s"],
+            "train_samples_per_s": _samples_per_s(params, run),
+            "diverged": int(run["diverged"]),
         }
-        write_json(staging / "summary.json", summary)
-    write_json(metrics_file, headline(summary, params.report.confidence))
-    return summary
+    return {
+        "dataset": dataset,
+        "family": family,
+        "chance": float(np.bincount(y).max() / len(y)),  # the majority class's share of the test split
+        "lr_grid": trained["lr_grid"],
+        "depths": {
+            str(depth): {
+                "param_count": point["param_count"],
+                "lr": point["lr"],
+                "seeds": len(point["per_seed"]),
+                "diverged": sum(seed["diverged"] for seed in point["per_seed"].values()),
+                **_mean_and_std(point["per_seed"]),
+                "per_seed": point["per_seed"],
+            }
+            for depth, point in sorted(per_depth.items())
+        },
+        "grid": grid,
+    }
+
+
+def _samples_per_s(params: Params, run: dict[str, Any]) -> float:
+    return run["steps"] * params.train.batch_size / max(run["train_time_s"], 1e-9)
 
 
 def headline(summary: dict[str, Any], confidence: float) -> dict[str, float | str | None]:

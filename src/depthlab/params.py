@@ -80,11 +80,22 @@ class ValidationParams(StrictModel):
     )
 
 
+class SelectionParams(StrictModel):
+    seeds: int = Field(3, ge=1, description="the first this many of train.seeds train every lr of the grid")
+    max_steps: int = Field(1500, gt=0, description="steps of every run of the grid")
+
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+
+
 class TrainParams(StrictModel):
     seeds: list[int] = Field(list(range(10)), min_length=1, description="trained together, one ensemble per depth")
-    max_steps: int = Field(2000, gt=0)
+    max_steps: int = Field(1500, gt=0)
     batch_size: int = Field(100, gt=0)
-    lr: float = Field(0.01, gt=0)
+    lr: list[PositiveFloat] = Field(
+        [0.01], min_length=1, description="Adam's learning rate; a grid: each configuration takes the lr of best mean "
+        "validation accuracy (see train.selection)")
+    selection: SelectionParams = SelectionParams()
     weight_decay: float = Field(0.0, ge=0)
     shuffle: bool = Field(True, description="reshuffle training batches every epoch")
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
@@ -94,12 +105,25 @@ class TrainParams(StrictModel):
         30.0, ge=0, description="training state saved at most this often, so an interrupted stage resumes from it"
     )
 
-    @field_validator("seeds")
+    @field_validator("seeds", "lr")
     @classmethod
-    def _distinct_seeds(cls, seeds: list[int]) -> list[int]:
-        if len(set(seeds)) != len(seeds):
-            raise ValueError(f"seeds must be distinct, got {seeds}")
-        return seeds
+    def _distinct(cls, values: list[Any]) -> list[Any]:
+        if len(set(values)) != len(values):
+            raise ValueError(f"lists a value twice: {values}")
+        return values
+
+    @field_validator("lr", mode="before")
+    @classmethod
+    def _one_lr_is_a_grid_of_one(cls, value: Any) -> Any:
+        return [value] if isinstance(value, (int, float)) else value
+
+    @property
+    def grid(self) -> list[float]:
+        """The learning rates to choose from, in ascending order (a tie goes to the smaller)."""
+        return sorted(self.lr)
+
+    def selection_seeds(self) -> list[int]:
+        return self.seeds[: self.selection.seeds]
 
 
 class EvaluateParams(StrictModel):
@@ -182,6 +206,9 @@ class Params(StrictModel):
                     )
         if not self.study():
             raise ValueError("sweep trains no depth of any family on any dataset: nothing to train")
+        if len(self.train.lr) > 1 and self.data.val_fraction == 0:
+            raise ValueError(f"train.lr: a grid of {len(self.train.lr)} learning rates is chosen on validation "
+                             "data, but data.val_fraction is 0 (no validation split); give one lr or a val_fraction")
         return self
 
     def study(self) -> list[tuple[str, str, list[int]]]:

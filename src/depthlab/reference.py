@@ -30,13 +30,13 @@ REFERENCE = (
     ReferenceModel("CNN", "cnn", 3, {"channels": 25, "first_kernel": 5, "kernel": 3, "stride": 2, "padding": 1}, 94, (94, 94)),
     ReferenceModel("GRU", "gru", 1, {"hidden": 6, "bidirectional": True}, 91, (91, 91)),
 )
-PROTOCOL = {"lr": 0.01, "weight_decay": 0.0, "batch_size": 100, "max_steps": 6000, "shuffle": False}
+PROTOCOL = {"lr": [0.01], "weight_decay": 0.0, "batch_size": 100, "max_steps": 6000, "shuffle": False}
 DATA = {"num_samples": 5000, "generator_seed": 42, "train_split": 0.8}
 
 
 def protocol_differences(params: Params) -> list[str]:
     """Where this run's protocol departs from the reference one (empty: it is the reference protocol)."""
-    train = params.train.model_dump()
+    train = params.train.model_dump(exclude={"selection"})
     differences = [f"train.{key} is {train[key]}, reference {value}" for key, value in PROTOCOL.items() if train[key] != value]
     generator = params.data.mnist1d.model_dump()
     differences += [f"data.mnist1d.{key} is {generator[key]}, reference {value}" for key, value in DATA.items() if generator[key] != value]

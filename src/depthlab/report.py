@@ -2,6 +2,7 @@
 verdicts (reports/claims.md and .html), logged to MLflow as a `report` run."""
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
@@ -15,13 +16,14 @@ import pandas as pd  # noqa: E402
 
 from depthlab import claims, hardware, reference, tracking  # noqa: E402
 from depthlab.outputs import read_json, staged_dir, write_text  # noqa: E402
-from depthlab.params import Params  # noqa: E402
+from depthlab.families import FAMILIES  # noqa: E402
+from depthlab.params import Params, TrainParams  # noqa: E402
 
 RUN_COLUMNS = [
     "test_accuracy", "train_time_s", "train_samples_per_s", "throughput_samples_per_s", "latency_ms_per_sample", "diverged",
 ]
 SUMMARY_COLUMNS = {
-    "dataset": "dataset", "family": "family", "depth": "depth", "param_count": "parameters", "seeds": "seeds",
+    "dataset": "dataset", "family": "family", "depth": "depth", "lr": "lr", "param_count": "parameters", "seeds": "seeds",
     "accuracy": "test accuracy", "accuracy_low": "CI low", "accuracy_high": "CI high", "accuracy_std": "std",
     "collapsed": "collapsed", "diverged": "diverged", "train_time_s": "train time s",
     "train_samples_per_s": "train samples/s", "inference_samples_per_s": "inference samples/s",
@@ -29,40 +31,58 @@ SUMMARY_COLUMNS = {
 ACCURACY_CURVES = "accuracy_by_depth.csv"  # the data of DVC's accuracy plot (dvc.yaml `plots:`)
 
 
-def load_runs(params: Params, evaluations: Path) -> pd.DataFrame:
-    """One row per trained (dataset, family, depth, seed), from the evaluate stage's summary.json files."""
-    rows = []
+def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From the evaluate stage's summary.json files: the reported runs, one row per (dataset, family, depth,
+    seed) at the configuration's chosen lr; and the lr grid's runs, one row per (dataset, family, depth, lr,
+    seed), empty where the grid has one lr."""
+    rows, grid = [], []
     for dataset, family, _ in params.study():
-        summary = read_json(evaluations / dataset / family / "summary.json")
+        summary = read_json(evaluations / family / dataset / "summary.json")
         for depth, point in summary["depths"].items():
             for seed, values in point["per_seed"].items():
                 rows.append({
-                    "dataset": dataset, "family": family, "depth": int(depth), "seed": int(seed),
+                    "dataset": dataset, "family": family, "depth": int(depth), "seed": int(seed), "lr": point["lr"],
                     "param_count": point["param_count"], "chance": summary["chance"],
                     **{key: values[key] for key in RUN_COLUMNS},
                 })
+        counts = {int(depth): point["param_count"] for depth, point in summary["depths"].items()}
+        for run in summary["grid"]:
+            grid.append({"dataset": dataset, "family": family, "param_count": counts[run["depth"]],
+                         "chance": summary["chance"], "throughput_samples_per_s": np.nan,  # grid runs are not timed
+                         "latency_ms_per_sample": np.nan, **run})
     runs = pd.DataFrame(rows)
     runs["test_accuracy"] = runs["test_accuracy"].astype(float)
-    return runs
+    return runs, pd.DataFrame(grid)
 
 
 def settings(params: Params, machine: str) -> claims.Settings:
     return claims.Settings(
         confidence=params.report.confidence, collapse_margin=params.report.collapse_margin,
         deep_from=params.report.deep_from, kinds={d: params.data.kind(d) for d in params.data.datasets},
-        hardware_summary=machine,
+        hardware_summary=machine, types={name: family.article_type for name, family in FAMILIES.items()},
     )
+
+
+def _insensitive(number: int, grid: pd.DataFrame) -> str:
+    """Why a claim has no learning-rate sensitivity line."""
+    if grid.empty:
+        return "not checked: train.lr has one value"
+    if number in (1, 3):
+        return "not checked: the lr does not change how long a step takes"
+    return "not checked: compares machines"
 
 
 def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFrame:
     """Write summary.csv, the accuracy curves for DVC, claims.md, claims.html and plots/ to `out_dir`
     all-or-nothing; return the summary."""
-    runs = load_runs(params, evaluations)
+    runs, grid = load_runs(params, evaluations)
     machine = hardware.summary()
     study = settings(params, machine)
     table = claims.configurations(runs, study)
     machines = tracking.training_runs(params.data.datasets) if params.tracking.enabled else pd.DataFrame()
-    verdicts = claims.judge_with_halves(runs, machines, study)
+    sensitivity = claims.lr_sensitivity(grid, study)
+    verdicts = [replace(c, lr_sensitivity=sensitivity.get(c.number, _insensitive(c.number, grid)))
+                for c in claims.judge_with_halves(runs, machines, study)]
     references = reference.reference_table(params, runs)
     document = _document(params, table, verdicts, references, machine, claims.halves_text(runs))
 
@@ -88,7 +108,7 @@ def _document(
         "",
         f"Measured on: **{machine}**.",
         f"Protocol: {len(train.seeds)} seeds per configuration, {train.max_steps} steps, batch {train.batch_size}, "
-        f"Adam lr {train.lr}, weight decay {train.weight_decay}, shuffled batches: {str(train.shuffle).lower()}. "
+        f"Adam, weight decay {train.weight_decay}, shuffled batches: {str(train.shuffle).lower()}. " + _lr_protocol(train),
         f"Datasets: {', '.join(f'{d} ({params.data.kind(d)})' for d in params.data.datasets)}.",
         f"Statistics: means over seeds with {confidence} bootstrap intervals (BCa); two configurations compared "
         "by a permutation test of the difference in means, which is the effect, with its bootstrap interval; trends "
@@ -105,9 +125,10 @@ def _document(
         "",
         "## Verdicts",
         "",
-        "| # | claim | verdict | effect [95% CI] | halves | why |",
-        "|---|---|---|---|---|---|",
-        *(f"| {c.number} | {c.statement} | **{c.verdict}** | {c.effect} | {_halves(c)} | {c.finding} |" for c in verdicts),
+        "| # | claim | verdict | effect [95% CI] | halves | at a fixed lr | why |",
+        "|---|---|---|---|---|---|---|",
+        *(f"| {c.number} | {c.statement} | **{c.verdict}** | {c.effect} | {_halves(c)} | "
+          f"{c.lr_sensitivity.split(' (')[0]} | {c.finding} |" for c in verdicts),
         "",
     ]
     if not references.empty:
@@ -117,12 +138,25 @@ def _document(
             lines += ["Not the reference protocol (run `make reference` for it): " + "; ".join(differences) + ".", ""]
     for claim in verdicts:
         lines += [f"## Claim {claim.number}: {claim.statement}", "", f"**Verdict: {claim.verdict}** - {claim.finding}", "",
-                  f"Effect: {claim.effect}.", "", f"Split-half check: {_halves(claim)}.", ""]
+                  f"Effect: {claim.effect}.", "", f"Split-half check: {_halves(claim)}.", "",
+                  f"Learning rate: {claim.lr_sensitivity}.", ""]
         lines += [claim.evidence, ""]
         lines += [f"![{plot}](plots/{plot})" for plot in claim.plots] + [""]
     shown = table.rename(columns=SUMMARY_COLUMNS)[list(SUMMARY_COLUMNS.values())]
     lines += ["## Every configuration", "", shown.to_markdown(index=False, floatfmt=".4g"), ""]
     return "\n".join(lines)
+
+
+def _lr_protocol(train: TrainParams) -> str:
+    if len(train.grid) == 1:
+        return f"Learning rate {train.grid[0]:g} for every configuration."
+    reused = train.selection.max_steps == train.max_steps
+    return (f"Learning rate: each configuration takes, from the grid {', '.join(f'{lr:g}' for lr in train.grid)}, "
+            f"the one with the best mean validation accuracy over its first {train.selection.seeds} seeds trained "
+            f"{train.selection.max_steps} steps at every lr (the test split is never used to choose)"
+            + (f"; those seeds at the chosen lr are reported with the other {len(train.seeds) - train.selection.seeds}."
+               if reused else "; every seed is then trained at the chosen lr and reported.")
+            + " The chosen lr of each configuration is in the table at the end.")
 
 
 def _halves(claim: claims.Claim) -> str:

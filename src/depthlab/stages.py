@@ -19,7 +19,7 @@ MODELS = Path("data/models")
 EVALUATIONS = Path("data/eval")
 METRICS = Path("data/metrics")
 REPORTS = Path("reports")
-RESUME = Path(".cache/resume")  # outside DVC's outputs, which DVC deletes before a stage runs
+CACHE = Path(".cache/ensembles")  # outside DVC's outputs: resumable states and finished ensembles to reuse
 
 # Exit codes a scheduler can tell apart (documented in the README).
 EXIT_CODES: dict[type[DepthlabError], int] = {ParamsError: 2, DataError: 3, ValidationFailed: 4, TrackingError: 5}
@@ -55,42 +55,46 @@ def validate(params: Params, dataset: str) -> None:
     print(f"validated {summary['dataset']}: all {summary['expectations']} expectations met")
 
 
-def train(params: Params, dataset: str, family: str) -> None:
+def train(params: Params, family: str) -> None:
+    datasets = _datasets_of(params, family)
+    if not datasets:
+        return _nothing_to_do(family, MODELS / family)
     from depthlab import training
 
-    _require_in_sweep(params, dataset, family)
     _check_tracking(params)
-    depths, seeds = params.depths(dataset, family), len(params.train.seeds)
-    together = ", trained together as one ensemble" if seeds > 1 else ""
-    print(f"training {family} on {dataset}: depths {sorted(depths, reverse=True)} (deepest first), "
-          f"{training.seeds_text(seeds)} each{together}", flush=True)
+    cfg = params.train
+    grid = (f"the lr of {len(cfg.grid)} ({', '.join(f'{lr:g}' for lr in cfg.grid)}) with the best validation accuracy on "
+            f"{training.seeds_text(cfg.selection.seeds)} and {cfg.selection.max_steps} steps, then "
+            if len(cfg.grid) > 1 else f"lr {cfg.grid[0]:g}, ")
+    print(f"training {family} on {', '.join(datasets)}: per depth {grid}{training.seeds_text(len(cfg.seeds))} "
+          "as one ensemble", flush=True)
     trained = training.train_family(
-        params, dataset, family, PREPARED / dataset, MODELS / dataset / family, RESUME / dataset / family
+        params, family, {dataset: PREPARED / dataset for dataset in datasets}, MODELS / family, CACHE / family
     )
-    seconds = sum(t.train_time_s for t in trained)
-    diverged = sum(t.diverged for t in trained)
-    print(f"trained {family} on {dataset}: {len(trained)} runs, {seconds:.1f}s of training, {diverged} diverged")
+    for dataset, seeds in trained.items():
+        seconds = sum(t.train_time_s for t in seeds)
+        diverged = sum(t.diverged for t in seeds)
+        print(f"trained {family} on {dataset}: {len(seeds)} runs, {seconds:.1f}s of training, {diverged} diverged")
 
 
-def evaluate(params: Params, dataset: str, family: str) -> None:
+def evaluate(params: Params, family: str) -> None:
+    datasets = _datasets_of(params, family)
+    if not datasets:
+        return _nothing_to_do(family, EVALUATIONS / family, METRICS / family)
     from depthlab import evaluation
 
-    _require_in_sweep(params, dataset, family)
     _check_tracking(params)
-    print(f"evaluating {family} on {dataset}: the test split, every trained depth and seed", flush=True)
-    summary = evaluation.evaluate_family(
-        params,
-        dataset,
-        family,
-        PREPARED / dataset,
-        MODELS / dataset / family,
-        METRICS / dataset / f"{family}.json",
-        EVALUATIONS / dataset / family,
+    print(f"evaluating {family} on the test splits of {', '.join(datasets)}: every trained depth, lr and seed", flush=True)
+    summaries = evaluation.evaluate_family(
+        params, family, {dataset: PREPARED / dataset for dataset in datasets}, MODELS / family, METRICS / family,
+        EVALUATIONS / family,
     )
-    for depth, point in summary["depths"].items():
-        accuracy = point["test_accuracy"]
-        shown = "n/a" if accuracy is None else f"{accuracy:.4f} ± {point['test_accuracy_std']:.4f}"
-        print(f"evaluated {family}-d{depth} on {dataset}: test accuracy {shown} over {point['seeds']} seeds")
+    for dataset, summary in summaries.items():
+        for depth, point in summary["depths"].items():
+            accuracy = point["test_accuracy"]
+            shown = "n/a" if accuracy is None else f"{accuracy:.4f} ± {point['test_accuracy_std']:.4f}"
+            print(f"evaluated {family}-d{depth} on {dataset} (lr {point['lr']:g}): test accuracy {shown} "
+                  f"over {point['seeds']} seeds")
 
 
 def report(params: Params) -> None:
@@ -115,9 +119,21 @@ def _require_dataset(params: Params, dataset: str) -> None:
         raise ParamsError(f"dataset '{dataset}' is not in params.yaml data.datasets {params.data.datasets}")
 
 
-def _require_in_sweep(params: Params, dataset: str, family: str) -> None:
-    if not params.depths(dataset, family):
-        raise ParamsError(f"params.yaml sweep.{family} trains nothing on '{dataset}'")
+def _nothing_to_do(family: str, *outputs: Path) -> None:
+    """A family whose sweep trains nothing: its stages leave empty outputs, having imported nothing heavy."""
+    from depthlab.outputs import staged_dir
+
+    for output in outputs:
+        with staged_dir(output):
+            pass
+    print(f"sweep.{family} trains nothing: no datasets or no depths")
+
+
+def _datasets_of(params: Params, family: str) -> list[str]:
+    """The datasets `family` trains on, in data.datasets order; an empty list when its sweep trains nothing."""
+    if family not in params.sweep.model_fields:
+        raise ParamsError(f"family '{family}' has no sweep.{family} in params.yaml")
+    return [dataset for dataset in params.data.datasets if params.depths(dataset, family)]
 
 
 def arguments(description: str, *names: str) -> dict[str, Any]:

@@ -68,8 +68,9 @@ def experiment_name(dataset: str) -> str:
     return f"depthlab-{dataset}"
 
 
-def run_name(family: str, depth: int, seed: int) -> str:
-    return f"{family}-d{depth}-s{seed}"
+def run_name(family: str, depth: int, seed: int, grid_lr: float | None = None) -> str:
+    """`mlp-d4-s0`; a run of the lr grid says so and its lr: `mlp-d4-s0-grid-lr0.003`."""
+    return f"{family}-d{depth}-s{seed}" + ("" if grid_lr is None else f"-grid-lr{grid_lr:g}")
 
 
 def _client() -> MlflowClient:
@@ -478,6 +479,15 @@ def log_to_finished_run(run_id: str, metrics: Mapping[str, float], documents: Ma
         client.log_batch(run_id, metrics=entries[start : start + MAX_BATCH])
     for artifact_file, document in documents.items():
         client.log_dict(run_id, document, artifact_file)
+
+
+@deferred()
+def tag_finished_runs(tags: Mapping[str, Mapping[str, str]]) -> None:
+    """Tags decided after runs ended ({run id: tags}), e.g. whether the lr grid chose a run's lr."""
+    client = _client()
+    for run_id, run_tags in tags.items():
+        if run_id != UntrackedRun.run_id:
+            client.log_batch(run_id, tags=[RunTag(key, value) for key, value in run_tags.items()])
 
 
 def training_runs(datasets: list[str]) -> pd.DataFrame:

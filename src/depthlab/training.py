@@ -13,15 +13,17 @@ version, 1.2 s of every train stage's start. The depths of a stage train in para
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import math
 import multiprocessing
 import os
 import shutil
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,7 +35,7 @@ from torch import nn
 
 from depthlab import ensemble, tracking
 from depthlab.data import Meta, load_frame, load_meta, to_arrays
-from depthlab.families import build_network, count_parameters
+from depthlab.families import FAMILIES, build_network, count_parameters
 from depthlab.outputs import staged_dir, write_json
 from depthlab.params import Params, TrainParams
 
@@ -166,7 +168,8 @@ def fit(
     val_xy: tuple[np.ndarray, np.ndarray],
     cfg: TrainParams,
     on_epoch_end: Callable[[int, dict[int, dict[str, float]]], None],
-    resume: ResumeState | None = None,
+    resume: EnsembleCache | None = None,
+    pretrain: Callable[[nn.Module, torch.Tensor], list[dict[str, float]] | None] | None = None,
 ) -> FitState:
     """Train the ensemble of `seeds` for `cfg.max_steps` optimizer steps, validating after every epoch; with
     `resume`, continue from its saved state and save it again every `cfg.resume_interval_s` seconds, at the
@@ -175,6 +178,9 @@ def fit(
     Each seed draws its own batches, shuffled by a generator seeded with its seed, as when trained alone. A
     seed whose epoch loss is not finite is frozen at the end of that epoch (its weights kept as they were
     then) and the others go on; training ends early once every seed has stopped.
+
+    `pretrain(net, inputs)`, where given, trains the network without labels first (a family's unsupervised
+    pre-training; never again on resuming) and returns each seed's metrics, heard as those of step 0.
     """
     model, optimizer = fabric.setup(module, module.configure_optimizers())
     x, y = (fabric.to_device(torch.from_numpy(a)) for a in train_xy)
@@ -182,6 +188,10 @@ def fit(
     state = FitState([torch.Generator().manual_seed(seed) for seed in seeds])
     if resume:
         resume.load(module, optimizer, state)
+    if pretrain and state.step == 0:
+        pretrained = pretrain(module.net, x)
+        if pretrained:
+            on_epoch_end(0, dict(enumerate(pretrained)))
     saved_at = time.monotonic()
     # Looked up once: Fabric's wrapper resolves a method other than forward through a failed attribute
     # lookup each time, which costs 3% of a small MLP's step.
@@ -225,19 +235,15 @@ def _gather(x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> tuple[torch
     return x.index_select(0, rows).view(*shape, *x.shape[1:]), y.index_select(0, rows).view(shape)
 
 
-class ResumeState:
-    """One ensemble's training state and outcome kept outside DVC's outputs (which DVC deletes before a stage
-    runs), so that an interrupted train stage continues where it stopped. The file name carries a hash of
-    everything that shapes the runs, seeds included: changed params or data never resume from an old state."""
+class EnsembleCache:
+    """One ensemble's saved training state and finished outcome, kept outside DVC's outputs (which DVC may
+    delete before a stage runs). An interrupted train stage continues from the state; a finished ensemble is
+    reused by the next run of its stage, so that adding an lr to the grid, a depth or a dataset trains only
+    what is new. The file name carries a hash of everything that shapes the runs: params, seeds, data and the
+    training code; a change to any of them never reuses an old result."""
 
     def __init__(self, folder: Path, job: EnsembleJob):
-        cfg = job.params.train.model_dump(mode="json", exclude={"seeds", "workers", "threads", "resume_interval_s"})
-        shaping = {
-            "train": cfg, "model": getattr(job.params.models, job.family).model_dump(mode="json"),
-            "family": job.family, "depth": job.depth, "seeds": list(job.seeds), "data": job.meta.digest,
-        }
-        key = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
-        self.stem = f"d{job.depth}-{key}"
+        self.stem = f"{job.dataset}-d{job.depth}-{job.key}"
         self.folder = folder
         self.state_file = folder / f"{self.stem}.state"
         self.outcome_file = folder / f"{self.stem}.done.json"
@@ -270,7 +276,7 @@ class ResumeState:
         return self.folder / f"{self.stem}-s{seed}.ckpt"
 
     def finished(self) -> list[dict[str, Any]] | None:
-        """The outcomes of an ensemble that completed before the stage was interrupted, if any."""
+        """The outcomes of this ensemble from an earlier run, if it finished."""
         if not self.outcome_file.exists():
             return None
         outcomes = json.loads(self.outcome_file.read_text())
@@ -282,41 +288,93 @@ class ResumeState:
         write_json(self.outcome_file, [asdict(seed) for seed in trained])
         self.state_file.unlink(missing_ok=True)
 
+    def files(self) -> list[Path]:
+        return [self.state_file, self.outcome_file, *self.folder.glob(f"{self.stem}-s*.ckpt")]
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """One dataset as a train stage uses it: read, and described for MLflow, once for all its ensembles."""
+
+    meta: Meta
+    train_xy: tuple[np.ndarray, np.ndarray]
+    val_xy: tuple[np.ndarray, np.ndarray]
+    dataset_inputs: list[Any]
+
 
 @dataclass(frozen=True)
 class EnsembleJob:
-    """Everything one ensemble (a depth's seeds) needs, data included, so a worker process reads no files."""
+    """Everything one ensemble (the seeds of a (dataset, depth, lr)) needs, data included, so a worker process
+    reads no files. `phase` is "grid" for the runs that choose the lr, "final" for the runs the report uses."""
 
     params: Params
     dataset: str
     family: str
     depth: int
+    lr: float
+    max_steps: int
+    phase: str
     seeds: tuple[int, ...]
-    meta: Meta
-    train_xy: tuple[np.ndarray, np.ndarray]
-    val_xy: tuple[np.ndarray, np.ndarray]
-    dataset_inputs: list[Any]
-    out_dir: Path
-    threads: int
-    resume_dir: Path | None = None
+    data: StudyData
+    out_dir: Path  # the dataset's folder of the family's outputs
+    code: str  # digest of the training code
+    cache_dir: Path | None = None
+    threads: int = 1  # torch threads of the process that trains it (set by run_jobs)
+
+    @property
+    def config(self) -> TrainParams:
+        """The train section as this ensemble trains: its own lr and steps."""
+        return self.params.train.model_copy(update={"lr": [self.lr], "max_steps": self.max_steps})
+
+    @property
+    def key(self) -> str:
+        """A hash of everything that shapes this ensemble's runs."""
+        shaping = {
+            "train": self.params.train.model_dump(mode="json", include=SHAPING_TRAIN_KEYS),
+            "lr": self.lr, "max_steps": self.max_steps, "seeds": list(self.seeds),
+            "model": getattr(self.params.models, self.family).model_dump(mode="json"),
+            "family": self.family, "depth": self.depth, "data": self.data.meta.digest, "code": self.code,
+        }
+        return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def label(self) -> str:
+        grid = ", lr grid" if self.phase == GRID else ""
+        return f"{self.dataset}/{self.family}-d{self.depth} lr {self.lr:g}{grid}, {seeds_text(len(self.seeds))}"
+
+    def checkpoint(self, seed: int) -> Path:
+        """Relative to the dataset's output folder; unique per (lr, steps, seed) of a depth."""
+        return Path(f"d{self.depth}") / f"lr{self.lr:g}-{self.max_steps}steps" / f"seed-{seed}.ckpt"
+
+
+# What shapes a run in `train`, besides the lr, steps and seeds an ensemble is given.
+SHAPING_TRAIN_KEYS = {"batch_size", "weight_decay", "shuffle", "accelerator"}
+GRID, FINAL = "grid", "final"
 
 
 @dataclass(frozen=True)
 class TrainedSeed:
     """One seed's outcome, as runs.json lists it. `train_time_s` is its share of its ensemble's training
     time (the ensemble's time over its seeds): what training one model cost. `ensemble_seeds`: the seeds it
-    trained with, in order; its weights are reproduced bit for bit only in that same ensemble."""
+    trained with, in order; its weights are reproduced bit for bit only in that same ensemble. `phase`: grid
+    (choosing the lr) or final; `selected`: trained at the lr chosen for its configuration; `reported`: one of
+    the runs the report's verdicts rest on."""
 
     depth: int
     seed: int
+    lr: float
+    phase: str
     run_id: str
     checkpoint: str
     param_count: int
     train_time_s: float
     steps: int
+    val_accuracy: float | None
     diverged: bool
     accelerator: str
     ensemble_seeds: list[int]
+    selected: bool = False
+    reported: bool = False
 
 
 def seeds_text(count: int) -> str:
@@ -328,18 +386,20 @@ def worker_count(cfg: TrainParams, jobs: int) -> int:
     return max(1, min(cfg.workers or os.cpu_count() or 1, jobs))
 
 
-def ensemble_jobs(
-    params: Params,
-    dataset: str,
-    family: str,
-    depths: list[int],
-    data_dir: Path,
-    out_dir: Path,
-    threads: int,
-    resume_dir: Path | None = None,
-) -> list[EnsembleJob]:
-    """One job per depth, all seeds together, deepest first so the longest runs start first; the data is
-    read, and described for MLflow, once for all of them."""
+def code_digest(family: str) -> str:
+    """A digest of the depthlab modules a train stage has imported (the family's network included): the code
+    that shapes its results. Report or benchmark code is not among them, so changing it reuses ensembles."""
+    importlib.import_module(FAMILIES[family].network_module)
+    package = Path(__file__).resolve().parent
+    files = sorted(Path(module.__file__).resolve() for name, module in list(sys.modules.items())
+                   if name.split(".")[0] == "depthlab" and getattr(module, "__file__", None))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def load_study_data(params: Params, dataset: str, data_dir: Path) -> StudyData:
     meta = load_meta(data_dir)
     splits = ("train", "val") if meta.rows.get("val", 0) else ("train",)
     frames = {split: load_frame(data_dir, split) for split in ("train", "val")}
@@ -351,52 +411,141 @@ def ensemble_jobs(
             meta.name,
             meta.digest,
         )
-    train_xy, val_xy = (to_arrays(frames[split], meta) for split in ("train", "val"))
-    seeds = tuple(params.train.seeds)
+    return StudyData(meta, *(to_arrays(frames[split], meta) for split in ("train", "val")), inputs)
+
+
+def grid_jobs(params: Params, family: str, data: dict[str, StudyData], out_dir: Path, code: str,
+              cache_dir: Path | None = None) -> list[EnsembleJob]:
+    """The ensembles that choose each configuration's lr: every lr of the grid over the selection seeds.
+    None where the grid has a single lr: there is nothing to choose."""
+    cfg = params.train
+    if len(cfg.grid) < 2:
+        return []
     return [
-        EnsembleJob(params, dataset, family, depth, seeds, meta, train_xy, val_xy, inputs, out_dir, threads, resume_dir)
-        for depth in sorted(depths, reverse=True)
+        EnsembleJob(params, dataset, family, depth, lr, cfg.selection.max_steps, GRID, tuple(cfg.selection_seeds()),
+                    data[dataset], out_dir / dataset, code, cache_dir)
+        for dataset in data for depth in params.depths(dataset, family) for lr in cfg.grid
     ]
 
 
+def choose_lr(params: Params, grid: list[TrainedSeed]) -> float:
+    """The lr whose seeds have the best mean final validation accuracy (a diverged seed counts as 0); a tie
+    goes to the smaller lr. The test split is never looked at."""
+    if not grid:
+        return params.train.grid[0]
+    scores = {lr: float(np.mean([s.val_accuracy or 0.0 for s in grid if s.lr == lr])) for lr in params.train.grid}
+    return max(params.train.grid, key=lambda lr: (scores[lr], -lr))
+
+
+def final_jobs(params: Params, family: str, data: dict[str, StudyData], chosen: dict[tuple[str, int], float],
+               out_dir: Path, code: str, cache_dir: Path | None = None) -> list[EnsembleJob]:
+    """Every configuration at its chosen lr over every seed; the seeds its grid already trained at that lr
+    with as many steps are not trained again (they are reported with the others)."""
+    cfg = params.train
+    reused = cfg.selection_seeds() if len(cfg.grid) > 1 and cfg.selection.max_steps == cfg.max_steps else []
+    seeds = tuple(s for s in cfg.seeds if s not in reused)
+    if not seeds:
+        return []
+    return [
+        EnsembleJob(params, dataset, family, depth, chosen[dataset, depth], cfg.max_steps, FINAL, seeds,
+                    data[dataset], out_dir / dataset, code, cache_dir)
+        for dataset in data for depth in params.depths(dataset, family)
+    ]
+
+
+def ensemble_job(params: Params, dataset: str, family: str, depth: int, data_dir: Path, out_dir: Path) -> EnsembleJob:
+    """One configuration's ensemble of every seed at the grid's first lr, as a train stage makes its final
+    ones (for benchmarks, which time one ensemble)."""
+    data = load_study_data(params, dataset, data_dir)
+    return EnsembleJob(params, dataset, family, depth, params.train.grid[0], params.train.max_steps, FINAL,
+                       tuple(params.train.seeds), data, out_dir, code_digest(family))
+
+
 def train_family(
-    params: Params, dataset: str, family: str, data_dir: Path, out_dir: Path, resume_dir: Path | None = None
-) -> list[TrainedSeed]:
-    """Train every depth of `family` in the sweep on `dataset`, each as one ensemble of every seed; write
-    checkpoints and runs.json to `out_dir` all-or-nothing. With `resume_dir`, ensembles finished or
-    interrupted by an earlier attempt are reused or continued (see ResumeState); it is emptied once the
-    stage succeeds."""
-    depths = params.depths(dataset, family)
-    workers = worker_count(params.train, len(depths))
-    threads = params.train.threads or max(1, (os.cpu_count() or 1) // workers)
+    params: Params, family: str, data_dirs: dict[str, Path], out_dir: Path, cache_dir: Path | None = None
+) -> dict[str, list[TrainedSeed]]:
+    """Train every configuration of `family` in the sweep, on every dataset of `data_dirs`: first the lr grid
+    on the selection seeds (where the grid has more than one lr), then every seed at the lr each
+    configuration chose. Writes checkpoints and one runs.json per dataset to `out_dir` all-or-nothing. With
+    `cache_dir`, ensembles finished by an earlier run are reused and interrupted ones continue
+    (EnsembleCache); afterwards it keeps what this run used and nothing else."""
+    depths = {dataset: params.depths(dataset, family) for dataset in data_dirs}
     with staged_dir(out_dir) as staging:
-        jobs = ensemble_jobs(params, dataset, family, depths, data_dir, staging, threads, resume_dir)
+        data = {dataset: load_study_data(params, dataset, data_dirs[dataset]) for dataset in data_dirs if depths[dataset]}
         if params.tracking.enabled:
-            # Orphaned runs closed, the experiment (and a fresh database's tables) created before writers start.
-            in_child_process(tracking.prepare_experiment, dataset)
-        if workers == 1:
-            trained = [seed for job in jobs for seed in train_ensemble(job)]
-        else:
-            # Workers are forked after this: they inherit the jobs, data included, and receive only an index.
-            # (Pickling megabytes through the pool's pipe also hung its shutdown when a worker was interrupted.)
-            _FORKED_JOBS[:] = jobs
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(workers, mp_context=context) as pool:
-                try:
-                    trained = [seed for seeds in pool.map(_train_in_worker, range(len(jobs))) for seed in seeds]
-                except BaseException:  # Ctrl-C, SIGTERM or a failed run: stop the other workers' runs too
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    for worker in multiprocessing.active_children():
-                        worker.terminate()
-                    raise
-        trained.sort(key=lambda t: (t.depth, t.seed))
-        write_json(
-            staging / "runs.json",
-            {"dataset": dataset, "family": family, "runs": [asdict(t) for t in trained]},
-        )
-    if resume_dir:
-        shutil.rmtree(resume_dir, ignore_errors=True)
-    return trained
+            for dataset in data:
+                # Orphaned runs closed, the experiment (and a fresh database's tables) created before writers start.
+                in_child_process(tracking.prepare_experiment, dataset)
+        code = code_digest(family)
+        grid = run_jobs(grid_jobs(params, family, data, staging, code, cache_dir))
+        chosen = {
+            (dataset, depth): choose_lr(params, [s for d, s in grid if d == dataset and s.depth == depth])
+            for dataset in data for depth in depths[dataset]
+        }
+        final = run_jobs(final_jobs(params, family, data, chosen, staging, code, cache_dir))
+        trained = _mark_selection(params, grid + final, chosen)
+        if params.tracking.enabled:
+            tracking.tag_finished_runs({s.run_id: {"selected": str(s.selected).lower(), "reported": str(s.reported).lower()}
+                                        for _, s in trained})
+        by_dataset: dict[str, list[TrainedSeed]] = {}
+        for dataset, seed in trained:
+            by_dataset.setdefault(dataset, []).append(seed)
+        for dataset, seeds in by_dataset.items():
+            seeds.sort(key=lambda t: (t.depth, t.phase != FINAL, t.lr, t.seed))
+            write_json(staging / dataset / "runs.json", {
+                "dataset": dataset, "family": family, "lr_grid": params.train.grid,
+                "chosen_lr": {str(depth): chosen[dataset, depth] for depth in depths[dataset]},
+                "runs": [asdict(t) for t in seeds],
+            })
+    if cache_dir:
+        used = grid_jobs(params, family, data, out_dir, code, cache_dir) + final_jobs(params, family, data, chosen, out_dir, code, cache_dir)
+        _prune(cache_dir, {path for job in used for path in EnsembleCache(cache_dir, job).files()})
+    return by_dataset
+
+
+def _mark_selection(params: Params, trained: list[tuple[str, TrainedSeed]],
+                    chosen: dict[tuple[str, int], float]) -> list[tuple[str, TrainedSeed]]:
+    """Which runs trained at their configuration's chosen lr, and which the report uses: the final runs and,
+    where the grid ran as many steps, its runs at the chosen lr."""
+    marked = []
+    for dataset, seed in trained:
+        selected = seed.lr == chosen[dataset, seed.depth]
+        full_length = seed.phase == FINAL or params.train.selection.max_steps == params.train.max_steps
+        marked.append((dataset, replace(seed, selected=selected, reported=selected and full_length)))
+    return marked
+
+
+def _prune(cache_dir: Path, keep: set[Path]) -> None:
+    for path in cache_dir.glob("*"):
+        if path.is_file() and path not in keep:
+            path.unlink()
+
+
+def run_jobs(jobs: list[EnsembleJob]) -> list[tuple[str, TrainedSeed]]:
+    """Every job's seeds, each labelled with its dataset; in parallel worker processes where there are several
+    jobs and `train.workers` allows, longest jobs first."""
+    if not jobs:
+        return []
+    cfg = jobs[0].params.train
+    workers = worker_count(cfg, len(jobs))
+    threads = cfg.threads or max(1, (os.cpu_count() or 1) // workers)
+    jobs = sorted((replace(job, threads=threads) for job in jobs), key=lambda j: (j.depth, len(j.seeds), j.max_steps), reverse=True)
+    if workers == 1:
+        results = [train_ensemble(job) for job in jobs]
+    else:
+        # Workers are forked after this: they inherit the jobs, data included, and receive only an index.
+        # (Pickling megabytes through the pool's pipe also hung its shutdown when a worker was interrupted.)
+        _FORKED_JOBS[:] = jobs
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            try:
+                results = list(pool.map(_train_in_worker, range(len(jobs))))
+            except BaseException:  # Ctrl-C, SIGTERM or a failed run: stop the other workers' runs too
+                pool.shutdown(wait=False, cancel_futures=True)
+                for worker in multiprocessing.active_children():
+                    worker.terminate()
+                raise
+    return [(job.dataset, seed) for job, seeds in zip(jobs, results) for seed in seeds]
 
 
 _FORKED_JOBS: list[EnsembleJob] = []
@@ -429,36 +578,37 @@ def seed_networks(params: Params, family: str, depth: int, meta: Meta, seeds: tu
 
 
 def train_ensemble(job: EnsembleJob) -> list[TrainedSeed]:
-    """The seeds of one (family, depth) trained as one ensemble, each in its own tracked run; same params,
-    data, code and machine give the same weights.
+    """The seeds of one (dataset, family, depth, lr) trained as one ensemble, each in its own tracked run; same
+    params, data, code and machine give the same weights. A finished ensemble in the cache is reused.
 
     A seed whose loss turns NaN or infinite stops early as a result: `diverged` is recorded, not raised.
     """
     torch.set_num_threads(job.threads)
-    params, cfg, meta = job.params, job.params.train, job.meta
-    label = f"{job.dataset}/{job.family}-d{job.depth}"
-    resume = ResumeState(job.resume_dir, job) if job.resume_dir else None
-    outcomes = resume.finished() if resume else None
-    if resume and outcomes:
+    params, cfg, meta = job.params, job.config, job.data.meta
+    cache = EnsembleCache(job.cache_dir, job) if job.cache_dir else None
+    outcomes = cache.finished() if cache else None
+    if cache and outcomes:
         for outcome in outcomes:
             (job.out_dir / outcome["checkpoint"]).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(resume.checkpoint(outcome["seed"]), job.out_dir / outcome["checkpoint"])
-        print(f"[{label}] {len(outcomes)} seeds finished before the stage was interrupted: reused", flush=True)
+            shutil.copy(cache.checkpoint(outcome["seed"]), job.out_dir / outcome["checkpoint"])
+        print(f"[{job.label}] trained before with the same params, data and code: reused", flush=True)
         return [TrainedSeed(**outcome) for outcome in outcomes]
     nets = seed_networks(params, job.family, job.depth, meta, job.seeds)
     param_count = count_parameters(nets[0])
     shared = {
         # A seed's weights depend on its ensemble (batched kernels round by position): the seeds, in order.
         "family": job.family, "depth": job.depth, "param_count": param_count, "ensemble_seeds": list(job.seeds),
-        "train": cfg.model_dump(mode="json", exclude={"seeds"}),
+        "lr": job.lr, "phase": job.phase,
+        "train": cfg.model_dump(mode="json", exclude={"seeds", "lr", "selection"}), "lr_grid": params.train.grid,
         "model": getattr(params.models, job.family).model_dump(mode="json"),
         "data": params.data.describe(job.dataset),
     }
     runs = [
         tracking.RunSpec(
-            tracking.run_name(job.family, job.depth, seed),
+            tracking.run_name(job.family, job.depth, seed, job.lr if job.phase == GRID else None),
             {**shared, "seed": seed},
-            {"family": job.family, "depth": job.depth, "seed": seed, "dataset_digest": meta.digest, "kind": "training"},
+            {"family": job.family, "depth": job.depth, "seed": seed, "lr": f"{job.lr:g}", "phase": job.phase,
+             "dataset_digest": meta.digest, "kind": "training"},
         )
         for seed in job.seeds
     ]
@@ -470,16 +620,29 @@ def train_ensemble(job: EnsembleJob) -> list[TrainedSeed]:
         enabled=params.tracking.enabled,
     ) as tracked:
         fabric = L.Fabric(accelerator=cfg.accelerator, devices=1)
-        module = Classifier(ensemble.stack(nets), len(job.seeds), cfg.lr, cfg.weight_decay)
-        progress = Progress(f"{label}, {seeds_text(len(job.seeds))}", cfg.max_steps)
+        module = Classifier(ensemble.stack(nets), len(job.seeds), job.lr, cfg.weight_decay)
+        progress = Progress(job.label, cfg.max_steps)
+        last_val: dict[int, float] = {}
 
         def on_epoch_end(step: int, metrics: dict[int, dict[str, float]]) -> None:
             for index, seed_metrics in metrics.items():
                 tracked[index].log_metrics(seed_metrics, step)
+                if "val_acc" in seed_metrics:
+                    last_val[index] = seed_metrics["val_acc"]
             progress(step, metrics)
 
+        family, config = FAMILIES[job.family], getattr(params.models, job.family)
+
+        def pretrain(net: nn.Module, inputs: torch.Tensor) -> list[dict[str, float]] | None:
+            began = time.perf_counter()
+            metrics = family.pretrain(config, net, inputs, list(job.seeds), cfg.batch_size)
+            if metrics and metrics[0]:
+                print(f"[{job.label}] pre-trained {len(metrics[0])} layer(s) without labels in "
+                      f"{time.perf_counter() - began:.1f}s", flush=True)
+            return metrics
+
         started = time.perf_counter()
-        state = fit(fabric, module, list(job.seeds), job.train_xy, job.val_xy, cfg, on_epoch_end, resume)
+        state = fit(fabric, module, list(job.seeds), job.data.train_xy, job.data.val_xy, cfg, on_epoch_end, cache, pretrain)
         ensemble_time_s = time.perf_counter() - started
         train_time_s = ensemble_time_s / len(job.seeds)
         accelerator = type(fabric.accelerator).__name__.removesuffix("Accelerator").lower()
@@ -488,22 +651,23 @@ def train_ensemble(job: EnsembleJob) -> list[TrainedSeed]:
             stopped = state.stopped.get(index)
             steps, weights = (stopped.step, stopped.state) if stopped else (state.step, module.seed_state(index))
             net.load_state_dict(weights)
-            checkpoint = Path(f"d{job.depth}") / f"seed-{seed}.ckpt"
+            checkpoint = job.checkpoint(seed)
             (job.out_dir / checkpoint).parent.mkdir(parents=True, exist_ok=True)
             fabric.save(job.out_dir / checkpoint, {"model": net.state_dict(), "step": steps})
             run.log_metrics({"train_time_s": train_time_s, "ensemble_train_time_s": ensemble_time_s, "steps": steps,
                              "diverged": float(stopped is not None)}, step=steps)
             outcome_tags = {"accelerator": accelerator, "device": str(fabric.device), "diverged": str(stopped is not None).lower()}
-            if resume and resume.resumed_from_step:
-                outcome_tags["resumed_from_step"] = str(resume.resumed_from_step)
+            if cache and cache.resumed_from_step:
+                outcome_tags["resumed_from_step"] = str(cache.resumed_from_step)
             run.set_tags(outcome_tags)
             if stopped:
-                print(f"[{label}] seed {seed} diverged at step {steps}: loss is not finite; recorded as a result", flush=True)
+                print(f"[{job.label}] seed {seed} diverged at step {steps}: loss is not finite; recorded as a result", flush=True)
             else:
-                run.log_model(net.cpu().eval(), job.train_xy[0][:2], params.tracking.model_format)
-            run.log_inputs(job.dataset_inputs)
-            trained.append(TrainedSeed(job.depth, seed, run.run_id, str(checkpoint), param_count, train_time_s, steps,
-                                       stopped is not None, accelerator, list(job.seeds)))
-    if resume:
-        resume.finish(job.out_dir, trained)
+                run.log_model(net.cpu().eval(), job.data.train_xy[0][:2], params.tracking.model_format)
+            run.log_inputs(job.data.dataset_inputs)
+            val_accuracy = None if stopped else last_val.get(index)
+            trained.append(TrainedSeed(job.depth, seed, job.lr, job.phase, run.run_id, str(checkpoint), param_count,
+                                       train_time_s, steps, val_accuracy, stopped is not None, accelerator, list(job.seeds)))
+    if cache:
+        cache.finish(job.out_dir, trained)
     return trained

@@ -26,6 +26,19 @@ class ResMLPConfig(StrictModel):
     normalization: bool = Field(True, description="LayerNorm at the start of each residual block")
 
 
+class PretrainedConfig(StrictModel):
+    width: int = Field(100, gt=0, description="units in every hidden layer")
+    pretrain_steps: int = Field(300, ge=0, description="unsupervised Adam steps per hidden layer, before the labels")
+    pretrain_lr: float = Field(1e-3, gt=0, description="learning rate of the pre-training")
+    corruption: float = Field(0.2, ge=0, lt=1, description="share of a layer's inputs set to zero (denoising)")
+
+
+class RBMConfig(StrictModel):
+    width: int = Field(100, gt=0, description="hidden units of every RBM")
+    pretrain_steps: int = Field(300, ge=0, description="contrastive-divergence Adam steps per RBM, before the labels")
+    pretrain_lr: float = Field(1e-3, gt=0, description="learning rate of the contrastive divergence")
+
+
 class CNNConfig(StrictModel):
     channels: int = Field(25, gt=0, description="channels of every convolution")
     first_kernel: int = Field(5, gt=0, description="kernel size of the first convolution")
@@ -42,10 +55,12 @@ class GRUConfig(StrictModel):
 FAMILIES: dict[str, Family] = {
     family.name: family
     for family in (
-        Family("mlp", MLPConfig, "depthlab.families.mlp"),
-        Family("resmlp", ResMLPConfig, "depthlab.families.resmlp"),
-        Family("cnn", CNNConfig, "depthlab.families.cnn", sample_kinds=("sequence", "image")),
-        Family("gru", GRUConfig, "depthlab.families.gru", sample_kinds=("sequence", "image")),
+        Family("mlp", MLPConfig, "depthlab.families.mlp", "feed-forward"),
+        Family("resmlp", ResMLPConfig, "depthlab.families.resmlp", "feed-forward (residual)"),
+        Family("cnn", CNNConfig, "depthlab.families.cnn", "convolutional", sample_kinds=("sequence", "image")),
+        Family("gru", GRUConfig, "depthlab.families.gru", "recurrent", sample_kinds=("sequence", "image")),
+        Family("pretrained", PretrainedConfig, "depthlab.families.pretrained", "unsupervised pre-trained"),
+        Family("rbm", RBMConfig, "depthlab.families.rbm", "symmetrically connected"),
     )
 }
 

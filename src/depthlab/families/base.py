@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from depthlab.schema import StrictModel
 
 if TYPE_CHECKING:
+    import torch
     from torch import nn
 
 SAMPLE_KINDS = ("tabular", "sequence", "image")
@@ -46,10 +47,19 @@ class Family:
     name: str
     config: type[StrictModel]
     network_module: str
+    article_type: str  # the article's name for the type of network (claim 5)
     sample_kinds: tuple[str, ...] = SAMPLE_KINDS
 
     def build(self, config: StrictModel, depth: int, shape: DataShape) -> nn.Module:
         return importlib.import_module(self.network_module).build(config, depth, shape)
+
+    def pretrain(self, config: StrictModel, net: nn.Module, inputs: torch.Tensor, seeds: list[int],
+                 batch_size: int) -> list[dict[str, float]] | None:
+        """Unsupervised training before the labelled one, for a family whose module has `pretrain`: it trains
+        `net` (one seed's network or their ensemble) on the training inputs in place and returns each seed's
+        metrics. None for the others."""
+        hook = getattr(importlib.import_module(self.network_module), "pretrain", None)
+        return None if hook is None else hook(config, net, inputs, seeds, batch_size)
 
 
 def linear_baseline(shape: DataShape) -> nn.Module:

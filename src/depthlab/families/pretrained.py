@@ -1,0 +1,34 @@
+"""`pretrained`: the article's "unsupervised network with pre-training": a ReLU stack like `mlp` whose hidden
+layers are first trained without labels, greedily, each as a denoising autoencoder (Vincent et al. 2008) with
+tied weights: a share `corruption` of its inputs is set to zero, and the layer learns to reconstruct the clean
+inputs through its own transposed weights. The labelled training then fine-tunes the whole stack.
+
+Depth d = d hidden layers, as `mlp`, with the same parameter count: the two differ only by the pre-training.
+Depth 0 is logistic regression.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from depthlab.families import PretrainedConfig
+from depthlab.families.base import DataShape
+from depthlab.families.mlp import hidden_stack
+from depthlab.families.pretraining import LayerView, greedy
+
+
+def build(config: PretrainedConfig, depth: int, shape: DataShape) -> nn.Module:
+    return hidden_stack(config.width, depth, shape, nn.ReLU)
+
+
+def pretrain(config: PretrainedConfig, net: nn.Module, inputs: torch.Tensor, seeds: list[int], batch_size: int) -> list[dict[str, float]]:
+    def denoising(index: int, view: LayerView, visible_bias: torch.Tensor, v: torch.Tensor,
+                  noise: Callable[[tuple[int, ...]], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        kept = noise(v.shape[1:]) >= config.corruption
+        hidden = torch.relu(view.pre_activation(v * kept))
+        error = (view.transposed(hidden, visible_bias) - v).square().mean(dim=(1, 2))  # mean squared, per seed
+        return error, error.detach()
+
+    return greedy(net, inputs, seeds, torch.relu, denoising, config.pretrain_steps, batch_size, config.pretrain_lr)
