@@ -159,3 +159,29 @@ def test_pareto_front():
 
     rows = pd.DataFrame({"train_time_s": [1, 2, 3, 4], "accuracy": [0.5, 0.4, 0.7, 0.6]})
     assert list(pareto_front(rows).index) == [0, 2]
+
+
+def test_a_verdict_that_rests_on_the_lr_is_flagged_sensitive_and_one_that_does_not_is_not():
+    """A grid of two lrs on 5 seeds: at lr 0.001 accuracy rises with depth everywhere, at lr 0.01 the deepest
+    models collapse to chance; each configuration chose 0.001. Claim 2 ("deeper is more accurate") then
+    changes at the fixed lr 0.01. Where the lr changes nothing, no verdict changes."""
+    def at(lr, collapses):
+        return study(lambda d, f, depth: 0.1 if collapses and depth == 4 else 0.3 + 0.15 * depth, seeds=5).assign(lr=lr, steps=30)
+
+    grid = pd.concat([at(0.001, False).assign(selected=True), at(0.01, True).assign(selected=False)])
+    sensitivity = claims.lr_sensitivity(grid, SETTINGS)
+    assert set(sensitivity) == {2, 4, 5, 6}
+    assert sensitivity[2] == ("would change at a fixed lr (lr 0.001: supported; lr 0.01: depends; each configuration at "
+                              "its chosen lr: supported), on the lr grid's 5 seeds and 30 steps")
+    same = pd.concat([at(0.001, False).assign(selected=True), at(0.01, False).assign(selected=False)])
+    assert all(text.startswith("would not change") for text in claims.lr_sensitivity(same, SETTINGS).values())
+    assert claims.lr_sensitivity(grid[grid.lr == 0.001], SETTINGS) == {}
+
+
+def test_the_types_claim_names_the_articles_types_and_groups():
+    settings = claims.Settings(**{**SETTINGS.__dict__, "types": {"mlp": "feed-forward", "cnn": "convolutional"}})
+    runs = study(lambda d, f, depth: 0.9 if f == "cnn" else 0.6)
+    [claim] = [c for c in claims.judge(runs, pd.DataFrame(), settings) if c.number == 5]
+    assert claim.verdict == "supported" and "convolutional (cnn) on signal" in claim.finding
+    assert re.search(r"\| feed-forward +\| plain +\| mlp", claim.evidence)
+    assert re.search(r"\| convolutional +\| deep +\| cnn", claim.evidence)

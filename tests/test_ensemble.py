@@ -68,7 +68,8 @@ def test_one_seed_is_its_own_network_with_no_seed_axis():
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_a_seed_in_an_ensemble_of_four_trains_as_it_does_alone(family, tiny_params, prepared):
-    """Same initial weights bit for bit; the first epoch's training loss within 1e-4 (relative).
+    """Same initial weights bit for bit; the first epoch's training loss within 1e-4 (relative), whatever
+    the lrs of the other members (an ensemble can hold an lr grid: MemberwiseAdam).
 
     Step by step the losses agree to rounding (batched kernels sum in another order than torch's own
     layers: about 1e-7) until a ReLU unit that is exactly zero for every sample in one run gets a tiny
@@ -80,15 +81,16 @@ def test_a_seed_in_an_ensemble_of_four_trains_as_it_does_alone(family, tiny_para
     data = load_arrays(prepared, "train", meta), load_arrays(prepared, "val", meta)
     depth = 2 if family != "gru" else 1
 
-    def first_epoch(seeds: tuple[int, ...]) -> tuple[list[nn.Module], list[list[float]]]:
+    def first_epoch(seeds: tuple[int, ...], lrs: list[float]) -> tuple[list[nn.Module], list[list[float]]]:
         nets = seed_networks(tiny_params, family, depth, meta, seeds)
         initial = [copy.deepcopy(net) for net in nets]
-        module = LossRecorder(stack(nets), len(seeds), cfg.grid[0], 0.0)
+        module = LossRecorder(stack(nets), len(seeds), lrs, 0.0)
         fit(L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda *_: None)
         return initial, module.step_losses
 
-    alone_init, alone_losses = first_epoch((3,))
-    together_init, together_losses = first_epoch((0, 3, 5, 7))
+    # Seed 3 at lr 0.003, alone and beside members at other lrs (one of them seed 3 itself at 0.01).
+    alone_init, alone_losses = first_epoch((3,), [0.003])
+    together_init, together_losses = first_epoch((0, 3, 5, 3), [0.01, 0.003, 0.001, 0.01])
     assert all(torch.equal(alone_init[0].state_dict()[k], v) for k, v in together_init[1].state_dict().items())
     alone = torch.tensor([step[0] for step in alone_losses])
     together = torch.tensor([step[1] for step in together_losses])
@@ -97,6 +99,8 @@ def test_a_seed_in_an_ensemble_of_four_trains_as_it_does_alone(family, tiny_para
     torch.testing.assert_close(together, alone, rtol=1e-3, atol=0)
     others = torch.tensor([step[0] for step in together_losses])
     assert not torch.allclose(others, together, rtol=1e-3), "another seed trains otherwise"
+    faster = torch.tensor([step[3] for step in together_losses])
+    assert faster[0] == together[0] and not torch.allclose(faster, together, rtol=1e-3), "the same seed, another lr"
 
 
 class LossRecorder(Classifier):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_model, field_validator, model_validator
 
 from depthlab.errors import ParamsError
 from depthlab.families import FAMILIES
@@ -86,13 +86,24 @@ class SelectionParams(StrictModel):
 
 
 PositiveFloat = Annotated[float, Field(gt=0)]
+Depth = Annotated[int, Field(ge=0)]
+
+
+def _distinct(values: list[Any]) -> list[Any]:
+    if len(set(values)) != len(values):
+        raise ValueError(f"lists a value twice: {values}")
+    return values
+
+
+T = TypeVar("T")
+Distinct = Annotated[T, AfterValidator(_distinct)]  # a list in which no value repeats
 
 
 class TrainParams(StrictModel):
-    seeds: list[int] = Field(list(range(10)), min_length=1, description="trained together, one ensemble per depth")
+    seeds: Distinct[list[int]] = Field(list(range(10)), min_length=1, description="trained together, one ensemble per depth")
     max_steps: int = Field(1500, gt=0)
     batch_size: int = Field(100, gt=0)
-    lr: list[PositiveFloat] = Field(
+    lr: Distinct[list[PositiveFloat]] = Field(
         [0.01], min_length=1, description="Adam's learning rate; a grid: each configuration takes the lr of best mean "
         "validation accuracy (see train.selection)")
     selection: SelectionParams = SelectionParams()
@@ -105,17 +116,16 @@ class TrainParams(StrictModel):
         30.0, ge=0, description="training state saved at most this often, so an interrupted stage resumes from it"
     )
 
-    @field_validator("seeds", "lr")
-    @classmethod
-    def _distinct(cls, values: list[Any]) -> list[Any]:
-        if len(set(values)) != len(values):
-            raise ValueError(f"lists a value twice: {values}")
-        return values
-
     @field_validator("lr", mode="before")
     @classmethod
     def _one_lr_is_a_grid_of_one(cls, value: Any) -> Any:
         return [value] if isinstance(value, (int, float)) else value
+
+    @model_validator(mode="after")
+    def _selection_within_seeds(self) -> TrainParams:
+        if self.selection.seeds > len(self.seeds):
+            raise ValueError(f"train.selection.seeds is {self.selection.seeds}, more than the {len(self.seeds)} of train.seeds")
+        return self
 
     @property
     def grid(self) -> list[float]:
@@ -151,8 +161,6 @@ class TrackingParams(StrictModel):
     )
 
 
-Depth = Annotated[int, Field(ge=0)]
-
 # One field per registered family, so a new family needs no change here.
 ModelsParams = create_model(
     "ModelsParams",
@@ -162,15 +170,8 @@ ModelsParams = create_model(
 
 
 class FamilySweep(StrictModel):
-    datasets: list[str] = []
-    depths: list[Depth] = []
-
-    @field_validator("depths", "datasets")
-    @classmethod
-    def _distinct(cls, values: list[Any]) -> list[Any]:
-        if len(set(values)) != len(values):
-            raise ValueError(f"lists a value twice: {values}")
-        return values
+    datasets: Distinct[list[str]] = []
+    depths: Distinct[list[Depth]] = []
 
 
 SweepParams = create_model(

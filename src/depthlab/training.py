@@ -25,7 +25,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Sequence
 
 import lightning_fabric as L
 import numpy as np
@@ -53,11 +53,11 @@ class Classifier(nn.Module):
 
     STAGES = ("train", "val")
 
-    def __init__(self, net: nn.Module, seeds: int, lr: float, weight_decay: float):
+    def __init__(self, net: nn.Module, seeds: int, lr: float | Sequence[float], weight_decay: float):
         super().__init__()
         self.net = net
         self.seeds = seeds
-        self.lr = lr
+        self.lrs = [lr] * seeds if isinstance(lr, (int, float)) else list(lr)  # one per member of the ensemble
         self.weight_decay = weight_decay
         for stage in self.STAGES:
             self.register_buffer(f"{stage}_loss_sum", torch.zeros(seeds), persistent=False)
@@ -114,9 +114,38 @@ class Classifier(nn.Module):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """Adam with its fused kernel (CPU and CUDA): the same update as torch's default per-tensor loop, equal
-        to rounding, and 15% less time per step for a small MLP on 2 CPU cores. Adam is elementwise, so over
-        stacked parameters it is each seed's own Adam."""
-        return torch.optim.Adam(self.parameters(), lr=self.lr, weight_decay=self.weight_decay, fused=True)
+        to rounding, and less time per step for a small MLP. Adam is elementwise, so over stacked parameters it
+        is each seed's own Adam; members with different learning rates get MemberwiseAdam."""
+        if len(set(self.lrs)) == 1:
+            return torch.optim.Adam(self.parameters(), lr=self.lrs[0], weight_decay=self.weight_decay, fused=True)
+        return MemberwiseAdam(self.parameters(), self.lrs, self.weight_decay)
+
+
+class MemberwiseAdam(torch.optim.Adam):
+    """Adam with a learning rate per member of an ensemble (the leading axis of every parameter), so that one
+    ensemble holds a whole lr grid: torch's Adam takes one lr per tensor, and a stacked tensor holds every
+    member. Adam's step is lr times a direction that does not depend on the lr (weight decay here is the L2
+    term added to the gradient), so this steps at lr 1 and scales each member's step by its own lr: each
+    member gets its own Adam step, equal to rounding."""
+
+    def __init__(self, params: Iterable[nn.Parameter], lrs: Sequence[float], weight_decay: float):
+        super().__init__(params, lr=1.0, weight_decay=weight_decay, fused=True)
+        self.member_lrs = torch.tensor(lrs)
+        self._before: list[torch.Tensor] = []
+        self._scales: list[torch.Tensor] = []
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        params = [p for group in self.param_groups for p in group["params"]]
+        if not self._before:  # on the parameters' device, once Fabric has placed them
+            self._before = [torch.empty_like(p) for p in params]
+            self._scales = [self.member_lrs.to(p.device, p.dtype).view(-1, *[1] * (p.dim() - 1)) for p in params]
+        torch._foreach_copy_(self._before, params)
+        loss = super().step(closure)
+        torch._foreach_sub_(params, self._before)  # the step at lr 1
+        torch._foreach_mul_(params, self._scales)  # times each member's lr
+        torch._foreach_add_(params, self._before)
+        return loss
 
 
 class Progress:
@@ -236,17 +265,17 @@ def _gather(x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> tuple[torch
 
 
 class EnsembleCache:
-    """One ensemble's saved training state and finished outcome, kept outside DVC's outputs (which DVC may
-    delete before a stage runs). An interrupted train stage continues from the state; a finished ensemble is
-    reused by the next run of its stage, so that adding an lr to the grid, a depth or a dataset trains only
-    what is new. The file name carries a hash of everything that shapes the runs: params, seeds, data and the
-    training code; a change to any of them never reuses an old result."""
+    """An ensemble's saved training state, and each member's finished outcome, kept outside DVC's outputs
+    (which DVC may delete before a stage runs). An interrupted train stage continues from the state; a
+    finished member is reused by the next run of its stage, so that adding an lr to the grid, a depth or a
+    dataset trains only what is new. File names carry a hash of everything that shapes the runs: params,
+    seed, lr, steps, data and the training code; a change to any of them never reuses an old result. A
+    reused member keeps the record of the ensemble it trained in (`ensemble_seeds`, `ensemble_lrs`)."""
 
     def __init__(self, folder: Path, job: EnsembleJob):
-        self.stem = f"{job.dataset}-d{job.depth}-{job.key}"
+        self.job = job
         self.folder = folder
-        self.state_file = folder / f"{self.stem}.state"
-        self.outcome_file = folder / f"{self.stem}.done.json"
+        self.state_file = folder / f"{job.dataset}-d{job.depth}-{job.key}.state"
         self.resumed_from_step = 0
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -272,24 +301,34 @@ class EnsembleCache:
         torch.save(saved, partial)
         os.replace(partial, self.state_file)  # a kill while saving leaves the previous state whole
 
-    def checkpoint(self, seed: int) -> Path:
-        return self.folder / f"{self.stem}-s{seed}.ckpt"
+    def _member(self, seed: int, lr: float) -> Path:
+        return self.folder / f"{self.job.dataset}-d{self.job.depth}-{self.job.member_key(seed, lr)}"
 
-    def finished(self) -> list[dict[str, Any]] | None:
-        """The outcomes of this ensemble from an earlier run, if it finished."""
-        if not self.outcome_file.exists():
-            return None
-        outcomes = json.loads(self.outcome_file.read_text())
-        return outcomes if all(self.checkpoint(o["seed"]).exists() for o in outcomes) else None
+    def finished(self) -> dict[tuple[int, float], dict[str, Any]]:
+        """The outcomes of this ensemble's members that finished in an earlier run."""
+        found = {}
+        for member in self.job.members:
+            stem = self._member(*member)
+            if stem.with_suffix(".done.json").exists() and stem.with_suffix(".ckpt").exists():
+                found[member] = json.loads(stem.with_suffix(".done.json").read_text())
+        return found
+
+    def reuse(self, outcome: dict[str, Any], out_dir: Path) -> TrainedSeed:
+        """A finished member's checkpoint put back among the stage's outputs."""
+        (out_dir / outcome["checkpoint"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self._member(outcome["seed"], outcome["lr"]).with_suffix(".ckpt"), out_dir / outcome["checkpoint"])
+        return TrainedSeed(**outcome)
 
     def finish(self, out_dir: Path, trained: list[TrainedSeed]) -> None:
         for seed in trained:
-            shutil.copy(out_dir / seed.checkpoint, self.checkpoint(seed.seed))
-        write_json(self.outcome_file, [asdict(seed) for seed in trained])
+            stem = self._member(seed.seed, seed.lr)
+            shutil.copy(out_dir / seed.checkpoint, stem.with_suffix(".ckpt"))
+            write_json(stem.with_suffix(".done.json"), asdict(seed))
         self.state_file.unlink(missing_ok=True)
 
     def files(self) -> list[Path]:
-        return [self.state_file, self.outcome_file, *self.folder.glob(f"{self.stem}-s*.ckpt")]
+        members = [self._member(*member) for member in self.job.members]
+        return [self.state_file, *(stem.with_suffix(suffix) for stem in members for suffix in (".ckpt", ".done.json"))]
 
 
 @dataclass(frozen=True)
@@ -304,17 +343,18 @@ class StudyData:
 
 @dataclass(frozen=True)
 class EnsembleJob:
-    """Everything one ensemble (the seeds of a (dataset, depth, lr)) needs, data included, so a worker process
-    reads no files. `phase` is "grid" for the runs that choose the lr, "final" for the runs the report uses."""
+    """Everything one ensemble needs, data included, so a worker process reads no files. Its members are
+    (seed, lr) pairs, `seeds[i]` trained at `lrs[i]`: the lr grid of a (dataset, depth) in one ensemble, or its
+    seeds at the chosen lr. `phase` is "grid" for the runs that choose the lr, "final" for the others."""
 
     params: Params
     dataset: str
     family: str
     depth: int
-    lr: float
+    seeds: tuple[int, ...]
+    lrs: tuple[float, ...]
     max_steps: int
     phase: str
-    seeds: tuple[int, ...]
     data: StudyData
     out_dir: Path  # the dataset's folder of the family's outputs
     code: str  # digest of the training code
@@ -322,29 +362,42 @@ class EnsembleJob:
     threads: int = 1  # torch threads of the process that trains it (set by run_jobs)
 
     @property
-    def config(self) -> TrainParams:
-        """The train section as this ensemble trains: its own lr and steps."""
-        return self.params.train.model_copy(update={"lr": [self.lr], "max_steps": self.max_steps})
+    def members(self) -> list[tuple[int, float]]:
+        return list(zip(self.seeds, self.lrs))
 
     @property
-    def key(self) -> str:
-        """A hash of everything that shapes this ensemble's runs."""
+    def config(self) -> TrainParams:
+        """The train section as this ensemble trains: its own steps."""
+        return self.params.train.model_copy(update={"max_steps": self.max_steps})
+
+    def _hash(self, members: list[tuple[int, float]]) -> str:
         shaping = {
             "train": self.params.train.model_dump(mode="json", include=SHAPING_TRAIN_KEYS),
-            "lr": self.lr, "max_steps": self.max_steps, "seeds": list(self.seeds),
+            "members": members, "max_steps": self.max_steps,
             "model": getattr(self.params.models, self.family).model_dump(mode="json"),
             "family": self.family, "depth": self.depth, "data": self.data.meta.digest, "code": self.code,
         }
         return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
-    def label(self) -> str:
-        grid = ", lr grid" if self.phase == GRID else ""
-        return f"{self.dataset}/{self.family}-d{self.depth} lr {self.lr:g}{grid}, {seeds_text(len(self.seeds))}"
+    def key(self) -> str:
+        """A hash of everything that shapes this ensemble's runs, its members in order included."""
+        return self._hash(self.members)
 
-    def checkpoint(self, seed: int) -> Path:
+    def member_key(self, seed: int, lr: float) -> str:
+        """A hash of everything that shapes one member's run, whichever ensemble it trains in."""
+        return self._hash([(seed, lr)])
+
+    @property
+    def label(self) -> str:
+        lrs = sorted(set(self.lrs))
+        lr = f"lr {lrs[0]:g}" if len(lrs) == 1 else f"lr grid {', '.join(f'{v:g}' for v in lrs)}"
+        per_lr = len(self.seeds) // len(lrs)
+        return f"{self.dataset}/{self.family}-d{self.depth} {lr}, {seeds_text(per_lr)}{' each' if len(lrs) > 1 else ''}"
+
+    def checkpoint(self, seed: int, lr: float) -> Path:
         """Relative to the dataset's output folder; unique per (lr, steps, seed) of a depth."""
-        return Path(f"d{self.depth}") / f"lr{self.lr:g}-{self.max_steps}steps" / f"seed-{seed}.ckpt"
+        return Path(f"d{self.depth}") / f"lr{lr:g}-{self.max_steps}steps" / f"seed-{seed}.ckpt"
 
 
 # What shapes a run in `train`, besides the lr, steps and seeds an ensemble is given.
@@ -355,8 +408,9 @@ GRID, FINAL = "grid", "final"
 @dataclass(frozen=True)
 class TrainedSeed:
     """One seed's outcome, as runs.json lists it. `train_time_s` is its share of its ensemble's training
-    time (the ensemble's time over its seeds): what training one model cost. `ensemble_seeds`: the seeds it
-    trained with, in order; its weights are reproduced bit for bit only in that same ensemble. `phase`: grid
+    time (the ensemble's time over its members): what training one model cost. `ensemble_seeds` and
+    `ensemble_lrs`: the members it trained with, in order; its weights are reproduced bit for bit only in that
+    same ensemble. `phase`: grid
     (choosing the lr) or final; `selected`: trained at the lr chosen for its configuration; `reported`: one of
     the runs the report's verdicts rest on."""
 
@@ -373,6 +427,7 @@ class TrainedSeed:
     diverged: bool
     accelerator: str
     ensemble_seeds: list[int]
+    ensemble_lrs: list[float]
     selected: bool = False
     reported: bool = False
 
@@ -416,15 +471,17 @@ def load_study_data(params: Params, dataset: str, data_dir: Path) -> StudyData:
 
 def grid_jobs(params: Params, family: str, data: dict[str, StudyData], out_dir: Path, code: str,
               cache_dir: Path | None = None) -> list[EnsembleJob]:
-    """The ensembles that choose each configuration's lr: every lr of the grid over the selection seeds.
-    None where the grid has a single lr: there is nothing to choose."""
+    """The ensembles that choose each configuration's lr: one per (dataset, depth), every lr of the grid over
+    the selection seeds. None where the grid has a single lr: there is nothing to choose."""
     cfg = params.train
     if len(cfg.grid) < 2:
         return []
+    seeds = cfg.selection_seeds()
+    members = [(seed, lr) for lr in cfg.grid for seed in seeds]
     return [
-        EnsembleJob(params, dataset, family, depth, lr, cfg.selection.max_steps, GRID, tuple(cfg.selection_seeds()),
-                    data[dataset], out_dir / dataset, code, cache_dir)
-        for dataset in data for depth in params.depths(dataset, family) for lr in cfg.grid
+        EnsembleJob(params, dataset, family, depth, tuple(s for s, _ in members), tuple(lr for _, lr in members),
+                    cfg.selection.max_steps, GRID, data[dataset], out_dir / dataset, code, cache_dir)
+        for dataset in data for depth in params.depths(dataset, family)
     ]
 
 
@@ -447,7 +504,7 @@ def final_jobs(params: Params, family: str, data: dict[str, StudyData], chosen: 
     if not seeds:
         return []
     return [
-        EnsembleJob(params, dataset, family, depth, chosen[dataset, depth], cfg.max_steps, FINAL, seeds,
+        EnsembleJob(params, dataset, family, depth, seeds, (chosen[dataset, depth],) * len(seeds), cfg.max_steps, FINAL,
                     data[dataset], out_dir / dataset, code, cache_dir)
         for dataset in data for depth in params.depths(dataset, family)
     ]
@@ -457,8 +514,9 @@ def ensemble_job(params: Params, dataset: str, family: str, depth: int, data_dir
     """One configuration's ensemble of every seed at the grid's first lr, as a train stage makes its final
     ones (for benchmarks, which time one ensemble)."""
     data = load_study_data(params, dataset, data_dir)
-    return EnsembleJob(params, dataset, family, depth, params.train.grid[0], params.train.max_steps, FINAL,
-                       tuple(params.train.seeds), data, out_dir, code_digest(family))
+    seeds = tuple(params.train.seeds)
+    return EnsembleJob(params, dataset, family, depth, seeds, (params.train.grid[0],) * len(seeds), params.train.max_steps,
+                       FINAL, data, out_dir, code_digest(family))
 
 
 def train_family(
@@ -529,7 +587,7 @@ def run_jobs(jobs: list[EnsembleJob]) -> list[tuple[str, TrainedSeed]]:
     cfg = jobs[0].params.train
     workers = worker_count(cfg, len(jobs))
     threads = cfg.threads or max(1, (os.cpu_count() or 1) // workers)
-    jobs = sorted((replace(job, threads=threads) for job in jobs), key=lambda j: (j.depth, len(j.seeds), j.max_steps), reverse=True)
+    jobs = sorted((replace(job, threads=threads) for job in jobs), key=lambda j: (j.depth, len(j.seeds) * j.max_steps), reverse=True)
     if workers == 1:
         results = [train_ensemble(job) for job in jobs]
     else:
@@ -578,39 +636,47 @@ def seed_networks(params: Params, family: str, depth: int, meta: Meta, seeds: tu
 
 
 def train_ensemble(job: EnsembleJob) -> list[TrainedSeed]:
-    """The seeds of one (dataset, family, depth, lr) trained as one ensemble, each in its own tracked run; same
-    params, data, code and machine give the same weights. A finished ensemble in the cache is reused.
+    """The members of one ensemble trained together, each in its own tracked run; same params, data, code and
+    machine give the same weights. Members finished by an earlier run (in the cache) are reused, the others
+    trained as an ensemble of their own.
 
     A seed whose loss turns NaN or infinite stops early as a result: `diverged` is recorded, not raised.
     """
+    cache = EnsembleCache(job.cache_dir, job) if job.cache_dir else None
+    finished = cache.finished() if cache else {}
+    reused = [cache.reuse(finished[member], job.out_dir) for member in job.members if member in finished]
+    if reused:
+        todo = [member for member in job.members if member not in finished]
+        print(f"[{job.label}] {len(reused)} of {len(job.members)} runs trained before with the same params, data "
+              f"and code: reused", flush=True)
+        if not todo:
+            return reused
+        job = replace(job, seeds=tuple(s for s, _ in todo), lrs=tuple(lr for _, lr in todo))
+        cache = EnsembleCache(job.cache_dir, job)
+    return reused + _train_members(job, cache)
+
+
+def _train_members(job: EnsembleJob, cache: EnsembleCache | None) -> list[TrainedSeed]:
     torch.set_num_threads(job.threads)
     params, cfg, meta = job.params, job.config, job.data.meta
-    cache = EnsembleCache(job.cache_dir, job) if job.cache_dir else None
-    outcomes = cache.finished() if cache else None
-    if cache and outcomes:
-        for outcome in outcomes:
-            (job.out_dir / outcome["checkpoint"]).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(cache.checkpoint(outcome["seed"]), job.out_dir / outcome["checkpoint"])
-        print(f"[{job.label}] trained before with the same params, data and code: reused", flush=True)
-        return [TrainedSeed(**outcome) for outcome in outcomes]
     nets = seed_networks(params, job.family, job.depth, meta, job.seeds)
     param_count = count_parameters(nets[0])
     shared = {
-        # A seed's weights depend on its ensemble (batched kernels round by position): the seeds, in order.
+        # A seed's weights depend on its ensemble (batched kernels round by position): the members, in order.
         "family": job.family, "depth": job.depth, "param_count": param_count, "ensemble_seeds": list(job.seeds),
-        "lr": job.lr, "phase": job.phase,
+        "ensemble_lrs": list(job.lrs), "phase": job.phase,
         "train": cfg.model_dump(mode="json", exclude={"seeds", "lr", "selection"}), "lr_grid": params.train.grid,
         "model": getattr(params.models, job.family).model_dump(mode="json"),
         "data": params.data.describe(job.dataset),
     }
     runs = [
         tracking.RunSpec(
-            tracking.run_name(job.family, job.depth, seed, job.lr if job.phase == GRID else None),
-            {**shared, "seed": seed},
-            {"family": job.family, "depth": job.depth, "seed": seed, "lr": f"{job.lr:g}", "phase": job.phase,
+            tracking.run_name(job.family, job.depth, seed, lr if job.phase == GRID else None),
+            {**shared, "seed": seed, "lr": lr},
+            {"family": job.family, "depth": job.depth, "seed": seed, "lr": f"{lr:g}", "phase": job.phase,
              "dataset_digest": meta.digest, "kind": "training"},
         )
-        for seed in job.seeds
+        for seed, lr in job.members
     ]
     with tracking.tracked_runs(
         dataset=job.dataset,
@@ -620,7 +686,7 @@ def train_ensemble(job: EnsembleJob) -> list[TrainedSeed]:
         enabled=params.tracking.enabled,
     ) as tracked:
         fabric = L.Fabric(accelerator=cfg.accelerator, devices=1)
-        module = Classifier(ensemble.stack(nets), len(job.seeds), job.lr, cfg.weight_decay)
+        module = Classifier(ensemble.stack(nets), len(job.seeds), list(job.lrs), cfg.weight_decay)
         progress = Progress(job.label, cfg.max_steps)
         last_val: dict[int, float] = {}
 
@@ -647,11 +713,11 @@ def train_ensemble(job: EnsembleJob) -> list[TrainedSeed]:
         train_time_s = ensemble_time_s / len(job.seeds)
         accelerator = type(fabric.accelerator).__name__.removesuffix("Accelerator").lower()
         trained = []
-        for index, (seed, net, run) in enumerate(zip(job.seeds, nets, tracked)):
+        for index, ((seed, lr), net, run) in enumerate(zip(job.members, nets, tracked)):
             stopped = state.stopped.get(index)
             steps, weights = (stopped.step, stopped.state) if stopped else (state.step, module.seed_state(index))
             net.load_state_dict(weights)
-            checkpoint = job.checkpoint(seed)
+            checkpoint = job.checkpoint(seed, lr)
             (job.out_dir / checkpoint).parent.mkdir(parents=True, exist_ok=True)
             fabric.save(job.out_dir / checkpoint, {"model": net.state_dict(), "step": steps})
             run.log_metrics({"train_time_s": train_time_s, "ensemble_train_time_s": ensemble_time_s, "steps": steps,
@@ -661,13 +727,15 @@ def train_ensemble(job: EnsembleJob) -> list[TrainedSeed]:
                 outcome_tags["resumed_from_step"] = str(cache.resumed_from_step)
             run.set_tags(outcome_tags)
             if stopped:
-                print(f"[{job.label}] seed {seed} diverged at step {steps}: loss is not finite; recorded as a result", flush=True)
+                print(f"[{job.label}] seed {seed} at lr {lr:g} diverged at step {steps}: loss is not finite; recorded "
+                      "as a result", flush=True)
             else:
                 run.log_model(net.cpu().eval(), job.data.train_xy[0][:2], params.tracking.model_format)
             run.log_inputs(job.data.dataset_inputs)
             val_accuracy = None if stopped else last_val.get(index)
-            trained.append(TrainedSeed(job.depth, seed, job.lr, job.phase, run.run_id, str(checkpoint), param_count,
-                                       train_time_s, steps, val_accuracy, stopped is not None, accelerator, list(job.seeds)))
+            trained.append(TrainedSeed(job.depth, seed, lr, job.phase, run.run_id, str(checkpoint), param_count,
+                                       train_time_s, steps, val_accuracy, stopped is not None, accelerator,
+                                       list(job.seeds), list(job.lrs)))
     if cache:
         cache.finish(job.out_dir, trained)
     return trained
