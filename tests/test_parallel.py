@@ -15,10 +15,10 @@ def test_parallel_seeds_on_a_fresh_store_lose_nothing(tmp_path, prepared, monkey
     uri = f"sqlite:///{tmp_path / 'fresh.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     params = make_params(
-        train={"seeds": [0, 1], "max_steps": 40, "workers": 2},
+        train={"seeds": [0, 1], "max_steps": 40}, runtime={"workers": 2},
         sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0, 2]}},
     )
-    assert worker_count(params.train, 4) == 2
+    assert worker_count(params.runtime, 4) == 2
     trained = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "mlp")["mnist1d"]
     client = MlflowClient(uri)
     experiment = client.get_experiment_by_name(tracking.experiment_name("mnist1d"))

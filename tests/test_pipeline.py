@@ -90,6 +90,16 @@ def test_second_repro_runs_nothing(repo):
     assert "Data and pipelines are up to date" in again.stdout
 
 
+def test_keys_that_change_how_stages_run_not_what_they_produce_leave_every_stage_up_to_date(repo):
+    original = (repo / "params.yaml").read_text()
+    try:
+        write_params(repo, raw_params(train=GRID, runtime={"workers": 1, "threads": 1, "resume_interval_s": 5},
+                                      tracking={"system_metrics_interval_s": 2, "flush_interval_s": 3}))
+        assert "Data and pipelines are up to date" in sh(repo, "dvc", "status").stdout
+    finally:
+        (repo / "params.yaml").write_text(original)
+
+
 def test_exp_run_with_a_new_depth_reruns_only_that_family(repo):
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first results")

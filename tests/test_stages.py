@@ -38,7 +38,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     the store at every epoch, so that signals often land inside a write."""
     root = tmp_path_factory.mktemp("signals")
     copy_project(root)
-    params = raw_params(train={"max_steps": 10_000_000, "workers": 2}, tracking={"flush_interval_s": 0.001})
+    params = raw_params(train={"max_steps": 10_000_000}, runtime={"workers": 2}, tracking={"flush_interval_s": 0.001})
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     subprocess.run([sys.executable, "pipeline/prepare.py", "--dataset", "mnist1d"], cwd=root, env=project_env(), check=True)
     return root
@@ -133,7 +133,7 @@ def test_an_unreachable_tracking_server_fails_fast_before_training(project):
 
 
 def test_an_interrupted_stage_resumes_from_its_last_state(project):
-    params = raw_params(train={"max_steps": 4000, "workers": 2, "resume_interval_s": 0})
+    params = raw_params(train={"max_steps": 4000}, runtime={"workers": 2, "resume_interval_s": 0})
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     resume_dir = project / ".cache" / "ensembles" / "mlp"
     shutil.rmtree(resume_dir, ignore_errors=True)  # states the interrupted runs of other tests left

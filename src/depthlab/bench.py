@@ -81,6 +81,10 @@ def with_train(params: Params, **changes: Any) -> Params:
     return params.model_copy(update={"train": params.train.model_copy(update=changes)})
 
 
+def with_runtime(params: Params, **changes: Any) -> Params:
+    return params.model_copy(update={"runtime": params.runtime.model_copy(update=changes)})
+
+
 def with_tracking(params: Params, **changes: Any) -> Params:
     return params.model_copy(update={"tracking": params.tracking.model_copy(update=changes)})
 
@@ -329,7 +333,7 @@ def bench_parallel(params: Params, data_dir: Path, repeats: int) -> dict[str, An
     sweep = {**params.model_dump(mode="json"), "sweep": sweep_of("mlp", PARALLEL_DEPTHS)}
 
     def stage_seconds(workers: int, threads: int = 0) -> Callable[[], float]:
-        configured = with_train(Params.model_validate(sweep), workers=workers, threads=threads)
+        configured = with_runtime(Params.model_validate(sweep), workers=workers, threads=threads)
 
         def measure() -> float:
             out = Path(tempfile.mkdtemp(prefix="depthlab-bench-")) / "mlp"

@@ -656,6 +656,13 @@ def lr_sensitivity(grid: pd.DataFrame, settings: Settings) -> dict[int, str]:
     verdict with every configuration at its chosen lr against the verdict at each lr of the grid."""
     if grid.empty or grid.lr.nunique() < 2:
         return {}
+    seeds = int(grid.groupby(["dataset", "family", "depth", "lr"]).seed.nunique().min())
+    smallest_p = 2 / math.comb(2 * seeds, seeds)  # two-sided, seeds against seeds, every relabelling
+    if smallest_p >= settings.alpha:
+        return dict.fromkeys(LR_SENSITIVE, (
+            f"cannot be judged on the lr grid's {seeds} seeds per configuration: a permutation test of {seeds} "
+            f"against {seeds} seeds has p >= {smallest_p:.2f}, so no verdict could rest on a significant difference; "
+            "each configuration's accuracy at every lr is in the table \"Learning rates\""))
 
     def verdicts(runs: pd.DataFrame) -> dict[int, str]:
         table = configurations(runs, settings)
@@ -671,6 +678,21 @@ def lr_sensitivity(grid: pd.DataFrame, settings: Settings) -> dict[int, str]:
         out[number] = (f"{'would change' if changed else 'would not change'} at a fixed lr ({detail}; "
                        f"each configuration at its chosen lr: {chosen[number]}), {where}")
     return out
+
+
+def lr_table(grid: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """Per configuration of the lr grid: the chosen lr, and at each lr the mean validation and test accuracy
+    of the grid's seeds with their collapses."""
+    rows = []
+    for (dataset, family, depth), group in grid.groupby(KEYS):
+        row = {"dataset": dataset, "family": family, "depth": int(depth),
+               "chosen lr": f"{group[group.selected].lr.iloc[0]:g}" if group.selected.any() else "n/a"}
+        for lr, at in group.groupby("lr"):
+            gone = collapse(at.test_accuracy, float(at.chance.iloc[0]), settings.collapse_margin, settings.confidence)
+            shown = f"{_pct(at.val_accuracy.astype(float).mean())} / {_pct(at.test_accuracy.astype(float).mean())}"
+            row[f"lr {lr:g}: val / test %"] = shown + (f", {gone.collapsed} of {gone.seeds} collapsed" if gone.collapsed else "")
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def seed_halves(runs: pd.DataFrame) -> tuple[list[int], list[int]] | None:

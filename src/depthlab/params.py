@@ -82,7 +82,7 @@ class ValidationParams(StrictModel):
 
 class SelectionParams(StrictModel):
     seeds: int = Field(3, ge=1, description="the first this many of train.seeds train every lr of the grid")
-    max_steps: int = Field(1500, gt=0, description="steps of every run of the grid")
+    max_steps: int = Field(1000, gt=0, description="steps of every run of the grid")
 
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -101,7 +101,7 @@ Distinct = Annotated[T, AfterValidator(_distinct)]  # a list in which no value r
 
 class TrainParams(StrictModel):
     seeds: Distinct[list[int]] = Field(list(range(10)), min_length=1, description="trained together, one ensemble per depth")
-    max_steps: int = Field(1500, gt=0)
+    max_steps: int = Field(1000, gt=0)
     batch_size: int = Field(100, gt=0)
     lr: Distinct[list[PositiveFloat]] = Field(
         [0.01], min_length=1, description="Adam's learning rate; a grid: each configuration takes the lr of best mean "
@@ -110,11 +110,6 @@ class TrainParams(StrictModel):
     weight_decay: float = Field(0.0, ge=0)
     shuffle: bool = Field(True, description="reshuffle training batches every epoch")
     accelerator: Literal["auto", "cpu", "gpu"] = "auto"
-    workers: int = Field(0, ge=0, description="parallel processes for the seeds of a stage; 0 = one per CPU core")
-    threads: int = Field(0, ge=0, description="torch threads per training process; 0 = CPU cores / workers")
-    resume_interval_s: float = Field(
-        30.0, ge=0, description="training state saved at most this often, so an interrupted stage resumes from it"
-    )
 
     @field_validator("lr", mode="before")
     @classmethod
@@ -134,6 +129,16 @@ class TrainParams(StrictModel):
 
     def selection_seeds(self) -> list[int]:
         return self.seeds[: self.selection.seeds]
+
+
+class RuntimeParams(StrictModel):
+    """How a stage runs, not what it produces: no DVC stage depends on these, so changing one reruns nothing."""
+
+    workers: int = Field(0, ge=0, description="parallel training processes of a train stage; 0 = one per CPU core")
+    threads: int = Field(0, ge=0, description="torch threads per training process; 0 = CPU cores / workers")
+    resume_interval_s: float = Field(
+        30.0, ge=0, description="training state saved at most this often, so an interrupted stage resumes from it"
+    )
 
 
 class EvaluateParams(StrictModel):
@@ -185,6 +190,7 @@ class Params(StrictModel):
     data: DataParams
     validation: ValidationParams
     train: TrainParams
+    runtime: RuntimeParams = RuntimeParams()
     models: ModelsParams  # type: ignore[valid-type]
     sweep: SweepParams  # type: ignore[valid-type]
     evaluate: EvaluateParams

@@ -2,6 +2,7 @@
 verdicts (reports/claims.md and .html), logged to MLflow as a `report` run."""
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -84,7 +85,7 @@ def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFra
     verdicts = [replace(c, lr_sensitivity=sensitivity.get(c.number, _insensitive(c.number, grid)))
                 for c in claims.judge_with_halves(runs, machines, study)]
     references = reference.reference_table(params, runs)
-    document = _document(params, table, verdicts, references, machine, claims.halves_text(runs))
+    document = _document(params, table, grid, verdicts, references, study, claims.halves_text(runs))
 
     with staged_dir(out_dir / "plots") as plots:
         _write_plots(table, runs, plots, machine)
@@ -96,9 +97,9 @@ def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFra
     return table
 
 
-def _document(
-    params: Params, table: pd.DataFrame, verdicts: list[claims.Claim], references: pd.DataFrame, machine: str, halves: str
-) -> str:
+def _document(params: Params, table: pd.DataFrame, grid: pd.DataFrame, verdicts: list[claims.Claim],
+              references: pd.DataFrame, study: claims.Settings, halves: str) -> str:
+    machine = study.hardware_summary
     train, report = params.train, params.report
     confidence = f"{100 * report.confidence:g}%"
     agree = [c for c in verdicts if c.halves is not None and c.verdict != claims.UNSTABLE]
@@ -128,7 +129,7 @@ def _document(
         "| # | claim | verdict | effect [95% CI] | halves | at a fixed lr | why |",
         "|---|---|---|---|---|---|---|",
         *(f"| {c.number} | {c.statement} | **{c.verdict}** | {c.effect} | {_halves(c)} | "
-          f"{c.lr_sensitivity.split(' (')[0]} | {c.finding} |" for c in verdicts),
+          f"{re.split(r':| [(]', c.lr_sensitivity)[0]} | {c.finding} |" for c in verdicts),
         "",
     ]
     if not references.empty:
@@ -142,6 +143,11 @@ def _document(
                   f"Learning rate: {claim.lr_sensitivity}.", ""]
         lines += [claim.evidence, ""]
         lines += [f"![{plot}](plots/{plot})" for plot in claim.plots] + [""]
+    if not grid.empty:
+        lines += ["## Learning rates", "", f"Each configuration's lr grid on its first {params.train.selection.seeds} "
+                  f"seeds and {params.train.selection.max_steps} steps: mean validation and test accuracy in percent at "
+                  "every lr; the chosen lr had the best validation accuracy.", "",
+                  claims.lr_table(grid, study).to_markdown(index=False), ""]
     shown = table.rename(columns=SUMMARY_COLUMNS)[list(SUMMARY_COLUMNS.values())]
     lines += ["## Every configuration", "", shown.to_markdown(index=False, floatfmt=".4g"), ""]
     return "\n".join(lines)
@@ -326,7 +332,7 @@ def pareto_front(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _matched_bars(axes: plt.Axes, rows: pd.DataFrame, runs: pd.DataFrame) -> None:
-    labels = [f"{r.family}-d{int(r.depth)}\n{int(r.param_count):,} p" for r in rows.itertuples()]
+    labels = [f"{r.family}-d{int(r.depth)}\n{FAMILIES[r.family].article_type}\n{int(r.param_count):,} p" for r in rows.itertuples()]
     error = np.vstack([rows.accuracy - rows.accuracy_low, rows.accuracy_high - rows.accuracy]).clip(min=0)
     axes.bar(range(len(rows)), rows.accuracy, yerr=error, capsize=3, color="#9ecae1")
     for i, r in enumerate(rows.itertuples()):

@@ -1,14 +1,14 @@
-"""Train one (family, depth) over every configured seed: the seeds as one batched ensemble, one training
-module for every family.
+"""Train a family's configurations, (dataset, depth) pairs, each over every configured seed at the learning
+rate its validation accuracy chose, with one training module for every family.
 
-The seeds of a configuration are stacked into one network (`depthlab.ensemble`): each seed keeps its own
-initialisation (the same weights as when trained alone), data order, optimizer state and divergence check,
-and gets its own MLflow run, checkpoint and runs.json entry. The loop runs on Lightning Fabric rather than
-the Trainer: measured on 2 CPU cores for a 40-100-100-10 MLP, the Trainer adds 65-80% to each step of a
-plain PyTorch loop; Fabric with batches sliced from tensors already on the device stays within the 1.2x
-target (see `depthlab.bench`). Fabric still picks the accelerator, places the data and saves checkpoints.
-Only Fabric is installed (`lightning-fabric`): the `lightning` package imports torchmetrics to check its
-version, 1.2 s of every train stage's start. The depths of a stage train in parallel worker processes.
+The members of an ensemble, (seed, lr) pairs, are stacked into one network (`depthlab.ensemble`): each keeps
+its own initialisation (the same weights as when trained alone), data order, optimizer state, learning rate
+(`MemberwiseAdam`) and divergence check, and gets its own MLflow run, checkpoint and runs.json entry. A
+configuration's lr grid trains as one ensemble on the selection seeds; its other seeds then train at the
+chosen lr. The loop runs on Lightning Fabric rather than the Trainer, whose per-step machinery costs more
+than these small networks' arithmetic (`make bench`, target 1); Fabric still picks the accelerator, places
+the data and saves checkpoints. Only Fabric is installed (`lightning-fabric`): the `lightning` package
+imports torchmetrics at start-up. The ensembles of a stage train in parallel worker processes.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from depthlab import ensemble, tracking
 from depthlab.data import Meta, load_frame, load_meta, to_arrays
 from depthlab.families import FAMILIES, build_network, count_parameters
 from depthlab.outputs import staged_dir, write_json
-from depthlab.params import Params, TrainParams
+from depthlab.params import Params, RuntimeParams, TrainParams
 
 logging.getLogger("lightning_fabric").setLevel(logging.WARNING)
 
@@ -201,7 +201,7 @@ def fit(
     pretrain: Callable[[nn.Module, torch.Tensor], list[dict[str, float]] | None] | None = None,
 ) -> FitState:
     """Train the ensemble of `seeds` for `cfg.max_steps` optimizer steps, validating after every epoch; with
-    `resume`, continue from its saved state and save it again every `cfg.resume_interval_s` seconds, at the
+    `resume`, continue from its saved state and save it again whenever it is due (EnsembleCache.due), at the
     end of an epoch. `on_epoch_end(step, {seed index: metrics})` hears of the seeds still training.
 
     Each seed draws its own batches, shuffled by a generator seeded with its seed, as when trained alone. A
@@ -221,7 +221,6 @@ def fit(
         pretrained = pretrain(module.net, x)
         if pretrained:
             on_epoch_end(0, dict(enumerate(pretrained)))
-    saved_at = time.monotonic()
     # Looked up once: Fabric's wrapper resolves a method other than forward through a failed attribute
     # lookup each time, which costs 3% of a small MLP's step.
     training_step, validation_step = model.training_step, model.validation_step
@@ -250,9 +249,8 @@ def fit(
         for index, seed in metrics.items():
             if not math.isfinite(seed["train_loss"]):
                 state.stopped[index] = Stopped(state.step, module.seed_state(index))
-        if resume and time.monotonic() - saved_at >= cfg.resume_interval_s:
+        if resume and resume.due():
             resume.save(module, optimizer, state)
-            saved_at = time.monotonic()
     return state
 
 
@@ -277,7 +275,12 @@ class EnsembleCache:
         self.folder = folder
         self.state_file = folder / f"{job.dataset}-d{job.depth}-{job.key}.state"
         self.resumed_from_step = 0
+        self.saved_at = time.monotonic()
         folder.mkdir(parents=True, exist_ok=True)
+
+    def due(self) -> bool:
+        """Whether `runtime.resume_interval_s` has passed since the state was last saved."""
+        return time.monotonic() - self.saved_at >= self.job.params.runtime.resume_interval_s
 
     def load(self, module: Classifier, optimizer: torch.optim.Optimizer, state: FitState) -> None:
         """Restore the saved state, if there is one, into the module, the optimizer and `state`."""
@@ -300,6 +303,7 @@ class EnsembleCache:
         partial = self.state_file.with_suffix(".partial")
         torch.save(saved, partial)
         os.replace(partial, self.state_file)  # a kill while saving leaves the previous state whole
+        self.saved_at = time.monotonic()
 
     def _member(self, seed: int, lr: float) -> Path:
         return self.folder / f"{self.job.dataset}-d{self.job.depth}-{self.job.member_key(seed, lr)}"
@@ -436,8 +440,8 @@ def seeds_text(count: int) -> str:
     return f"{count} seed{'s' if count != 1 else ''}"
 
 
-def worker_count(cfg: TrainParams, jobs: int) -> int:
-    """`train.workers`, where 0 means one per CPU core; never more than there are jobs."""
+def worker_count(cfg: RuntimeParams, jobs: int) -> int:
+    """`runtime.workers`, where 0 means one per CPU core; never more than there are jobs."""
     return max(1, min(cfg.workers or os.cpu_count() or 1, jobs))
 
 
@@ -581,10 +585,10 @@ def _prune(cache_dir: Path, keep: set[Path]) -> None:
 
 def run_jobs(jobs: list[EnsembleJob]) -> list[tuple[str, TrainedSeed]]:
     """Every job's seeds, each labelled with its dataset; in parallel worker processes where there are several
-    jobs and `train.workers` allows, longest jobs first."""
+    jobs and `runtime.workers` allows, longest jobs first."""
     if not jobs:
         return []
-    cfg = jobs[0].params.train
+    cfg = jobs[0].params.runtime
     workers = worker_count(cfg, len(jobs))
     threads = cfg.threads or max(1, (os.cpu_count() or 1) // workers)
     jobs = sorted((replace(job, threads=threads) for job in jobs), key=lambda j: (j.depth, len(j.seeds) * j.max_steps), reverse=True)
