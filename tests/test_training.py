@@ -33,6 +33,8 @@ def test_training_run_in_mlflow_has_every_field(trained, prepared):
     assert run.data.metrics["ensemble_train_time_s"] == pytest.approx(2 * run.data.metrics["train_time_s"])
     assert run.data.tags["accelerator"] == "cpu" and run.data.tags["depth"] == "1" and run.data.tags["diverged"] == "false"
     assert run.data.params["data.name"] == "mnist1d" and run.data.params["data.num_samples"] == "1000"
+    experiment = client.get_experiment(run.info.experiment_id).tags  # shown as model training, described
+    assert experiment["mlflow.experimentKind"] == "custom_model_development" and "tags.reported" in experiment["mlflow.note.content"]
     history = client.get_metric_history(run.info.run_id, "val_acc")
     assert len(history) >= 2 and [m.step for m in history] == sorted(m.step for m in history)
     assert {"train_loss", "train_acc", "val_loss", "train_time_s"} <= set(run.data.metrics)
@@ -201,3 +203,15 @@ def test_the_lr_grid_chooses_on_validation_and_reports_every_seed_at_the_chosen_
     new = {t.run_id for t in again} - {t.run_id for t in trained}
     new_lrs = {(t.lr, t.phase) for t in again if t.run_id in new}
     assert new_lrs <= {(0.01, "grid"), (0.01, "final")} and (0.01, "grid") in new_lrs  # only the new lr trained
+
+
+def test_runs_a_stage_output_no_longer_holds_are_tagged_superseded(tmp_path, prepared):
+    params = make_params(sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0]}})
+    first = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "models")["mnist1d"]
+    longer = make_params(train={"max_steps": 31}, sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0]}})
+    second = train_family(longer, "mlp", {"mnist1d": prepared}, tmp_path / "models")["mnist1d"]
+    client = MlflowClient()
+    for old in first:
+        tags = client.get_run(old.run_id).data.tags
+        assert tags["reported"] == "false" and tags["superseded"] == "true"
+    assert all(client.get_run(new.run_id).data.tags["reported"] == "true" for new in second)

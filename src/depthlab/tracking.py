@@ -86,12 +86,26 @@ def _experiment_id(client: MlflowClient, dataset: str) -> str:
         return existing.experiment_id
     location = _artifacts_beside_database(tracking_uri())
     try:
-        return client.create_experiment(name, artifact_location=location, tags={"dataset": dataset})
+        return client.create_experiment(name, artifact_location=location, tags={"dataset": dataset, **_experiment_tags(dataset)})
     except MlflowException:
         existing = client.get_experiment_by_name(name)
         if existing is None:
             raise
         return existing.experiment_id
+
+
+def _experiment_tags(dataset: str) -> dict[str, str]:
+    """What the MLflow UI shows an experiment as: one of model training (not the GenAI view it opens in
+    otherwise), with a description on its overview."""
+    if dataset == "study":
+        note = "depthlab's claims reports: one `report` run per `dvc repro`, the verdicts as `claim_N` tags."
+    elif dataset == PIPELINE:
+        note = "depthlab's scheduled pipeline runs: the stages that ran, how long, each dataset's best accuracy."
+    else:
+        note = (f"depthlab's training runs on {dataset}: one run per (family, depth, seed, lr). "
+                "`tags.reported = 'true'` shows the runs the claims report rests on; `tags.phase = 'grid'` the runs "
+                "that chose each configuration's lr (`selected` marks the chosen one).")
+    return {"mlflow.experimentKind": "custom_model_development", "mlflow.note.content": note}
 
 
 def _artifacts_beside_database(uri: str) -> str | None:
@@ -491,8 +505,9 @@ def tag_finished_runs(tags: Mapping[str, Mapping[str, str]]) -> None:
 
 
 def training_runs(datasets: list[str]) -> pd.DataFrame:
-    """Every evaluated training run of these datasets' experiments, labelled with the machine it ran on, so
-    that runs from different machines logging to one server can be compared side by side."""
+    """Every evaluated training run the reports rest on (`reported`) in these datasets' experiments, labelled
+    with the machine it ran on, so that runs from different machines logging to one server can be compared
+    side by side."""
     client = _client()
     experiments = [e for e in (client.get_experiment_by_name(experiment_name(d)) for d in datasets) if e is not None]
     columns = ["dataset", "family", "depth", "seed", "hardware", "test_accuracy", "train_time_s"]
@@ -500,7 +515,7 @@ def training_runs(datasets: list[str]) -> pd.DataFrame:
         return pd.DataFrame(columns=columns)
     runs = client.search_runs(
         [e.experiment_id for e in experiments],
-        filter_string="tags.kind = 'training' and attributes.status = 'FINISHED'",
+        filter_string="tags.kind = 'training' and tags.reported = 'true' and attributes.status = 'FINISHED'",
         max_results=50_000,
     )
     rows = []

@@ -22,7 +22,7 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -36,12 +36,13 @@ from torch import nn
 from depthlab import ensemble, tracking
 from depthlab.data import Meta, load_frame, load_meta, to_arrays
 from depthlab.families import FAMILIES, build_network, count_parameters
-from depthlab.outputs import staged_dir, write_json
+from depthlab.outputs import read_json, staged_dir, write_json
 from depthlab.params import Params, RuntimeParams, TrainParams
 
 logging.getLogger("lightning_fabric").setLevel(logging.WARNING)
 
 VAL_BATCH = 1000
+EVALUATIONS = 50  # a run is validated at the end of an epoch, at most about this many times (and at its end)
 
 
 class Classifier(nn.Module):
@@ -200,7 +201,9 @@ def fit(
     resume: EnsembleCache | None = None,
     pretrain: Callable[[nn.Module, torch.Tensor], list[dict[str, float]] | None] | None = None,
 ) -> FitState:
-    """Train the ensemble of `seeds` for `cfg.max_steps` optimizer steps, validating after every epoch; with
+    """Train the ensemble of `seeds` for `cfg.max_steps` optimizer steps, validating at the end of an epoch once
+    `max_steps / EVALUATIONS` steps have passed since the last validation, and at the end (training metrics
+    are the means since the last validation); with
     `resume`, continue from its saved state and save it again whenever it is due (EnsembleCache.due), at the
     end of an epoch. `on_epoch_end(step, {seed index: metrics})` hears of the seeds still training.
 
@@ -228,6 +231,7 @@ def fit(
     val_batches = [(val_x[start : start + VAL_BATCH], val_y[start : start + VAL_BATCH]) for start in range(0, len(val_y), VAL_BATCH)]
     if len(seeds) > 1:  # every seed sees the whole validation set
         val_batches = [tuple(t.expand(len(seeds), *t.shape) for t in batch) for batch in val_batches]
+    evaluate_every, evaluated_at = max(1, cfg.max_steps // EVALUATIONS), state.step
     while state.step < cfg.max_steps and len(state.stopped) < len(seeds):
         ranked = torch.stack([torch.randperm(len(y), generator=order) for order in state.orders]) if cfg.shuffle else in_order
         ranked = ranked.to(fabric.device)
@@ -240,6 +244,9 @@ def fit(
             state.step += 1
             if state.step == cfg.max_steps:
                 break
+        if state.step - evaluated_at < evaluate_every and state.step < cfg.max_steps:
+            continue  # a small dataset's epoch is a few steps: evaluating each would cost more than training
+        evaluated_at = state.step
         model.eval()
         with torch.no_grad():
             for batch in val_batches:
@@ -363,7 +370,7 @@ class EnsembleJob:
     out_dir: Path  # the dataset's folder of the family's outputs
     code: str  # digest of the training code
     cache_dir: Path | None = None
-    threads: int = 1  # torch threads of the process that trains it (set by run_jobs)
+    threads: int = 1  # torch threads of the process that trains it (set by train_configurations)
 
     @property
     def members(self) -> list[tuple[int, float]]:
@@ -498,17 +505,17 @@ def choose_lr(params: Params, grid: list[TrainedSeed]) -> float:
     return max(params.train.grid, key=lambda lr: (scores[lr], -lr))
 
 
-def final_jobs(params: Params, family: str, data: dict[str, StudyData], chosen: dict[tuple[str, int], float],
-               out_dir: Path, code: str, cache_dir: Path | None = None) -> list[EnsembleJob]:
-    """Every configuration at its chosen lr over every seed; the seeds its grid already trained at that lr
-    with as many steps are not trained again (they are reported with the others)."""
+def final_jobs(params: Params, family: str, data: dict[str, StudyData], out_dir: Path, code: str,
+               cache_dir: Path | None = None) -> list[EnsembleJob]:
+    """Every configuration over every seed, at the grid's first lr until its grid has chosen (`_at_lr`); the
+    seeds its grid already trained with as many steps are not trained again (they are reported with the others)."""
     cfg = params.train
     reused = cfg.selection_seeds() if len(cfg.grid) > 1 and cfg.selection.max_steps == cfg.max_steps else []
     seeds = tuple(s for s in cfg.seeds if s not in reused)
     if not seeds:
         return []
     return [
-        EnsembleJob(params, dataset, family, depth, seeds, (chosen[dataset, depth],) * len(seeds), cfg.max_steps, FINAL,
+        EnsembleJob(params, dataset, family, depth, seeds, (cfg.grid[0],) * len(seeds), cfg.max_steps, FINAL,
                     data[dataset], out_dir / dataset, code, cache_dir)
         for dataset in data for depth in params.depths(dataset, family)
     ]
@@ -532,6 +539,7 @@ def train_family(
     `cache_dir`, ensembles finished by an earlier run are reused and interrupted ones continue
     (EnsembleCache); afterwards it keeps what this run used and nothing else."""
     depths = {dataset: params.depths(dataset, family) for dataset in data_dirs}
+    previous = {run["run_id"] for runs in out_dir.glob("*/runs.json") for run in read_json(runs)["runs"]}
     with staged_dir(out_dir) as staging:
         data = {dataset: load_study_data(params, dataset, data_dirs[dataset]) for dataset in data_dirs if depths[dataset]}
         if params.tracking.enabled:
@@ -539,16 +547,16 @@ def train_family(
                 # Orphaned runs closed, the experiment (and a fresh database's tables) created before writers start.
                 in_child_process(tracking.prepare_experiment, dataset)
         code = code_digest(family)
-        grid = run_jobs(grid_jobs(params, family, data, staging, code, cache_dir))
-        chosen = {
-            (dataset, depth): choose_lr(params, [s for d, s in grid if d == dataset and s.depth == depth])
-            for dataset in data for depth in depths[dataset]
-        }
-        final = run_jobs(final_jobs(params, family, data, chosen, staging, code, cache_dir))
-        trained = _mark_selection(params, grid + final, chosen)
+        trained, chosen = train_configurations(params, grid_jobs(params, family, data, staging, code, cache_dir),
+                                               final_jobs(params, family, data, staging, code, cache_dir))
+        trained = _mark_selection(params, trained, chosen)
         if params.tracking.enabled:
-            tracking.tag_finished_runs({s.run_id: {"selected": str(s.selected).lower(), "reported": str(s.reported).lower()}
-                                        for _, s in trained})
+            # The runs this stage's outputs replace are no longer reported, whatever they were.
+            superseded = previous - {s.run_id for _, s in trained}
+            tracking.tag_finished_runs({
+                **{run_id: {"reported": "false", "superseded": "true"} for run_id in superseded},
+                **{s.run_id: {"selected": str(s.selected).lower(), "reported": str(s.reported).lower()} for _, s in trained},
+            })
         by_dataset: dict[str, list[TrainedSeed]] = {}
         for dataset, seed in trained:
             by_dataset.setdefault(dataset, []).append(seed)
@@ -560,7 +568,8 @@ def train_family(
                 "runs": [asdict(t) for t in seeds],
             })
     if cache_dir:
-        used = grid_jobs(params, family, data, out_dir, code, cache_dir) + final_jobs(params, family, data, chosen, out_dir, code, cache_dir)
+        finals = [_at_lr(job, chosen[job.dataset, job.depth]) for job in final_jobs(params, family, data, out_dir, code, cache_dir)]
+        used = grid_jobs(params, family, data, out_dir, code, cache_dir) + finals
         _prune(cache_dir, {path for job in used for path in EnsembleCache(cache_dir, job).files()})
     return by_dataset
 
@@ -583,40 +592,82 @@ def _prune(cache_dir: Path, keep: set[Path]) -> None:
             path.unlink()
 
 
-def run_jobs(jobs: list[EnsembleJob]) -> list[tuple[str, TrainedSeed]]:
-    """Every job's seeds, each labelled with its dataset; in parallel worker processes where there are several
-    jobs and `runtime.workers` allows, longest jobs first."""
-    if not jobs:
-        return []
-    cfg = jobs[0].params.runtime
-    workers = worker_count(cfg, len(jobs))
+Configuration = tuple[str, int]  # (dataset, depth)
+
+
+def train_configurations(params: Params, grid: list[EnsembleJob], finals: list[EnsembleJob]) -> tuple[
+        list[tuple[str, TrainedSeed]], dict[Configuration, float]]:
+    """Every configuration's lr grid, then its final ensemble at the lr its grid chose (`finals` are made at
+    the grid's first lr; without a grid that is the one lr). A configuration's final ensemble starts as soon
+    as its own grid is done, not after every grid: no worker waits for a phase to end. In parallel worker
+    processes where there are several jobs and `runtime.workers` allows, the longest first.
+
+    Returns every run, labelled with its dataset, and the lr each configuration chose."""
+    cfg = params.runtime
+    workers = worker_count(cfg, len(grid) + len(finals))
     threads = cfg.threads or max(1, (os.cpu_count() or 1) // workers)
-    jobs = sorted((replace(job, threads=threads) for job in jobs), key=lambda j: (j.depth, len(j.seeds) * j.max_steps), reverse=True)
+    longest_first = lambda j: (j.depth, len(j.seeds) * j.max_steps)  # noqa: E731
+    grid = sorted((replace(job, threads=threads) for job in grid), key=longest_first, reverse=True)
+    finals = [replace(job, threads=threads) for job in finals]
+    final_of = {(job.dataset, job.depth): index for index, job in enumerate(finals)}
+    chosen = {(job.dataset, job.depth): params.train.grid[0] for job in finals + grid}
+    trained: list[tuple[str, TrainedSeed]] = []
+
+    def chose(job: EnsembleJob, seeds: list[TrainedSeed]) -> int | None:
+        """Record a grid's choice; the index of its configuration's final job, if there is one."""
+        chosen[job.dataset, job.depth] = choose_lr(params, seeds)
+        return final_of.get((job.dataset, job.depth))
+
     if workers == 1:
-        results = [train_ensemble(job) for job in jobs]
-    else:
-        # Workers are forked after this: they inherit the jobs, data included, and receive only an index.
-        # (Pickling megabytes through the pool's pipe also hung its shutdown when a worker was interrupted.)
-        _FORKED_JOBS[:] = jobs
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            try:
-                results = list(pool.map(_train_in_worker, range(len(jobs))))
-            except BaseException:  # Ctrl-C, SIGTERM or a failed run: stop the other workers' runs too
-                pool.shutdown(wait=False, cancel_futures=True)
-                for worker in multiprocessing.active_children():
-                    worker.terminate()
-                raise
-    return [(job.dataset, seed) for job, seeds in zip(jobs, results) for seed in seeds]
+        for job in grid:
+            seeds = train_ensemble(job)
+            trained += [(job.dataset, seed) for seed in seeds]
+            index = chose(job, seeds)
+            if index is not None:
+                final = _at_lr(finals[index], chosen[job.dataset, job.depth])
+                trained += [(final.dataset, seed) for seed in train_ensemble(final)]
+        if not grid:
+            trained += [(job.dataset, seed) for job in finals for seed in train_ensemble(job)]
+        return trained, chosen
+    # Workers are forked at the first submit: they inherit the jobs, data included, and receive only an index
+    # (pickling megabytes through the pool's pipe also hung its shutdown when a worker was interrupted).
+    _FORKED_JOBS[:] = grid + finals
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+        try:
+            first_jobs = range(len(grid)) if grid else range(len(grid), len(grid) + len(finals))
+            pending = {pool.submit(_train_in_worker, index, None): index for index in first_jobs}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = pending.pop(future)
+                    job, seeds = _FORKED_JOBS[index], future.result()
+                    trained += [(job.dataset, seed) for seed in seeds]
+                    final = chose(job, seeds) if job.phase == GRID else None
+                    if final is not None:
+                        lr = chosen[job.dataset, job.depth]
+                        pending[pool.submit(_train_in_worker, len(grid) + final, lr)] = len(grid) + final
+        except BaseException:  # Ctrl-C, SIGTERM or a failed run: stop the other workers' runs too
+            pool.shutdown(wait=False, cancel_futures=True)
+            for worker in multiprocessing.active_children():
+                worker.terminate()
+            raise
+    return trained, chosen
+
+
+def _at_lr(job: EnsembleJob, lr: float) -> EnsembleJob:
+    return replace(job, lrs=(lr,) * len(job.seeds))
 
 
 _FORKED_JOBS: list[EnsembleJob] = []
 
 
-def _train_in_worker(index: int) -> list[TrainedSeed]:
-    """A pool worker that was interrupted exits once its runs are closed, instead of taking the next job."""
+def _train_in_worker(index: int, lr: float | None) -> list[TrainedSeed]:
+    """A forked job, at `lr` where given (a final job, once its grid chose). A pool worker that was interrupted
+    exits once its runs are closed, instead of taking the next job."""
     try:
-        return train_ensemble(_FORKED_JOBS[index])
+        job = _FORKED_JOBS[index]
+        return train_ensemble(job if lr is None else _at_lr(job, lr))
     except KeyboardInterrupt:
         os._exit(130)
 
