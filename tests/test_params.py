@@ -96,3 +96,14 @@ def test_broken_yaml_and_missing_file(tmp_path):
     bad.write_text("train: [unclosed\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(bad)
+
+
+def test_every_stage_depends_on_its_entry_point_and_the_whole_package():
+    """A stage imports depthlab modules beyond the one it is named after (params, stages, tracking...), so
+    each depends on `src/depthlab` as a whole: a change to any module its results could rest on reruns it."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        body = stage.get("do", stage)
+        script = body["cmd"].split()[1]
+        assert script.startswith("pipeline/") and (ROOT / script).exists(), name
+        assert {script, "src/depthlab"} <= set(body["deps"]), f"{name} must depend on {script} and src/depthlab"

@@ -81,8 +81,8 @@ class ValidationParams(StrictModel):
 
 
 class SelectionParams(StrictModel):
-    seeds: int = Field(3, ge=1, description="the first this many of train.seeds train every lr of the grid")
-    max_steps: int = Field(1000, gt=0, description="steps of every run of the grid")
+    seeds: int = Field(2, ge=1, description="the first this many of train.seeds train every lr of the grid")
+    max_steps: int = Field(800, gt=0, description="steps of every run of the grid")
 
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -101,7 +101,7 @@ Distinct = Annotated[T, AfterValidator(_distinct)]  # a list in which no value r
 
 class TrainParams(StrictModel):
     seeds: Distinct[list[int]] = Field(list(range(10)), min_length=1, description="trained together, one ensemble per depth")
-    max_steps: int = Field(1000, gt=0)
+    max_steps: int = Field(800, gt=0)
     batch_size: int = Field(100, gt=0)
     lr: Distinct[list[PositiveFloat]] = Field(
         [0.01], min_length=1, description="Adam's learning rate; a grid: each configuration takes the lr of best mean "
@@ -142,7 +142,7 @@ class RuntimeParams(StrictModel):
 
 
 class EvaluateParams(StrictModel):
-    latency_samples: int = Field(200, gt=0, description="single-sample forward passes timed")
+    latency_samples: int = Field(50, gt=0, description="single-sample forward passes timed")
 
 
 class ReportParams(StrictModel):

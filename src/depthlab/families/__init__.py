@@ -28,14 +28,14 @@ class ResMLPConfig(StrictModel):
 
 class PretrainedConfig(StrictModel):
     width: int = Field(100, gt=0, description="units in every hidden layer")
-    pretrain_steps: int = Field(300, ge=0, description="unsupervised Adam steps per hidden layer, before the labels")
+    pretrain_steps: int = Field(200, ge=0, description="unsupervised Adam steps per hidden layer, before the labels")
     pretrain_lr: float = Field(1e-3, gt=0, description="learning rate of the pre-training")
     corruption: float = Field(0.2, ge=0, lt=1, description="share of a layer's inputs set to zero (denoising)")
 
 
 class RBMConfig(StrictModel):
     width: int = Field(100, gt=0, description="hidden units of every RBM")
-    pretrain_steps: int = Field(300, ge=0, description="contrastive-divergence Adam steps per RBM, before the labels")
+    pretrain_steps: int = Field(200, ge=0, description="contrastive-divergence Adam steps per RBM, before the labels")
     pretrain_lr: float = Field(1e-3, gt=0, description="learning rate of the contrastive divergence")
 
 
