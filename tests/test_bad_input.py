@@ -69,7 +69,13 @@ CSV_CASES = {
     "infinite feature": (GOOD_CSV + "inf,1,no\n", "column 'a' has infinite values (rows [150])"),
     "undeclared label": (GOOD_CSV + "9,9,maybe\n", "values outside the declared classes ['no', 'yes']: ['maybe']"),
     "single class": ("a,b,label\n" + "".join(f"{i},{i},yes\n" for i in range(30)), "holds a single class"),
-    "extra feature in a row": (GOOD_CSV + "1,2,3,yes\n", "not a readable CSV file"),
+    "extra feature in a row": (GOOD_CSV + "1,2,3,yes\n", "data/raw/user.csv: line 152 has 4 fields, the header 3"),
+    "repeated column name": (GOOD_CSV.replace("a,b,label", "a,a,label", 1),
+                             "column 'a' appears twice in the header, at columns 1 and 2"),
+    "unnamed column": (GOOD_CSV.replace("a,b,label", "a,,label", 1), "column 2 of the header has no name"),
+    "trailing comma": (GOOD_CSV.replace("\n", ",\n"), "column 4 of the header has no name"),
+    "one more field in every row": ("a,label\n" + "".join(f"{i},{i % 3},{'yes' if i % 2 else 'no'}\n" for i in range(60)),
+                                    "line 2 has 3 fields, the header 2"),
 }
 
 
@@ -117,7 +123,7 @@ def test_rows_shared_by_train_and_test_are_refused(project):
         ({"train": {"max_steps": "many"}}, ["train.max_steps: Input should be a valid integer"]),
         (
             {"train": {"lr": 0}, "models": {"mlp": {"width": 0}}, "sweep": {"mlp": {"depths": [-1]}}},
-            ["train.lr: Input should be greater than 0", "models.mlp.width", "sweep.mlp.depths.0"],
+            ["train.lr.0: Input should be greater than 0", "models.mlp.width", "sweep.mlp.depths.0"],
         ),
     ],
     ids=["unknown key", "wrong type", "impossible values"],

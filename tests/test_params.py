@@ -60,7 +60,7 @@ def test_a_family_that_cannot_model_the_data_is_refused_before_training(tmp_path
         ({"train": {"lr": 0}}, "train.lr"),
         ({"train": {"lr": -0.1}}, "train.lr"),
         ({"train": {"lr": [0.01, 0.01]}}, "train.lr: lists a value twice"),
-        ({"train": {"selection": {"seeds": 3}}}, "train.selection.seeds is 3, more than the 2 of train.seeds"),
+        ({"train": {"lr": [0.001, 0.01], "selection": {"seeds": 3}}}, "train.selection.seeds is 3, more than the 2 of train.seeds"),
         ({"train": {"lr": [0.001, 0.01]}, "data": {"val_fraction": 0}}, "chosen on validation data, but data.val_fraction is 0"),
         ({"models": {"mlp": {"width": 0}}}, "models.mlp.width"),
         ({"models": {"gru": {"hidden": -1}}}, "models.gru.hidden"),

@@ -5,6 +5,8 @@ Prepared data is one Parquet file per split (float32 feature columns plus an int
 """
 from __future__ import annotations
 
+import csv
+
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -198,8 +200,9 @@ def _csv(params: CsvParams) -> Table:
     path, label = params.path, params.label_column
     if not path.exists():
         raise DataError(f"{path}: CSV file is missing (data.csv)")
+    _check_csv_shape(path)
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, index_col=False)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: CSV file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -251,6 +254,31 @@ def _csv(params: CsvParams) -> Table:
         [str(c) for c in classes],
         (len(features),),
     )
+
+
+def _check_csv_shape(path: Path) -> None:
+    """Refuse what `pandas.read_csv` would silently reinterpret: a repeated column name (renamed `name.1`), an
+    empty one (named `Unnamed: 2`), and a row with more or fewer fields than the header (one more field in
+    every row makes the first column the index; a trailing comma adds an unnamed column)."""
+    try:
+        with path.open(newline="") as handle:
+            rows = csv.reader(handle)
+            header = next(rows, None)
+            if header is None:
+                return  # empty: pandas says so
+            seen: dict[str, int] = {}
+            for position, name in enumerate(header, start=1):
+                if not name.strip():
+                    raise DataError(f"{path}: column {position} of the header has no name")
+                if name in seen:
+                    raise DataError(f"{path}: column '{name}' appears twice in the header, at columns {seen[name]} "
+                                    f"and {position}")
+                seen[name] = position
+            for row in rows:
+                if row and len(row) != len(header):
+                    raise DataError(f"{path}: line {rows.line_num} has {len(row)} fields, the header {len(header)}")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not a readable CSV file ({err})") from None
 
 
 def _digest(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:

@@ -118,7 +118,7 @@ class TrainParams(StrictModel):
 
     @model_validator(mode="after")
     def _selection_within_seeds(self) -> TrainParams:
-        if self.selection.seeds > len(self.seeds):
+        if len(self.lr) > 1 and self.selection.seeds > len(self.seeds):
             raise ValueError(f"train.selection.seeds is {self.selection.seeds}, more than the {len(self.seeds)} of train.seeds")
         return self
 

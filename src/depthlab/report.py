@@ -3,6 +3,7 @@ verdicts (reports/claims.md and .html), logged to MLflow as a `report` run."""
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -332,7 +333,8 @@ def pareto_front(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _matched_bars(axes: plt.Axes, rows: pd.DataFrame, runs: pd.DataFrame) -> None:
-    labels = [f"{r.family}-d{int(r.depth)}\n{FAMILIES[r.family].article_type}\n{int(r.param_count):,} p" for r in rows.itertuples()]
+    labels = [f"{r.family}-d{int(r.depth)}\n{textwrap.fill(FAMILIES[r.family].article_type, 13)}\n{int(r.param_count):,} p"
+              for r in rows.itertuples()]
     error = np.vstack([rows.accuracy - rows.accuracy_low, rows.accuracy_high - rows.accuracy]).clip(min=0)
     axes.bar(range(len(rows)), rows.accuracy, yerr=error, capsize=3, color="#9ecae1")
     for i, r in enumerate(rows.itertuples()):
@@ -341,4 +343,4 @@ def _matched_bars(axes: plt.Axes, rows: pd.DataFrame, runs: pd.DataFrame) -> Non
     axes.set_xticks(range(len(rows)), labels)
     axes.set_ylim(0, 1.02)
     axes.set_ylabel("test accuracy")
-    axes.tick_params(axis="x", labelsize=7)
+    axes.tick_params(axis="x", labelsize=6)
