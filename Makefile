@@ -11,7 +11,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run scheduled-run reference full test test-slow bench ui clean
+.PHONY: setup run scheduled-run reference full test test-fast lint format bench ui clean
 
 setup: $(STAMP)
 
@@ -39,11 +39,20 @@ reference: $(STAMP)
 full: $(STAMP)
 	python -m depthlab.presets presets/full.yaml
 
+# Everything (CI runs this); test-fast leaves out what starts processes (dvc repro, servers, signals).
 test: $(STAMP)
 	python -m pytest
 
-test-slow: $(STAMP)
-	python -m pytest -m slow
+test-fast: $(STAMP)
+	python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	ruff check .
+	ruff format --check .
+
+format: $(STAMP)
+	ruff check --fix .
+	ruff format .
 
 ui: $(STAMP)
 	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
@@ -52,4 +61,4 @@ clean:
 	rm -rf $(VENV)
 
 bench: $(STAMP)
-	python -m depthlab.bench
+	python -m benchmarks.bench

@@ -1,4 +1,5 @@
 """DVC stage 'evaluate@<family>': see depthlab.stages.evaluate."""
+
 from depthlab import stages
 
 if __name__ == "__main__":

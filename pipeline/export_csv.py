@@ -1,4 +1,5 @@
 """DVC stage 'export-csv': see depthlab.stages.export_csv."""
+
 from depthlab import stages
 
 if __name__ == "__main__":

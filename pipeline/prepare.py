@@ -1,4 +1,5 @@
 """DVC stage 'prepare@<dataset>': see depthlab.stages.prepare."""
+
 from depthlab import stages
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """DVC stage 'report': see depthlab.stages.report."""
+
 from depthlab import stages
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """DVC stage 'train@<family>': see depthlab.stages.train."""
+
 from depthlab import stages
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """DVC stage 'validate@<dataset>': see depthlab.stages.validate."""
+
 from depthlab import stages
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Bad input through the real pipeline: refused before any training with one readable message naming the
 file, column or key; dvc.lock, earlier outputs and MLflow runs stay as they were."""
+
 from __future__ import annotations
 
 import hashlib
@@ -10,10 +11,10 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from depthlab.bench import copy_project, project_env
-from tests.conftest import NO_SWEEP, raw_params
+from tests.helpers.params import NO_SWEEP, raw_params
+from tests.helpers.project import copy_project, project_env
 
-pytestmark = pytest.mark.slow  # about 3 minutes: `make test-slow`, which .ci/run also runs
+pytestmark = pytest.mark.slow  # every case through a real `dvc repro`
 
 GOOD_CSV = "a,b,label\n" + "".join(f"{i},{(i * 7) % 13},{'yes' if i % 2 else 'no'}\n" for i in range(150))
 USER = {"path": "data/raw/user.csv", "label_column": "label", "standardize": False, "classes": ["no", "yes"]}
@@ -36,9 +37,15 @@ def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
 
 def snapshot(project: Path) -> dict[str, str]:
     """Digest of dvc.lock and of every earlier output, and the number of MLflow runs."""
-    files = [project / "dvc.lock", *sorted(p for d in ("data/prepared", "data/models", "data/metrics", "reports/claims.md")
-                                           for p in ((project / d).rglob("*") if (project / d).is_dir() else [project / d])
-                                           if p.is_file())]
+    files = [
+        project / "dvc.lock",
+        *sorted(
+            p
+            for d in ("data/prepared", "data/models", "data/metrics", "reports/claims.md")
+            for p in ((project / d).rglob("*") if (project / d).is_dir() else [project / d])
+            if p.is_file()
+        ),
+    ]
     digests = {str(p.relative_to(project)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     experiments = [e.experiment_id for e in client.search_experiments()]
@@ -70,12 +77,16 @@ CSV_CASES = {
     "undeclared label": (GOOD_CSV + "9,9,maybe\n", "values outside the declared classes ['no', 'yes']: ['maybe']"),
     "single class": ("a,b,label\n" + "".join(f"{i},{i},yes\n" for i in range(30)), "holds a single class"),
     "extra feature in a row": (GOOD_CSV + "1,2,3,yes\n", "data/raw/user.csv: line 152 has 4 fields, the header 3"),
-    "repeated column name": (GOOD_CSV.replace("a,b,label", "a,a,label", 1),
-                             "column 'a' appears twice in the header, at columns 1 and 2"),
+    "repeated column name": (
+        GOOD_CSV.replace("a,b,label", "a,a,label", 1),
+        "column 'a' appears twice in the header, at columns 1 and 2",
+    ),
     "unnamed column": (GOOD_CSV.replace("a,b,label", "a,,label", 1), "column 2 of the header has no name"),
     "trailing comma": (GOOD_CSV.replace("\n", ",\n"), "column 4 of the header has no name"),
-    "one more field in every row": ("a,label\n" + "".join(f"{i},{i % 3},{'yes' if i % 2 else 'no'}\n" for i in range(60)),
-                                    "line 2 has 3 fields, the header 2"),
+    "one more field in every row": (
+        "a,label\n" + "".join(f"{i},{i % 3},{'yes' if i % 2 else 'no'}\n" for i in range(60)),
+        "line 2 has 3 fields, the header 2",
+    ),
 }
 
 
@@ -119,7 +130,10 @@ def test_rows_shared_by_train_and_test_are_refused(project):
 @pytest.mark.parametrize(
     ("change", "messages"),
     [
-        ({"train": {"learning_rate": 0.1}}, ["train.learning_rate: unknown key (allowed here: accelerator, batch_size, lr,"]),
+        (
+            {"train": {"learning_rate": 0.1}},
+            ["train.learning_rate: unknown key (allowed here: accelerator, batch_size, lr,"],
+        ),
         ({"train": {"max_steps": "many"}}, ["train.max_steps: Input should be a valid integer"]),
         (
             {"train": {"lr": 0}, "models": {"mlp": {"width": 0}}, "sweep": {"mlp": {"depths": [-1]}}},

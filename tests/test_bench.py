@@ -1,6 +1,6 @@
 import numpy as np
 
-from depthlab.bench import interleaved, median_interval
+from benchmarks.bench import interleaved, median_interval
 
 
 def test_interleaved_rotates_the_order_and_keeps_results_in_measure_order():
@@ -10,7 +10,7 @@ def test_interleaved_rotates_the_order_and_keeps_results_in_measure_order():
         return lambda: calls.append(name) or value
 
     rounds = interleaved([measure("a", 1.0), measure("b", 2.0), measure("c", 3.0)], 4)
-    assert calls == list("abc" "bca" "cab" "abc")
+    assert calls == list("abcbcacababc")
     assert rounds == [[1.0, 2.0, 3.0]] * 4
 
 

@@ -1,4 +1,5 @@
 """Verdicts on synthetic studies whose answer is known by construction."""
+
 import math
 import re
 
@@ -8,9 +9,13 @@ import pytest
 
 from depthlab import claims
 
-
-SETTINGS = claims.Settings(confidence=0.95, collapse_margin=0.05, deep_from=3,
-                           kinds={"signal": "sequence", "table": "tabular"}, hardware_summary="this machine")
+SETTINGS = claims.Settings(
+    confidence=0.95,
+    collapse_margin=0.05,
+    deep_from=3,
+    kinds={"signal": "sequence", "table": "tabular"},
+    hardware_summary="this machine",
+)
 
 
 def study(accuracy, time=lambda depth: 1.0 + depth, seeds=10, families=("mlp", "cnn")) -> pd.DataFrame:
@@ -23,15 +28,28 @@ def study(accuracy, time=lambda depth: 1.0 + depth, seeds=10, families=("mlp", "
             for depth in (0, 1, 4):
                 for seed in range(seeds):
                     seconds = time(depth) * (1 + 0.01 * noise.standard_normal())
-                    rows.append({
-                        "dataset": dataset, "family": family, "depth": depth, "seed": seed,
-                        "param_count": 100 * (depth + 1) + (7 if family == "cnn" else 0),
-                        "test_accuracy": float(np.clip(_accuracy(accuracy, dataset, family, depth, seed)
-                                                       + 0.005 * noise.standard_normal(), 0, 1)),
-                        "chance": 0.1,
-                        "train_time_s": seconds, "train_samples_per_s": 1000 / seconds,
-                        "throughput_samples_per_s": 5000 / seconds, "latency_ms_per_sample": 0.1, "diverged": 0,
-                    })
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "family": family,
+                            "depth": depth,
+                            "seed": seed,
+                            "param_count": 100 * (depth + 1) + (7 if family == "cnn" else 0),
+                            "test_accuracy": float(
+                                np.clip(
+                                    _accuracy(accuracy, dataset, family, depth, seed) + 0.005 * noise.standard_normal(),
+                                    0,
+                                    1,
+                                )
+                            ),
+                            "chance": 0.1,
+                            "train_time_s": seconds,
+                            "train_samples_per_s": 1000 / seconds,
+                            "throughput_samples_per_s": 5000 / seconds,
+                            "latency_ms_per_sample": 0.1,
+                            "diverged": 0,
+                        }
+                    )
     return pd.DataFrame(rows)
 
 
@@ -134,28 +152,48 @@ def test_a_peak_then_a_significant_drop_is_reported_as_such():
 
 
 def test_runs_from_two_machines_are_compared_side_by_side():
-    machines = pd.DataFrame([
-        {"dataset": "d", "family": "mlp", "depth": 2, "seed": s, "hardware": hw, "test_accuracy": 0.6, "train_time_s": t}
-        for s in range(3) for hw, t in (("laptop", 10.0), ("server", 2.5))
-    ])
+    machines = pd.DataFrame(
+        [
+            {
+                "dataset": "d",
+                "family": "mlp",
+                "depth": 2,
+                "seed": s,
+                "hardware": hw,
+                "test_accuracy": 0.6,
+                "train_time_s": t,
+            }
+            for s in range(3)
+            for hw, t in (("laptop", 10.0), ("server", 2.5))
+        ]
+    )
     claim = claims.claim_hardware(machines, SETTINGS)
     assert claim.verdict == "refuted" and "4.00x" in claim.finding and "laptop" in claim.evidence
 
 
 def test_a_machine_that_changes_what_is_learned_makes_the_hardware_claim_depend():
-    machines = pd.DataFrame([
-        {"dataset": "d", "family": family, "depth": 2, "seed": s, "hardware": hw,
-         "test_accuracy": accuracy + 0.01 * s, "train_time_s": 1.0}
-        for s in range(10)
-        for family, gpu_accuracy in (("mlp", 0.8), ("cnn", 0.6))
-        for hw, accuracy in (("cpu box", 0.6), ("gpu box", gpu_accuracy))
-    ])
+    machines = pd.DataFrame(
+        [
+            {
+                "dataset": "d",
+                "family": family,
+                "depth": 2,
+                "seed": s,
+                "hardware": hw,
+                "test_accuracy": accuracy + 0.01 * s,
+                "train_time_s": 1.0,
+            }
+            for s in range(10)
+            for family, gpu_accuracy in (("mlp", 0.8), ("cnn", 0.6))
+            for hw, accuracy in (("cpu box", 0.6), ("gpu box", gpu_accuracy))
+        ]
+    )
     claim = claims.claim_hardware(machines, SETTINGS)
     assert claim.verdict == "depends" and "1 of 2 configurations" in claim.finding and "d/mlp-d2" in claim.finding
 
 
 def test_pareto_front():
-    from depthlab.report import pareto_front
+    from depthlab.claims_report import pareto_front
 
     rows = pd.DataFrame({"train_time_s": [1, 2, 3, 4], "accuracy": [0.5, 0.4, 0.7, 0.6]})
     assert list(pareto_front(rows).index) == [0, 2]
@@ -165,14 +203,19 @@ def test_a_verdict_that_rests_on_the_lr_is_flagged_sensitive_and_one_that_does_n
     """A grid of two lrs on 5 seeds: at lr 0.001 accuracy rises with depth everywhere, at lr 0.01 the deepest
     models collapse to chance; each configuration chose 0.001. Claim 2 ("deeper is more accurate") then
     changes at the fixed lr 0.01. Where the lr changes nothing, no verdict changes."""
+
     def at(lr, collapses):
-        return study(lambda d, f, depth: 0.1 if collapses and depth == 4 else 0.3 + 0.15 * depth, seeds=5).assign(lr=lr, steps=30)
+        return study(lambda d, f, depth: 0.1 if collapses and depth == 4 else 0.3 + 0.15 * depth, seeds=5).assign(
+            lr=lr, steps=30
+        )
 
     grid = pd.concat([at(0.001, False).assign(selected=True), at(0.01, True).assign(selected=False)])
     sensitivity = claims.lr_sensitivity(grid, SETTINGS)
     assert set(sensitivity) == {2, 4, 5, 6}
-    assert sensitivity[2] == ("would change at a fixed lr (lr 0.001: supported; lr 0.01: depends; each configuration at "
-                              "its chosen lr: supported), on the lr grid's 5 seeds and 30 steps")
+    assert sensitivity[2] == (
+        "would change at a fixed lr (lr 0.001: supported; lr 0.01: depends; each configuration at "
+        "its chosen lr: supported), on the lr grid's 5 seeds and 30 steps"
+    )
     same = pd.concat([at(0.001, False).assign(selected=True), at(0.01, False).assign(selected=False)])
     assert all(text.startswith("would not change") for text in claims.lr_sensitivity(same, SETTINGS).values())
     assert claims.lr_sensitivity(grid[grid.lr == 0.001], SETTINGS) == {}

@@ -4,7 +4,7 @@ import pytest
 
 from depthlab.data import load_arrays, load_meta, prepare
 from depthlab.errors import DataError
-from tests.conftest import make_params
+from tests.helpers.params import make_params
 
 
 def test_mnist1d_prepared_splits_and_meta(prepared, tiny_params):
@@ -97,6 +97,6 @@ def test_damaged_parquet_is_a_data_error(tmp_path, prepared):
     for name in ("meta.json", "train.parquet"):
         (tmp_path / name).write_bytes((prepared / name).read_bytes())
     (tmp_path / "train.parquet").write_bytes(b"PAR1 not really")
-    with pytest.raises(DataError, match="train.parquet: not a readable Parquet file"):
+    with pytest.raises(DataError, match=r"train\.parquet: not a readable Parquet file"):
         load_arrays(tmp_path, "train", meta)
     assert pd.read_parquet(prepared / "train.parquet").shape[0] == 720

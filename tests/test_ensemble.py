@@ -1,4 +1,5 @@
 """Seeds as one batched ensemble: each seed computes, learns and starts exactly as its own network would."""
+
 import copy
 
 import lightning_fabric as L
@@ -10,6 +11,7 @@ from depthlab.data import load_arrays, load_meta
 from depthlab.ensemble import stack
 from depthlab.families import FAMILIES, DataShape
 from depthlab.training import Classifier, fit, seed_networks
+from tests.helpers.params import family_config
 
 SHAPES = [DataShape("sequence", (40,), 10), DataShape("image", (8, 8), 10), DataShape("tabular", (13,), 3)]
 
@@ -18,14 +20,14 @@ def family_nets(family: str, depth: int, shape: DataShape, seeds: int) -> list[n
     nets = []
     for seed in range(seeds):
         torch.manual_seed(seed)
-        nets.append(FAMILIES[family].build(FAMILIES[family].config(), depth, shape))
+        nets.append(FAMILIES[family].build(family_config(family), depth, shape))
     return nets
 
 
 def gradients_as_state(module: nn.Module) -> dict[str, torch.Tensor]:
     """The module's gradients, laid out as its state dict (a stacked layer may store a weight transposed)."""
     holder = copy.deepcopy(module)
-    for held, original in zip(holder.parameters(), module.parameters()):
+    for held, original in zip(holder.parameters(), module.parameters(), strict=True):
         held.data = original.grad.clone()
     return holder.state_dict()
 

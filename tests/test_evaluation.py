@@ -6,9 +6,9 @@ import torch
 from mlflow import MlflowClient
 from torch import nn
 
-from depthlab.evaluation import evaluate_family, load_trained, measure
-from depthlab.errors import DataError
 from depthlab.data import load_meta
+from depthlab.errors import DataError
+from depthlab.evaluation import evaluate_family, load_trained, measure
 
 
 def test_measure_on_a_known_classifier():
@@ -25,21 +25,26 @@ def test_measure_on_a_known_classifier():
     assert result["latency_ms_per_sample"] > 0 and result["throughput_samples_per_s"] > 0
 
 
-def test_evaluate_family_writes_details_and_headline_metrics_and_fills_the_training_runs(
+def test_evaluate_family_writes_details_and_headline_metrics_and_logs_test_metrics_to_its_training_runs(
     trained, prepared, tiny_params, tmp_path
 ):
-    summary = evaluate_family(tiny_params, "mlp", {"mnist1d": prepared}, trained.parent, tmp_path / "metrics",
-                              tmp_path / "details")["mnist1d"]
+    summary = evaluate_family(
+        tiny_params, "mlp", {"mnist1d": prepared}, trained.parent, tmp_path / "metrics", tmp_path / "details"
+    )["mnist1d"]
     on_disk = json.loads((tmp_path / "details" / "mnist1d" / "summary.json").read_text())
     assert on_disk == json.loads(json.dumps(summary)) and set(on_disk["depths"]) == {"0", "1"}
     assert on_disk["chance"] == pytest.approx(0.1, abs=0.03)  # MNIST-1D's ten classes are balanced
-    headline = json.loads((tmp_path / "metrics" / "mnist1d.json").read_text())  # what `dvc metrics show` prints: one short row
+    headline = json.loads(
+        (tmp_path / "metrics" / "mnist1d.json").read_text()
+    )  # what `dvc metrics show` prints: one short row
     assert list(headline) == ["d00", "d00_ci", "d01", "d01_ci"]
     assert headline["d01"] == round(100 * on_disk["depths"]["1"]["test_accuracy"], 1)
     low, high = map(float, headline["d01_ci"].split("-"))
     assert 0 <= low <= headline["d01"] <= high <= 100
     point = on_disk["depths"]["1"]
-    assert point["seeds"] == 2 and 0 < point["test_accuracy"] <= 1 and point["param_count"] == 5110 and point["lr"] == 0.01
+    assert (
+        point["seeds"] == 2 and 0 < point["test_accuracy"] <= 1 and point["param_count"] == 5110 and point["lr"] == 0.01
+    )
     assert set(point["per_seed"]) == {"0", "1"} and point["diverged"] == 0
     assert point["per_seed"]["0"]["train_samples_per_s"] > 0
     details = tmp_path / "details" / "mnist1d" / "d1-lr0.01-30steps-seed-0.json"
@@ -53,5 +58,5 @@ def test_evaluate_family_writes_details_and_headline_metrics_and_fills_the_train
 def test_a_damaged_checkpoint_is_a_clear_error(tmp_path, prepared, tiny_params):
     bad = tmp_path / "seed-0.ckpt"
     bad.write_bytes(b"not a checkpoint")
-    with pytest.raises(DataError, match="seed-0.ckpt: not a loadable checkpoint"):
+    with pytest.raises(DataError, match=r"seed-0\.ckpt: not a loadable checkpoint"):
         load_trained(tiny_params, "mlp", 1, load_meta(prepared), bad)

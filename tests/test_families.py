@@ -3,6 +3,7 @@ import torch
 from torch import nn
 
 from depthlab.families import FAMILIES, DataShape, count_parameters
+from tests.helpers.params import family_config
 
 SEQUENCE = DataShape(kind="sequence", sample_shape=(40,), num_classes=10)
 IMAGE = DataShape(kind="image", sample_shape=(8, 8), num_classes=10)
@@ -10,7 +11,7 @@ TABULAR = DataShape(kind="tabular", sample_shape=(13,), num_classes=3)
 
 
 def build(family: str, depth: int, shape: DataShape, **config: object) -> nn.Module:
-    return FAMILIES[family].build(FAMILIES[family].config(**config), depth, shape)
+    return FAMILIES[family].build(family_config(family, **config), depth, shape)
 
 
 def linear_layers(net: nn.Module) -> list[nn.Linear]:
@@ -68,10 +69,12 @@ def test_pretrained_families_have_the_parameters_of_an_mlp_of_their_depth_and_wi
     assert count_parameters(build(family, 4, TABULAR)) == count_parameters(build("mlp", 4, TABULAR))
 
 
-def _pretrained(family: str, nets: list[nn.Module], seeds: list[int], inputs: torch.Tensor, steps: int) -> tuple[nn.Module, list[dict]]:
+def _pretrained(
+    family: str, nets: list[nn.Module], seeds: list[int], inputs: torch.Tensor, steps: int
+) -> tuple[nn.Module, list[dict]]:
     from depthlab.ensemble import stack
 
-    config = FAMILIES[family].config(pretrain_steps=steps, width=16)
+    config = family_config(family, pretrain_steps=steps, width=16)
     net = stack(nets)
     return net, FAMILIES[family].pretrain(config, net, inputs, seeds, 50)
 
@@ -98,7 +101,7 @@ def test_an_rbm_network_reads_raw_inputs_once_its_standardization_is_folded_in()
     torch.manual_seed(0)
     inputs = torch.rand(300, 8, 8) * 16  # digits' scale
     net = build("rbm", 1, IMAGE, width=16)
-    FAMILIES["rbm"].pretrain(FAMILIES["rbm"].config(pretrain_steps=100, width=16), net, inputs, [0], 50)
+    FAMILIES["rbm"].pretrain(family_config("rbm", pretrain_steps=100, width=16), net, inputs, [0], 50)
     hidden = torch.sigmoid(net[1](net[0](inputs)))
     # Standardized inputs gave hidden units in use, neither stuck at 0 or 1: the fold kept that on raw inputs.
     assert 0.05 < hidden.mean().item() < 0.95

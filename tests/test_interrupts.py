@@ -1,10 +1,16 @@
-"""Real signals against a real process: an interrupt waits for the end of a deferred section, and only the first counts."""
+"""Real signals against a real process: an interrupt waits for the end of a deferred section, and only the first
+counts."""
+
 from __future__ import annotations
 
 import signal
 import subprocess
 import sys
 import textwrap
+
+import pytest
+
+pytestmark = pytest.mark.slow  # a real process, sent real signals
 
 SCRIPT = textwrap.dedent(
     """
@@ -39,4 +45,8 @@ def test_without_a_section_an_interrupt_is_raised_at_once():
     script = "import os, signal, time\nfrom depthlab import interrupts\ninterrupts.install()\n"
     script += "os.kill(os.getpid(), signal.SIGINT)\ntime.sleep(5)\nprint('not interrupted')\n"
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert done.returncode == -signal.SIGINT and "KeyboardInterrupt" in done.stderr and "not interrupted" not in done.stdout
+    assert (
+        done.returncode == -signal.SIGINT
+        and "KeyboardInterrupt" in done.stderr
+        and "not interrupted" not in done.stdout
+    )

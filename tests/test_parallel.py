@@ -1,4 +1,5 @@
 """The parallel-seeds path against a fresh SQLite store: no 'database is locked', no lost run or metric."""
+
 import multiprocessing
 import os
 from pathlib import Path
@@ -8,14 +9,15 @@ from mlflow import MlflowClient
 
 from depthlab import tracking
 from depthlab.training import train_family, worker_count
-from tests.conftest import NO_SWEEP, make_params
+from tests.helpers.params import NO_SWEEP, make_params
 
 
 def test_parallel_seeds_on_a_fresh_store_lose_nothing(tmp_path, prepared, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'fresh.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     params = make_params(
-        train={"seeds": [0, 1], "max_steps": 40}, runtime={"workers": 2},
+        train={"seeds": [0, 1], "max_steps": 40},
+        runtime={"workers": 2},
         sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0, 2]}},
     )
     assert worker_count(params.runtime, 4) == 2
@@ -58,7 +60,8 @@ def test_workers_logging_the_same_new_dataset_at_once_do_not_collide(tmp_path):
     for round_ in range(3):
         barrier = context.Barrier(4)
         workers = [
-            context.Process(target=_log_same_new_dataset, args=(uri, barrier, errors, f"fresh-{round_}")) for _ in range(4)
+            context.Process(target=_log_same_new_dataset, args=(uri, barrier, errors, f"fresh-{round_}"))
+            for _ in range(4)
         ]
         for worker in workers:
             worker.start()

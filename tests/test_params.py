@@ -6,7 +6,8 @@ import yaml
 from depthlab.errors import ParamsError
 from depthlab.families import FAMILIES
 from depthlab.params import load_params
-from tests.conftest import NO_SWEEP, ROOT, raw_params
+from tests.helpers.params import NO_SWEEP, raw_params
+from tests.helpers.project import ROOT
 
 
 def write(tmp_path: Path, raw: dict) -> Path:
@@ -22,6 +23,33 @@ def test_repository_params_load_and_cover_every_family_and_three_datasets():
     assert {family for _, family, _ in params.study()} == set(FAMILIES)
     assert all(0 in depths for _, _, depths in params.study()), "depth 0 is every family's linear baseline"
     assert len(params.train.seeds) >= 3
+
+
+def test_params_yaml_is_the_one_home_of_every_default(tmp_path):
+    """No model field has a default of its own, so params.yaml cannot be contradicted by code; only a CSV
+    entry's optional keys (params.yaml declares no template entry) have them."""
+    from pydantic import BaseModel
+
+    from depthlab.params import CsvParams, Params
+
+    def defaults(model: type[BaseModel], prefix: str) -> list[str]:
+        found = []
+        for name, field in model.model_fields.items():
+            if not field.is_required():
+                found.append(prefix + name)
+            if (
+                isinstance(field.annotation, type)
+                and issubclass(field.annotation, BaseModel)
+                and field.annotation is not CsvParams
+            ):
+                found += defaults(field.annotation, f"{prefix}{name}.")
+        return found
+
+    assert defaults(Params, "") == []
+    raw = raw_params()
+    del raw["train"]["selection"]["max_steps"]
+    with pytest.raises(ParamsError, match=r"train\.selection\.max_steps: required key is missing"):
+        load_params(write(tmp_path, raw))
 
 
 def test_presets_make_valid_params():
@@ -60,8 +88,14 @@ def test_a_family_that_cannot_model_the_data_is_refused_before_training(tmp_path
         ({"train": {"lr": 0}}, "train.lr"),
         ({"train": {"lr": -0.1}}, "train.lr"),
         ({"train": {"lr": [0.01, 0.01]}}, "train.lr: lists a value twice"),
-        ({"train": {"lr": [0.001, 0.01], "selection": {"seeds": 3}}}, "train.selection.seeds is 3, more than the 2 of train.seeds"),
-        ({"train": {"lr": [0.001, 0.01]}, "data": {"val_fraction": 0}}, "chosen on validation data, but data.val_fraction is 0"),
+        (
+            {"train": {"lr": [0.001, 0.01], "selection": {"seeds": 3}}},
+            "train.selection.seeds is 3, more than the 2 of train.seeds",
+        ),
+        (
+            {"train": {"lr": [0.001, 0.01]}, "data": {"val_fraction": 0}},
+            "chosen on validation data, but data.val_fraction is 0",
+        ),
         ({"models": {"mlp": {"width": 0}}}, "models.mlp.width"),
         ({"models": {"gru": {"hidden": -1}}}, "models.gru.hidden"),
         ({"sweep": {"mlp": {"datasets": ["mnist1d"], "depths": [1, -2]}}}, "sweep.mlp.depths.1"),

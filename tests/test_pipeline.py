@@ -1,17 +1,20 @@
 """End to end: the real pipeline under real DVC in a temporary git repository, on the tiny profile."""
+
 from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from mlflow import MlflowClient
 
-from depthlab.bench import copy_project, project_env
-from tests.conftest import corrupt_user_dataset, raw_params
+from tests.helpers.params import corrupt_user_dataset, raw_params
+from tests.helpers.project import copy_project, project_env
 
+pytestmark = pytest.mark.slow  # the real pipeline under `dvc repro`
 
 # Two lrs, chosen on the first seed; that seed's run at the chosen lr is reported with the second seed's.
 GRID = {"lr": [0.003, 0.01], "selection": {"seeds": 1, "max_steps": 30}}
@@ -33,15 +36,35 @@ def write_params(repo: Path, raw: dict) -> None:
 
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Reproduced once and shared by this file's tests: that first `dvc repro` is most of their time. Its results
+    are committed, and `restore` puts them back after every test, so no test depends on another's leftovers."""
     repo = tmp_path_factory.mktemp("project")
     copy_project(repo)
     write_params(repo, raw_params(train=GRID))
     sh(repo, "git", "init", "-q")
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "tiny project")
+    commit(repo, "tiny project")  # runs record the commit they come from
     first = sh(repo, "dvc", "repro")
     assert "Running stage 'report'" in first.stdout
+    commit(repo, "first results")
     return repo
+
+
+def commit(repo: Path, message: str) -> None:
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", message)
+
+
+@pytest.fixture(autouse=True)
+def restore(repo: Path) -> Iterator[None]:
+    """After each test: params.yaml, dvc.lock and every output as the first `dvc repro` left them."""
+    yield
+    sh(repo, "git", "checkout", "-q", "--", ".")
+    sh(repo, "dvc", "checkout", "--force", "--quiet")
+
+
+def first_repro_runs(repo: Path) -> list:
+    """The training runs of the shared first `dvc repro` (experiments' runs carry their name)."""
+    return [r for r in training_runs(repo) if r.data.tags["dvc_experiment"] == "none"]
 
 
 def client(repo: Path) -> MlflowClient:
@@ -55,7 +78,7 @@ def training_runs(repo: Path):
 
 
 def test_repro_logs_every_training_run_with_its_fields(repo):
-    runs = training_runs(repo)
+    runs = first_repro_runs(repo)
     chosen = json.loads((repo / "data" / "models" / "mlp" / "mnist1d" / "runs.json").read_text())["chosen_lr"]
     expected = {f"mlp-d{d}-s0-grid-lr{lr:g}" for d in (0, 1) for lr in (0.003, 0.01)} | {"mlp-d0-s1", "mlp-d1-s1"}
     assert sorted(r.info.run_name for r in runs) == sorted(expected)
@@ -74,7 +97,9 @@ def test_repro_logs_every_training_run_with_its_fields(repo):
     assert "## Claim 7:" in report and "| mnist1d   | mlp      |       1 |" in report
     assert (repo / "reports" / "validation" / "mnist1d" / "data_docs" / "index.html").exists()
     shown = sh(repo, "dvc", "metrics", "show").stdout.splitlines()
-    assert shown[0].split() == ["Path", "d00", "d00_ci", "d01", "d01_ci"] and shown[1].startswith("data/metrics/mlp/mnist1d.json")
+    assert shown[0].split() == ["Path", "d00", "d00_ci", "d01", "d01_ci"] and shown[1].startswith(
+        "data/metrics/mlp/mnist1d.json"
+    )
 
 
 def test_no_secret_from_the_environment_reaches_mlflow(repo):
@@ -91,23 +116,24 @@ def test_second_repro_runs_nothing(repo):
 
 
 def test_keys_that_change_how_stages_run_not_what_they_produce_leave_every_stage_up_to_date(repo):
-    original = (repo / "params.yaml").read_text()
-    try:
-        write_params(repo, raw_params(train=GRID, runtime={"workers": 1, "threads": 1, "resume_interval_s": 5},
-                                      tracking={"system_metrics_interval_s": 2, "flush_interval_s": 3}))
-        assert "Data and pipelines are up to date" in sh(repo, "dvc", "status").stdout
-    finally:
-        (repo / "params.yaml").write_text(original)
+    write_params(
+        repo,
+        raw_params(
+            train=GRID,
+            runtime={"workers": 1, "threads": 1, "resume_interval_s": 5},
+            tracking={"system_metrics_interval_s": 2, "flush_interval_s": 3},
+        ),
+    )
+    assert "Data and pipelines are up to date" in sh(repo, "dvc", "status").stdout
 
 
 def test_exp_run_with_a_new_depth_reruns_only_that_family(repo):
-    sh(repo, "git", "add", "-A")
-    sh(repo, "git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "first results")
+    before = len(training_runs(repo))
     done = sh(repo, "dvc", "exp", "run", "-S", "sweep.mlp.depths=[0,1,2]")
     ran = [line for line in done.stdout.splitlines() if line.startswith("Running stage")]
     assert ran == ["Running stage 'train@mlp':", "Running stage 'evaluate@mlp':", "Running stage 'report':"]
     assert "reused" in done.stdout
-    assert len(training_runs(repo)) == 6 + 3, "depths 0 and 1 reused: only depth 2's grid (2 runs) and final run train"
+    assert len(training_runs(repo)) == before + 3, "depths 0 and 1 reused: only depth 2's grid (2 runs) and final run"
     sh(repo, "dvc", "plots", "show")
     assert (repo / "dvc_plots" / "index.html").exists()
     plots = json.loads(sh(repo, "dvc", "plots", "diff", "HEAD", "--json").stdout)["data"]

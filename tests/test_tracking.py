@@ -9,9 +9,10 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
+import depthlab
 from depthlab import tracking
 from depthlab.families import DataShape, build_network
-from tests.conftest import make_params
+from tests.helpers.params import make_params
 
 
 def finished_run(run_id: str):
@@ -27,7 +28,9 @@ def test_flatten_nested_params():
 
 
 def test_run_gets_params_tags_hardware_and_buffered_metrics():
-    with tracking.tracked_run(dataset="unit", name="buffered", params={"a": {"b": 1}}, tags={"family": "mlp"}, flush_interval_s=3600) as run:
+    with tracking.tracked_run(
+        dataset="unit", name="buffered", params={"a": {"b": 1}}, tags={"family": "mlp"}, flush_interval_s=3600
+    ) as run:
         for step in range(50):
             run.log_metrics({"loss": 1.0 / (step + 1)}, step)
         assert MlflowClient().get_metric_history(run.run_id, "loss") == []  # still buffered
@@ -35,16 +38,23 @@ def test_run_gets_params_tags_hardware_and_buffered_metrics():
     assert done.info.status == "FINISHED"
     assert done.data.params["a.b"] == "1"
     assert done.data.tags["family"] == "mlp" and done.data.tags["dataset"] == "unit"
-    for key in ("hw.cpu_model", "hw.cpu_logical_cores", "hw.ram_gb", "hw.torch", "git_commit", "git_dirty", "dvc_stage"):
+    for key in (
+        "hw.cpu_model",
+        "hw.cpu_logical_cores",
+        "hw.ram_gb",
+        "hw.torch",
+        "git_commit",
+        "git_dirty",
+        "dvc_stage",
+    ):
         assert done.data.tags[key]
     assert len(MlflowClient().get_metric_history(run.run_id, "loss")) == 50
 
 
 def test_exception_marks_run_failed_with_the_error():
-    with pytest.raises(RuntimeError):
-        with tracking.tracked_run(dataset="unit", name="boom", params={}, tags={}) as run:
-            run.log_metrics({"loss": 1.0})
-            raise RuntimeError("exploded at step 3")
+    with pytest.raises(RuntimeError), tracking.tracked_run(dataset="unit", name="boom", params={}, tags={}) as run:
+        run.log_metrics({"loss": 1.0})
+        raise RuntimeError("exploded at step 3")
     done = finished_run(run.run_id)
     assert done.info.status == "FAILED"
     assert done.data.tags["error"] == "RuntimeError: exploded at step 3"
@@ -53,15 +63,20 @@ def test_exception_marks_run_failed_with_the_error():
 
 
 def test_interrupt_marks_run_killed():
-    with pytest.raises(KeyboardInterrupt):
-        with tracking.tracked_run(dataset="unit", name="ctrl-c", params={}, tags={}) as run:
-            raise KeyboardInterrupt
+    with (
+        pytest.raises(KeyboardInterrupt),
+        tracking.tracked_run(dataset="unit", name="ctrl-c", params={}, tags={}) as run,
+    ):
+        raise KeyboardInterrupt
     assert finished_run(run.run_id).info.status == "KILLED"
 
 
 def test_sqlite_artifacts_live_beside_the_database(tmp_path):
-    assert tracking._artifacts_beside_database(f"sqlite:///{tmp_path}/mlflow.db") == (tmp_path / "mlartifacts").as_uri()
-    assert tracking._artifacts_beside_database("http://127.0.0.1:5000") is None
+    assert (
+        tracking.store.artifacts_beside_database(f"sqlite:///{tmp_path}/mlflow.db")
+        == (tmp_path / "mlartifacts").as_uri()
+    )
+    assert tracking.store.artifacts_beside_database("http://127.0.0.1:5000") is None
 
 
 def test_an_interrupt_while_the_run_starts_still_ends_it_killed(monkeypatch):
@@ -69,9 +84,13 @@ def test_an_interrupt_while_the_run_starts_still_ends_it_killed(monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(tracking.SystemSampler, "__init__", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        with tracking.tracked_run(dataset="unit", name="interrupted-early", params={"a": 1}, tags={}, system_metrics_interval_s=1.0):
-            pass
+    with (
+        pytest.raises(KeyboardInterrupt),
+        tracking.tracked_run(
+            dataset="unit", name="interrupted-early", params={"a": 1}, tags={}, system_metrics_interval_s=1.0
+        ),
+    ):
+        pass
     client = MlflowClient()
     experiment = client.get_experiment_by_name(tracking.experiment_name("unit"))
     [run] = client.search_runs([experiment.experiment_id], filter_string="attributes.run_name = 'interrupted-early'")
@@ -79,7 +98,8 @@ def test_an_interrupt_while_the_run_starts_still_ends_it_killed(monkeypatch):
 
 
 def _logged_resmlp(serialization_format: str):
-    """A network with a class of depthlab's own (ResidualBlock), logged in the given format: (model URI, input, output)."""
+    """A network with a class of depthlab's own (ResidualBlock), logged in the given format: (model URI, input,
+    output)."""
     torch.manual_seed(0)
     net = build_network(make_params().models, "resmlp", 3, DataShape("sequence", (40,), 10)).eval()
     x = np.random.default_rng(0).random((4, 40), dtype=np.float32)
@@ -96,6 +116,7 @@ def test_a_logged_model_predicts_what_the_network_did(serialization_format):
     np.testing.assert_allclose(mlflow.pyfunc.load_model(uri).predict(x), expected, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow  # a fresh interpreter loads the model
 def test_a_pickled_model_loads_where_depthlab_is_not_installed(tmp_path):
     """depthlab's classes travel by value in the pickle: a serving environment needs torch, not this project."""
     uri, x, expected = _logged_resmlp("pickle")
@@ -106,8 +127,11 @@ def test_a_pickled_model_loads_where_depthlab_is_not_installed(tmp_path):
         "x = np.asarray(json.loads(sys.argv[3]), dtype=np.float32)\n"
         "print(json.dumps(np.asarray(mlflow.pyfunc.load_model(sys.argv[1]).predict(x)).tolist()))\n"
     )
-    source = str(Path(tracking.__file__).parents[1])
-    done = subprocess.run([sys.executable, "-c", load, uri, source, json.dumps(x.tolist())],
-                          capture_output=True, text=True, cwd=tmp_path)
+    source = str(Path(depthlab.__file__).parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", load, uri, source, json.dumps(x.tolist())], capture_output=True, text=True, cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-2000:]
-    np.testing.assert_allclose(np.array(json.loads(done.stdout.strip().splitlines()[-1])), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        np.array(json.loads(done.stdout.strip().splitlines()[-1])), expected, rtol=1e-5, atol=1e-6
+    )

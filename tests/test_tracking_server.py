@@ -1,4 +1,5 @@
 """The pipeline against a real `mlflow server` on 127.0.0.1 with a SQLite backend in a temporary folder."""
+
 from __future__ import annotations
 
 import socket
@@ -11,8 +12,10 @@ import requests
 import yaml
 from mlflow import MlflowClient
 
-from depthlab.bench import copy_project, project_env
-from tests.conftest import raw_params
+from tests.helpers.params import raw_params
+from tests.helpers.project import copy_project, project_env
+
+pytestmark = pytest.mark.slow  # a real `mlflow server` process
 
 
 def free_port() -> int:
@@ -27,9 +30,25 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{folder / 'server.db'}", "--artifacts-destination", str(folder / "artifacts")],
-        env=project_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{folder / 'server.db'}",
+            "--artifacts-destination",
+            str(folder / "artifacts"),
+        ],
+        env=project_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 90

@@ -1,15 +1,15 @@
 import json
 
 import mlflow
-import pytest
 import numpy as np
+import pytest
 import torch
 from mlflow import MlflowClient
 
 from depthlab.data import load_arrays, load_meta
 from depthlab.evaluation import load_trained, measure
 from depthlab.training import train_family
-from tests.conftest import NO_SWEEP, make_params
+from tests.helpers.params import NO_SWEEP, make_params
 
 
 def test_train_family_writes_checkpoints_and_runs_for_every_depth_and_seed(trained):
@@ -31,10 +31,15 @@ def test_training_run_in_mlflow_has_every_field(trained, prepared):
     assert run.data.params["train.max_steps"] == "30" and run.data.params["param_count"] == "5110"
     assert run.data.params["seed"] == "0" and run.data.params["ensemble_seeds"] == "[0, 1]"
     assert run.data.metrics["ensemble_train_time_s"] == pytest.approx(2 * run.data.metrics["train_time_s"])
-    assert run.data.tags["accelerator"] == "cpu" and run.data.tags["depth"] == "1" and run.data.tags["diverged"] == "false"
+    assert (
+        run.data.tags["accelerator"] == "cpu" and run.data.tags["depth"] == "1" and run.data.tags["diverged"] == "false"
+    )
     assert run.data.params["data.name"] == "mnist1d" and run.data.params["data.num_samples"] == "1000"
     experiment = client.get_experiment(run.info.experiment_id).tags  # shown as model training, described
-    assert experiment["mlflow.experimentKind"] == "custom_model_development" and "tags.reported" in experiment["mlflow.note.content"]
+    assert (
+        experiment["mlflow.experimentKind"] == "custom_model_development"
+        and "tags.reported" in experiment["mlflow.note.content"]
+    )
     history = client.get_metric_history(run.info.run_id, "val_acc")
     assert len(history) >= 2 and [m.step for m in history] == sorted(m.step for m in history)
     assert {"train_loss", "train_acc", "val_loss", "train_time_s"} <= set(run.data.metrics)
@@ -45,7 +50,11 @@ def test_training_run_in_mlflow_has_every_field(trained, prepared):
         assert len(columns) == 41 and all(c["required"] for c in columns)
         assert columns[-1] == {"type": "long", "name": "label", "required": True}
         assert json.loads(logged.dataset.profile)["num_rows"] > 1
-    [model] = [m for m in client.search_logged_models(experiment_ids=[run.info.experiment_id]) if m.source_run_id == seed["run_id"]]
+    [model] = [
+        m
+        for m in client.search_logged_models(experiment_ids=[run.info.experiment_id])
+        if m.source_run_id == seed["run_id"]
+    ]
     meta = load_meta(prepared)
     x, _ = load_arrays(prepared, "test", meta)
     predictions = mlflow.pyfunc.load_model(model.model_uri).predict(x[:5])
@@ -80,7 +89,9 @@ def test_epoch_metrics_are_exact_means_per_seed_over_uneven_batches():
         y = torch.cat([b[1][seed] for b in batches])
         with torch.no_grad():
             logits = net(x)
-        assert metrics[seed]["train_loss"] == pytest.approx(torch.nn.functional.cross_entropy(logits, y).item(), rel=1e-6)
+        assert metrics[seed]["train_loss"] == pytest.approx(
+            torch.nn.functional.cross_entropy(logits, y).item(), rel=1e-6
+        )
         assert metrics[seed]["train_acc"] == pytest.approx((logits.argmax(-1) == y).float().mean().item())
         assert "val_loss" not in metrics[seed]
     assert module.epoch_metrics() == [{}, {}]  # reset after reading
@@ -120,18 +131,26 @@ def test_tracking_off_trains_and_evaluates_without_mlflow(tmp_path, prepared):
     )
     [trained] = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "mlp")["mnist1d"]
     assert trained.run_id == "untracked"
-    summaries = evaluate_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "mlp", tmp_path / "metrics", tmp_path / "eval")
+    summaries = evaluate_family(
+        params, "mlp", {"mnist1d": prepared}, tmp_path / "mlp", tmp_path / "metrics", tmp_path / "eval"
+    )
     assert 0 <= summaries["mnist1d"]["depths"]["0"]["test_accuracy"] <= 1
 
 
 @pytest.mark.parametrize("family", ["cnn", "gru"])
 def test_convolutional_and_recurrent_families_train_and_log_their_model(tmp_path, prepared, family):
-    params = make_params(train={"seeds": [0], "max_steps": 8}, sweep={**NO_SWEEP, family: {"datasets": ["mnist1d"], "depths": [1]}})
+    params = make_params(
+        train={"seeds": [0], "max_steps": 8}, sweep={**NO_SWEEP, family: {"datasets": ["mnist1d"], "depths": [1]}}
+    )
     [trained] = train_family(params, family, {"mnist1d": prepared}, tmp_path / family)["mnist1d"]
     assert trained.steps == 8 and not trained.diverged
     client = MlflowClient()
     run = client.get_run(trained.run_id)
-    [model] = [m for m in client.search_logged_models(experiment_ids=[run.info.experiment_id]) if m.source_run_id == trained.run_id]
+    [model] = [
+        m
+        for m in client.search_logged_models(experiment_ids=[run.info.experiment_id])
+        if m.source_run_id == trained.run_id
+    ]
     x, _ = load_arrays(prepared, "test", load_meta(prepared))
     assert np.asarray(mlflow.pyfunc.load_model(model.model_uri).predict(x[:3])).shape == (3, 10)
 
@@ -166,14 +185,16 @@ def test_a_seed_that_diverges_is_frozen_and_the_others_go_on(tiny_params, prepar
             torch.nn.init.constant_(nets[poisoned][1].weight, float("inf"))
         module = Classifier(stack(nets), len(seeds), cfg.grid[0], 0.0)
         epochs = []
-        state = fit(L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda step, m: epochs.append(m))
+        state = fit(
+            L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda step, m: epochs.append(m)
+        )
         return state, module, epochs
 
     state, module, epochs = train((0, 1, 2), poisoned=1)
     assert state.step == 24 and list(state.stopped) == [1] and state.stopped[1].step == 8
     assert [sorted(m) for m in epochs] == [[0, 1, 2], [0, 2], [0, 2]], "a stopped seed reports no more epochs"
     assert not torch.isfinite(state.stopped[1].state["1.weight"]).any()
-    healthy, healthy_module, _ = train((0, 2))
+    _, healthy_module, _ = train((0, 2))
     for index, alone in ((0, 0), (2, 1)):
         for key, value in module.seed_state(index).items():
             torch.testing.assert_close(value, healthy_module.seed_state(alone)[key], rtol=1e-5, atol=1e-6)
@@ -182,8 +203,10 @@ def test_a_seed_that_diverges_is_frozen_and_the_others_go_on(tiny_params, prepar
 def test_the_lr_grid_chooses_on_validation_and_reports_every_seed_at_the_chosen_lr(tmp_path, prepared):
     """Two lrs over the first two of four seeds; the chosen lr's grid seeds are reported with the other two.
     A second run with one more lr in the grid trains only that lr's ensemble."""
-    params = make_params(train={"seeds": [0, 1, 2, 3], "lr": [0.001, 0.03], "selection": {"seeds": 2, "max_steps": 30}},
-                         sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [1]}})
+    params = make_params(
+        train={"seeds": [0, 1, 2, 3], "lr": [0.001, 0.03], "selection": {"seeds": 2, "max_steps": 30}},
+        sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [1]}},
+    )
     trained = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "models", tmp_path / "cache")["mnist1d"]
     grid = [t for t in trained if t.phase == "grid"]
     assert sorted((t.lr, t.seed) for t in grid) == [(0.001, 0), (0.001, 1), (0.03, 0), (0.03, 1)]
@@ -196,9 +219,18 @@ def test_the_lr_grid_chooses_on_validation_and_reports_every_seed_at_the_chosen_
     runs = json.loads((tmp_path / "models" / "mnist1d" / "runs.json").read_text())
     assert runs["chosen_lr"] == {"1": chosen} and runs["lr_grid"] == [0.001, 0.03]
     tags = MlflowClient().get_run(grid[0].run_id).data.tags
-    assert tags["phase"] == "grid" and tags["lr"] == f"{grid[0].lr:g}" and tags["selected"] == str(grid[0].selected).lower()
+    assert (
+        tags["phase"] == "grid"
+        and tags["lr"] == f"{grid[0].lr:g}"
+        and tags["selected"] == str(grid[0].selected).lower()
+    )
 
-    wider = make_params(**{**params.model_dump(mode="json"), "train": {**params.train.model_dump(mode="json"), "lr": [0.001, 0.01, 0.03]}})
+    wider = make_params(
+        **{
+            **params.model_dump(mode="json"),
+            "train": {**params.train.model_dump(mode="json"), "lr": [0.001, 0.01, 0.03]},
+        }
+    )
     again = train_family(wider, "mlp", {"mnist1d": prepared}, tmp_path / "models", tmp_path / "cache")["mnist1d"]
     new = {t.run_id for t in again} - {t.run_id for t in trained}
     new_lrs = {(t.lr, t.phase) for t in again if t.run_id in new}

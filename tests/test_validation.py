@@ -52,7 +52,7 @@ def test_violations_are_named_with_column_split_and_example(damaged, tiny_params
 
 def test_a_missing_class_breaks_the_balance_bounds(damaged, tiny_params, tmp_path):
     rewrite(damaged / "val.parquet", lambda f: f.drop(f.index[f.label == 4], inplace=True))
-    with pytest.raises(ValidationFailed, match="class_balance.*split=val, label=4"):
+    with pytest.raises(ValidationFailed, match=r"class_balance.*split=val, label=4"):
         validate(damaged, tiny_params.validation, tmp_path / "report")
 
 

@@ -2,8 +2,7 @@
 
 Why: on these small networks a training step is mostly per-operation overhead, not arithmetic. Computing ten
 seeds in each operation divides that overhead by ten (`make bench`, "ensemble per seed-step").
-`torch.func.vmap` does this generically but adds its own cost to every operation (0.6x of a plain loop per
-seed-step for the 40-100-100-10 MLP here, against 0.45x for the layers below) and has no rule for
+`torch.func.vmap` does this generically but adds its own cost to every operation and has no rule for
 `nn.GRU`, so each layer type with parameters has a stacked form written for it.
 
 How: `stack(nets)` takes the seeds' own plain networks, each initialised exactly as when trained alone, and
@@ -13,10 +12,12 @@ state dict is the seeds' state dicts stacked. Layers without parameters are kept
 address sample dimensions from the end (`flatten(-2)`, not `flatten(1)`). Index the stacked state dict
 on its first axis to get one seed's weights back, as its plain network's state dict.
 """
+
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -37,7 +38,7 @@ def _parameter(tensor: torch.Tensor | None) -> nn.Parameter | None:
 class _ProductLayout(nn.Module):
     """A stacked layer whose weight is kept as (seeds, inputs, outputs) and bias as (seeds, 1, outputs): the
     layout the batched product takes. Kept in torch's layout instead, each step would copy the weight's
-    gradient back from the transposed product (10% of an MLP ensemble's step here). State dicts still show
+    gradient back from the transposed product, a cost every step. State dicts still show
     torch's own layout, the plain layer's with a seed axis in front."""
 
     def __init__(self, weights: torch.Tensor, biases: torch.Tensor | None, plain_weight_shape: tuple[int, ...]):
@@ -101,9 +102,9 @@ class StackedLayerNorm(nn.Module):
 class StackedConv(nn.Module):
     """`nn.Conv1d` / `nn.Conv2d` per seed as one grouped convolution, a group per seed, in channels-last memory.
 
-    Measured here for the 2-layer CNN on MNIST-1D, ten seeds: in torch's default layout the grouped
-    convolution is slower than the seeds one at a time (1.1x); in channels-last it takes 0.65x of that, and
-    windows times weights as batched products (im2col) 0.85x. A 1-D convolution runs as a 2-D one of height 1
+    In torch's default layout the grouped convolution is slower than the seeds one at a time; channels-last
+    is the fastest of the forms tried (im2col, windows times weights as batched products, is between). See
+    `docs/performance.md`. A 1-D convolution runs as a 2-D one of height 1
     (channels-last exists for 4-D tensors). Consecutive convolutions hand their output on in that memory
     layout, behind a (seeds, batch, channels, *space) view: no copies between them.
     """
@@ -115,8 +116,12 @@ class StackedConv(nn.Module):
             raise ValueError(f"{first}: only ungrouped convolutions with numeric zero padding have a stacked form")
         self.height_one = len(first.kernel_size) == 1
         lift = (lambda v: (1, *v)) if self.height_one else tuple
-        self.options = {"stride": lift(first.stride), "padding": (0, *first.padding) if self.height_one else first.padding,
-                        "dilation": lift(first.dilation), "groups": len(layers)}
+        self.options = {
+            "stride": lift(first.stride),
+            "padding": (0, *first.padding) if self.height_one else first.padding,
+            "dilation": lift(first.dilation),
+            "groups": len(layers),
+        }
         self.weight = _parameter(_stacked(layers, "weight"))
         self.bias = _parameter(_stacked(layers, "bias"))
 
@@ -152,7 +157,12 @@ class StackedGRU(nn.Module):
             self.register_parameter(name, _parameter(_stacked(layers, name)))
 
     def _names(self) -> list[str]:
-        return [f"{gate}_l{layer}{suffix}" for layer in range(self.num_layers) for suffix in self.suffixes for gate in self.GATES]
+        return [
+            f"{gate}_l{layer}{suffix}"
+            for layer in range(self.num_layers)
+            for suffix in self.suffixes
+            for gate in self.GATES
+        ]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """x (seeds, batch, time, inputs) -> (outputs (seeds, batch, time, directions * hidden), final states)."""
@@ -161,10 +171,16 @@ class StackedGRU(nn.Module):
         for layer in range(self.num_layers):
             # Directions stacked on the seed axis, the reverse one reading time backwards.
             inputs = torch.cat([x if suffix == "" else x.flip(2) for suffix in self.suffixes])
-            weights = [torch.cat([getattr(self, f"{gate}_l{layer}{suffix}") for suffix in self.suffixes]) for gate in self.GATES]
+            weights = [
+                torch.cat([getattr(self, f"{gate}_l{layer}{suffix}") for suffix in self.suffixes])
+                for gate in self.GATES
+            ]
             outputs, final = self._recur(inputs, *weights)
             parts = outputs.split(seeds)
-            x = torch.cat([part if suffix == "" else part.flip(2) for part, suffix in zip(parts, self.suffixes)], dim=-1)
+            x = torch.cat(
+                [part if suffix == "" else part.flip(2) for part, suffix in zip(parts, self.suffixes, strict=True)],
+                dim=-1,
+            )
             finals += final.split(seeds)
         return x, torch.stack(finals, 1)  # final states (seeds, layers * directions, batch, hidden)
 
@@ -206,10 +222,8 @@ STACKED_FORMS: dict[type[nn.Module], Callable[[list[Any]], nn.Module]] = {
 def stack(nets: list[nn.Module]) -> nn.Module:
     """One module computing every net of `nets` (same architecture, own weights) on (seeds, batch, *sample).
 
-    A single seed needs no seed axis: its network comes back as itself (a copy), for (batch, *sample).
-    Stacked layers cost about 30 us a layer more than torch's own for one seed (batched kernels' set-up and
-    the views around them), and the seed axis more ops still: 1.25x a plain loop's step for the
-    40-100-100-10 MLP, against 1.15x without.
+    A single seed needs no seed axis: its network comes back as itself (a copy), for (batch, *sample):
+    stacked layers cost more than torch's own for one seed (batched kernels' set-up and the views around them).
     """
     if len(nets) == 1:
         return copy.deepcopy(nets[0])
@@ -220,7 +234,12 @@ def stack(nets: list[nn.Module]) -> nn.Module:
         form = STACKED_FORMS.get(type(module))
         if form is not None:
             stacked.set_submodule(path, form([net.get_submodule(path) for net in nets]))
-        elif next(module.parameters(recurse=False), None) is not None or next(module.buffers(recurse=False), None) is not None:
-            raise TypeError(f"{type(module).__name__} at '{path}' has parameters or buffers but no stacked form "
-                            f"(known: {', '.join(t.__name__ for t in STACKED_FORMS)})")
+        elif (
+            next(module.parameters(recurse=False), None) is not None
+            or next(module.buffers(recurse=False), None) is not None
+        ):
+            raise TypeError(
+                f"{type(module).__name__} at '{path}' has parameters or buffers but no stacked form "
+                f"(known: {', '.join(t.__name__ for t in STACKED_FORMS)})"
+            )
     return stacked

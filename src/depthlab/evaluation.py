@@ -1,4 +1,5 @@
 """Test-set quality and speed of every trained seed of one (family, depth), written as DVC metrics and to MLflow."""
+
 from __future__ import annotations
 
 import math
@@ -91,8 +92,9 @@ def evaluate_family(
     return summaries
 
 
-def _evaluate_dataset(params: Params, dataset: str, family: str, data_dir: Path, models_dir: Path,
-                      details_dir: Path) -> dict[str, Any]:
+def _evaluate_dataset(
+    params: Params, dataset: str, family: str, data_dir: Path, models_dir: Path, details_dir: Path
+) -> dict[str, Any]:
     meta = load_meta(data_dir)
     x, y = load_arrays(data_dir, "test", meta)
     trained = read_json(models_dir / "runs.json")
@@ -112,10 +114,20 @@ def _evaluate_dataset(params: Params, dataset: str, family: str, data_dir: Path,
         name = Path(run["checkpoint"]).with_suffix(".json").as_posix().replace("/", "-")
         write_json(details_dir / name, {**result, "classes": meta.classes})
         if run["phase"] == "grid":
-            grid.append({"depth": run["depth"], "lr": run["lr"], "seed": run["seed"], "steps": run["steps"],
-                         "val_accuracy": run["val_accuracy"], "test_accuracy": _finite_or_none(result["test_accuracy"]),
-                         "selected": run["selected"], "diverged": int(run["diverged"]), "train_time_s": run["train_time_s"],
-                         "train_samples_per_s": _samples_per_s(params, run)})
+            grid.append(
+                {
+                    "depth": run["depth"],
+                    "lr": run["lr"],
+                    "seed": run["seed"],
+                    "steps": run["steps"],
+                    "val_accuracy": run["val_accuracy"],
+                    "test_accuracy": _finite_or_none(result["test_accuracy"]),
+                    "selected": run["selected"],
+                    "diverged": int(run["diverged"]),
+                    "train_time_s": run["train_time_s"],
+                    "train_samples_per_s": _samples_per_s(params, run),
+                }
+            )
         if not run["reported"]:
             continue
         point = per_depth.setdefault(run["depth"], {"param_count": run["param_count"], "lr": run["lr"], "per_seed": {}})

@@ -1,4 +1,5 @@
 """The machine a measurement was taken on, recorded by the project itself (MLflow does not record it)."""
+
 from __future__ import annotations
 
 import functools

@@ -6,6 +6,7 @@ So store writes run in `deferred()` sections, and an interrupt that arrives in o
 Once an interrupt has been raised, later ones are ignored: a worker gets Ctrl-C from the terminal and SIGTERM
 from its stage, and the second must not cut short the closing of its runs. SIGKILL still ends any process.
 """
+
 from __future__ import annotations
 
 import signal

@@ -1,13 +1,15 @@
 """Write outputs all-or-nothing, so a failed stage never leaves a half-written file behind."""
+
 from __future__ import annotations
 
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def write_text(path: Path, text: str) -> None:

@@ -2,6 +2,7 @@
 
 Unknown keys, wrong types and impossible values are errors that name the key, never silent defaults.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -23,9 +24,9 @@ CSV_KIND = "tabular"
 
 
 class Mnist1dParams(StrictModel):
-    num_samples: int = Field(5000, ge=100, description="generated samples, train + test")
-    generator_seed: int = Field(42, description="42 reproduces the official frozen MNIST-1D data")
-    train_split: float = Field(0.8, gt=0, lt=1, description="the generator's own train/test split")
+    num_samples: int = Field(ge=100, description="generated samples, train + test")
+    generator_seed: int = Field(description="42 reproduces the official frozen MNIST-1D data")
+    train_split: float = Field(gt=0, lt=1, description="the generator's own train/test split")
 
 
 class CsvParams(StrictModel):
@@ -36,14 +37,14 @@ class CsvParams(StrictModel):
 
 
 class DataParams(StrictModel):
-    datasets: list[str] = Field(["mnist1d"], min_length=1, description="mnist1d, digits, or a name under data.csv")
-    split_seed: int = 0
+    datasets: list[str] = Field(min_length=1, description="mnist1d, digits, or a name under data.csv")
+    split_seed: int
     val_fraction: float = Field(
-        0.1, ge=0, lt=0.5, description="share of the training data held out for validation; 0 = none"
+        ge=0, lt=0.5, description="share of the training data held out for validation; 0 = none"
     )
-    test_fraction: float = Field(0.2, gt=0, lt=0.5, description="digits and csv; mnist1d splits itself")
-    mnist1d: Mnist1dParams = Mnist1dParams()
-    csv: dict[str, CsvParams] = {}
+    test_fraction: float = Field(gt=0, lt=0.5, description="digits and csv; mnist1d splits itself")
+    mnist1d: Mnist1dParams
+    csv: dict[str, CsvParams]
 
     @model_validator(mode="after")
     def _datasets_are_defined(self) -> DataParams:
@@ -52,7 +53,9 @@ class DataParams(StrictModel):
         for name in self.datasets:
             if name not in BUILT_IN_SOURCES and name not in self.csv:
                 known = [*BUILT_IN_SOURCES, *self.csv]
-                raise ValueError(f"data.datasets: '{name}' is neither built in nor declared under data.csv (known: {known})")
+                raise ValueError(
+                    f"data.datasets: '{name}' is neither built in nor declared under data.csv (known: {known})"
+                )
         return self
 
     def source(self, dataset: str) -> str:
@@ -62,7 +65,12 @@ class DataParams(StrictModel):
         """The settings that made one dataset, as logged with every run trained on it."""
         own = self.mnist1d if self.source(dataset) == "mnist1d" else self.csv.get(dataset)
         shared = self.model_dump(mode="json", include={"split_seed", "val_fraction", "test_fraction"})
-        return {"name": dataset, "source": self.source(dataset), **shared, **(own.model_dump(mode="json") if own else {})}
+        return {
+            "name": dataset,
+            "source": self.source(dataset),
+            **shared,
+            **(own.model_dump(mode="json") if own else {}),
+        }
 
     def kind(self, dataset: str) -> str:
         """What one sample is: a sequence, an image or a tabular row; decides which families apply."""
@@ -70,19 +78,17 @@ class DataParams(StrictModel):
 
 
 class ValidationParams(StrictModel):
-    max_abs_feature: float = Field(1e6, gt=0, description="any |feature| above this is corrupt")
-    min_rows: int = Field(10, ge=1, description="fewest rows allowed in any split")
+    max_abs_feature: float = Field(gt=0, description="any |feature| above this is corrupt")
+    min_rows: int = Field(ge=1, description="fewest rows allowed in any split")
     min_class_share_ratio: float = Field(
-        0.5, ge=0, le=1, description="each class's share of a split >= ratio / number of classes"
+        ge=0, le=1, description="each class's share of a split >= ratio / number of classes"
     )
-    max_class_share_ratio: float = Field(
-        2.0, ge=1, description="each class's share of a split <= ratio / number of classes"
-    )
+    max_class_share_ratio: float = Field(ge=1, description="each class's share of a split <= ratio / number of classes")
 
 
 class SelectionParams(StrictModel):
-    seeds: int = Field(2, ge=1, description="the first this many of train.seeds train every lr of the grid")
-    max_steps: int = Field(800, gt=0, description="steps of every run of the grid")
+    seeds: int = Field(ge=1, description="the first this many of train.seeds train every lr of the grid")
+    max_steps: int = Field(gt=0, description="steps of every run of the grid")
 
 
 PositiveFloat = Annotated[float, Field(gt=0)]
@@ -100,16 +106,18 @@ Distinct = Annotated[T, AfterValidator(_distinct)]  # a list in which no value r
 
 
 class TrainParams(StrictModel):
-    seeds: Distinct[list[int]] = Field(list(range(10)), min_length=1, description="trained together, one ensemble per depth")
-    max_steps: int = Field(800, gt=0)
-    batch_size: int = Field(100, gt=0)
+    seeds: Distinct[list[int]] = Field(min_length=1, description="trained together, one ensemble per depth")
+    max_steps: int = Field(gt=0)
+    batch_size: int = Field(gt=0)
     lr: Distinct[list[PositiveFloat]] = Field(
-        [0.01], min_length=1, description="Adam's learning rate; a grid: each configuration takes the lr of best mean "
-        "validation accuracy (see train.selection)")
-    selection: SelectionParams = SelectionParams()
-    weight_decay: float = Field(0.0, ge=0)
-    shuffle: bool = Field(True, description="reshuffle training batches every epoch")
-    accelerator: Literal["auto", "cpu", "gpu"] = "auto"
+        min_length=1,
+        description="Adam's learning rate; a grid: each configuration takes the lr of best mean "
+        "validation accuracy (see train.selection)",
+    )
+    selection: SelectionParams
+    weight_decay: float = Field(ge=0)
+    shuffle: bool = Field(description="reshuffle training batches every epoch")
+    accelerator: Literal["auto", "cpu", "gpu"]
 
     @field_validator("lr", mode="before")
     @classmethod
@@ -119,7 +127,9 @@ class TrainParams(StrictModel):
     @model_validator(mode="after")
     def _selection_within_seeds(self) -> TrainParams:
         if len(self.lr) > 1 and self.selection.seeds > len(self.seeds):
-            raise ValueError(f"train.selection.seeds is {self.selection.seeds}, more than the {len(self.seeds)} of train.seeds")
+            raise ValueError(
+                f"train.selection.seeds is {self.selection.seeds}, more than the {len(self.seeds)} of train.seeds"
+            )
         return self
 
     @property
@@ -134,35 +144,36 @@ class TrainParams(StrictModel):
 class RuntimeParams(StrictModel):
     """How a stage runs, not what it produces: no DVC stage depends on these, so changing one reruns nothing."""
 
-    workers: int = Field(0, ge=0, description="parallel training processes of a train stage; 0 = one per CPU core")
-    threads: int = Field(0, ge=0, description="torch threads per training process; 0 = CPU cores / workers")
+    workers: int = Field(ge=0, description="parallel training processes of a train stage; 0 = one per CPU core")
+    threads: int = Field(ge=0, description="torch threads per training process; 0 = CPU cores / workers")
     resume_interval_s: float = Field(
-        30.0, ge=0, description="training state saved at most this often, so an interrupted stage resumes from it"
+        ge=0, description="training state saved at most this often, so an interrupted stage resumes from it"
     )
 
 
 class EvaluateParams(StrictModel):
-    latency_samples: int = Field(50, gt=0, description="single-sample forward passes timed")
+    latency_samples: int = Field(gt=0, description="single-sample forward passes timed")
 
 
 class ReportParams(StrictModel):
-    confidence: float = Field(0.95, gt=0.5, lt=1, description="confidence intervals; tests count at p < 1 - this")
-    deep_from: int = Field(3, ge=1, description="claim 6 calls a model deep from this many layers")
+    confidence: float = Field(gt=0.5, lt=1, description="confidence intervals; tests count at p < 1 - this")
+    deep_from: int = Field(ge=1, description="claim 6 calls a model deep from this many layers")
     collapse_margin: float = Field(
-        0.05, ge=0, lt=1, description="a seed has collapsed when its test accuracy is within this of the majority-class rate")
+        ge=0, lt=1, description="a seed has collapsed when its test accuracy is within this of the majority-class rate"
+    )
 
 
 class ScheduleParams(StrictModel):
-    max_accuracy_drop: float = Field(0.02, ge=0, le=1, description="alert when a dataset's best accuracy drops more")
-    lock_wait_s: float = Field(0.0, ge=0, description="an overlapping scheduled run waits this long, then gives up")
+    max_accuracy_drop: float = Field(ge=0, le=1, description="alert when a dataset's best accuracy drops more")
+    lock_wait_s: float = Field(ge=0, description="an overlapping scheduled run waits this long, then gives up")
 
 
 class TrackingParams(StrictModel):
-    enabled: bool = Field(True, description="false: train and evaluate without recording anything in MLflow")
-    system_metrics_interval_s: float = Field(1.0, gt=0, description="MLflow system metrics sampling")
-    flush_interval_s: float = Field(5.0, gt=0, description="buffered metrics reach MLflow this often")
+    enabled: bool = Field(description="false: train and evaluate without recording anything in MLflow")
+    system_metrics_interval_s: float = Field(gt=0, description="MLflow system metrics sampling")
+    flush_interval_s: float = Field(gt=0, description="buffered metrics reach MLflow this often")
     model_format: Literal["pickle", "pt2"] = Field(
-        "pickle", description="each run's network as an MLflow model: pickle (fast) or pt2 (loads without unpickling)"
+        description="each run's network as an MLflow model: pickle (fast) or pt2 (loads without unpickling)"
     )
 
 
@@ -170,19 +181,19 @@ class TrackingParams(StrictModel):
 ModelsParams = create_model(
     "ModelsParams",
     __base__=StrictModel,
-    **{name: (family.config, family.config()) for name, family in FAMILIES.items()},
+    **{name: (family.config, ...) for name, family in FAMILIES.items()},
 )
 
 
 class FamilySweep(StrictModel):
-    datasets: Distinct[list[str]] = []
-    depths: Distinct[list[Depth]] = []
+    datasets: Distinct[list[str]]
+    depths: Distinct[list[Depth]]
 
 
 SweepParams = create_model(
     "SweepParams",
     __base__=StrictModel,
-    **{name: (FamilySweep, FamilySweep()) for name in FAMILIES},
+    **{name: (FamilySweep, ...) for name in FAMILIES},
 )
 
 
@@ -190,7 +201,7 @@ class Params(StrictModel):
     data: DataParams
     validation: ValidationParams
     train: TrainParams
-    runtime: RuntimeParams = RuntimeParams()
+    runtime: RuntimeParams
     models: ModelsParams  # type: ignore[valid-type]
     sweep: SweepParams  # type: ignore[valid-type]
     evaluate: EvaluateParams
@@ -204,7 +215,9 @@ class Params(StrictModel):
         for family, sweep in self.sweep:
             for dataset in sweep.datasets:
                 if dataset not in self.data.datasets:
-                    raise ValueError(f"sweep.{family}.datasets: '{dataset}' is not in data.datasets {self.data.datasets}")
+                    raise ValueError(
+                        f"sweep.{family}.datasets: '{dataset}' is not in data.datasets {self.data.datasets}"
+                    )
                 kind = self.data.kind(dataset)
                 if kind not in FAMILIES[family].sample_kinds:
                     raise ValueError(
@@ -214,8 +227,10 @@ class Params(StrictModel):
         if not self.study():
             raise ValueError("sweep trains no depth of any family on any dataset: nothing to train")
         if len(self.train.lr) > 1 and self.data.val_fraction == 0:
-            raise ValueError(f"train.lr: a grid of {len(self.train.lr)} learning rates is chosen on validation "
-                             "data, but data.val_fraction is 0 (no validation split); give one lr or a val_fraction")
+            raise ValueError(
+                f"train.lr: a grid of {len(self.train.lr)} learning rates is chosen on validation "
+                "data, but data.val_fraction is 0 (no validation split); give one lr or a val_fraction"
+            )
         return self
 
     def study(self) -> list[tuple[str, str, list[int]]]:

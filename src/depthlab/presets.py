@@ -3,6 +3,7 @@
 A preset is a partial params.yaml. Each of its leaves becomes a `dvc exp run -S key=value`, so the run is an
 ordinary DVC experiment (`dvc exp show` lists it) and params.yaml is checked by the same schema first.
 """
+
 from __future__ import annotations
 
 import argparse

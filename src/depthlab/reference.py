@@ -4,6 +4,7 @@
 1000 test, no validation split carved out), Adam lr 1e-2, batch 100, batches in order, 6000 steps,
 final-step test accuracy.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -27,7 +28,9 @@ class ReferenceModel:
 REFERENCE = (
     ReferenceModel("logistic", "mlp", 0, {}, 32, (32, 32)),
     ReferenceModel("MLP", "resmlp", 2, {"width": 100, "normalization": False}, 68, (62, 66)),
-    ReferenceModel("CNN", "cnn", 3, {"channels": 25, "first_kernel": 5, "kernel": 3, "stride": 2, "padding": 1}, 94, (94, 94)),
+    ReferenceModel(
+        "CNN", "cnn", 3, {"channels": 25, "first_kernel": 5, "kernel": 3, "stride": 2, "padding": 1}, 94, (94, 94)
+    ),
     ReferenceModel("GRU", "gru", 1, {"hidden": 6, "bidirectional": True}, 91, (91, 91)),
 )
 PROTOCOL = {"lr": [0.01], "weight_decay": 0.0, "batch_size": 100, "max_steps": 6000, "shuffle": False}
@@ -37,11 +40,19 @@ DATA = {"num_samples": 5000, "generator_seed": 42, "train_split": 0.8}
 def protocol_differences(params: Params) -> list[str]:
     """Where this run's protocol departs from the reference one (empty: it is the reference protocol)."""
     train = params.train.model_dump(exclude={"selection"})
-    differences = [f"train.{key} is {train[key]}, reference {value}" for key, value in PROTOCOL.items() if train[key] != value]
+    differences = [
+        f"train.{key} is {train[key]}, reference {value}" for key, value in PROTOCOL.items() if train[key] != value
+    ]
     generator = params.data.mnist1d.model_dump()
-    differences += [f"data.mnist1d.{key} is {generator[key]}, reference {value}" for key, value in DATA.items() if generator[key] != value]
+    differences += [
+        f"data.mnist1d.{key} is {generator[key]}, reference {value}"
+        for key, value in DATA.items()
+        if generator[key] != value
+    ]
     if params.data.val_fraction != 0:
-        differences.append(f"data.val_fraction is {params.data.val_fraction}: fewer training samples than the reference's 4000")
+        differences.append(
+            f"data.val_fraction is {params.data.val_fraction}: fewer training samples than the reference's 4000"
+        )
     return differences
 
 
@@ -53,18 +64,24 @@ def reference_table(params: Params, runs: pd.DataFrame) -> pd.DataFrame:
         family_config = getattr(params.models, model.family).model_dump()
         if any(family_config[key] != value for key, value in model.config.items()):
             continue
-        accuracies = runs[(runs.dataset == "mnist1d") & (runs.family == model.family) & (runs.depth == model.depth)].test_accuracy
+        accuracies = runs[
+            (runs.dataset == "mnist1d") & (runs.family == model.family) & (runs.depth == model.depth)
+        ].test_accuracy
         if accuracies.empty:
             continue
         mean, std = 100 * accuracies.mean(), 100 * accuracies.std(ddof=1)
         low, high = model.expected_here
-        rows.append({
-            "model": model.name,
-            "ours": f"{mean:.1f} ± {std:.1f}",
-            "seeds": len(accuracies),
-            "published": model.published,
-            "expected here": f"{low:g}" if low == high else f"{low:g}-{high:g}",
-            "within 2 points of expected": (low - 2 <= mean <= high + 2) if same_protocol else "n/a: other protocol",
-            "configuration": f"{model.family}-d{model.depth}",
-        })
+        rows.append(
+            {
+                "model": model.name,
+                "ours": f"{mean:.1f} ± {std:.1f}",
+                "seeds": len(accuracies),
+                "published": model.published,
+                "expected here": f"{low:g}" if low == high else f"{low:g}-{high:g}",
+                "within 2 points of expected": (low - 2 <= mean <= high + 2)
+                if same_protocol
+                else "n/a: other protocol",
+                "configuration": f"{model.family}-d{model.depth}",
+            }
+        )
     return pd.DataFrame(rows)

@@ -7,6 +7,7 @@
 - Compares each dataset's best test accuracy with the previous scheduled run; a drop larger than
   `schedule.max_accuracy_drop` writes reports/alert.md and exits with code 6.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -57,7 +58,9 @@ def acquire(lock: Path, wait_s: float) -> int:
 def repro(environment: dict[str, str]) -> tuple[int, list[str], list[str]]:
     """`dvc repro`, its output passed through; (exit code, stages that ran, stages that were up to date)."""
     ran, skipped = [], []
-    process = subprocess.Popen(["dvc", "repro"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        ["dvc", "repro"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     assert process.stdout is not None
     for line in process.stdout:
         sys.stdout.write(line)
@@ -100,12 +103,21 @@ def scheduled_run(trigger: str) -> int:
     problems = regressions(now, before, params.schedule.max_accuracy_drop)
     ALERT.unlink(missing_ok=True)
     if problems:
-        write_text(ALERT, f"# depthlab regression alert\n\nPipeline run {pipeline_run_id} ({trigger}) against the "
-                   "previous scheduled run:\n\n" + "".join(f"- {p}\n" for p in problems))
+        write_text(
+            ALERT,
+            f"# depthlab regression alert\n\nPipeline run {pipeline_run_id} ({trigger}) against the "
+            "previous scheduled run:\n\n" + "".join(f"- {p}\n" for p in problems),
+        )
     if params.tracking.enabled:
         tracking.log_pipeline_run(
-            pipeline_run_id, trigger, succeeded=code == 0, duration_s=time.monotonic() - started,
-            ran=ran, up_to_date=skipped, metrics=now, alert=bool(problems),
+            pipeline_run_id,
+            trigger,
+            succeeded=code == 0,
+            duration_s=time.monotonic() - started,
+            ran=ran,
+            up_to_date=skipped,
+            metrics=now,
+            alert=bool(problems),
         )
     if code != 0:
         print(f"depthlab scheduled-run: dvc repro failed with exit code {code}", file=sys.stderr)
@@ -113,7 +125,9 @@ def scheduled_run(trigger: str) -> int:
     if problems:
         print(f"depthlab scheduled-run: regression, see {ALERT}:\n" + "\n".join(problems), file=sys.stderr)
         return EXIT_REGRESSION
-    print(f"depthlab scheduled-run: done in {time.monotonic() - started:.0f}s; ran {len(ran)}, up to date {len(skipped)}")
+    print(
+        f"depthlab scheduled-run: done in {time.monotonic() - started:.0f}s; ran {len(ran)}, up to date {len(skipped)}"
+    )
     return 0
 
 

@@ -1,4 +1,5 @@
 """Base of every params model: unknown keys are errors, values are immutable once read."""
+
 from pydantic import BaseModel, ConfigDict
 
 

@@ -1,12 +1,14 @@
 """The pipeline's stages over the project's fixed layout; `pipeline/<stage>.py` calls `run` with one of them."""
+
 from __future__ import annotations
 
 import faulthandler
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from depthlab import interrupts
 from depthlab.errors import DataError, DepthlabError, ParamsError, Terminated, TrackingError, ValidationFailed
@@ -63,11 +65,17 @@ def train(params: Params, family: str) -> None:
 
     _check_tracking(params)
     cfg = params.train
-    grid = (f"the lr of {len(cfg.grid)} ({', '.join(f'{lr:g}' for lr in cfg.grid)}) with the best validation accuracy on "
-            f"{training.seeds_text(cfg.selection.seeds)} and {cfg.selection.max_steps} steps, then "
-            if len(cfg.grid) > 1 else f"lr {cfg.grid[0]:g}, ")
-    print(f"training {family} on {', '.join(datasets)}: per depth {grid}{training.seeds_text(len(cfg.seeds))} "
-          "as one ensemble", flush=True)
+    grid = (
+        f"the lr of {len(cfg.grid)} ({', '.join(f'{lr:g}' for lr in cfg.grid)}) with the best validation accuracy on "
+        f"{training.seeds_text(cfg.selection.seeds)} and {cfg.selection.max_steps} steps, then "
+        if len(cfg.grid) > 1
+        else f"lr {cfg.grid[0]:g}, "
+    )
+    print(
+        f"training {family} on {', '.join(datasets)}: per depth {grid}{training.seeds_text(len(cfg.seeds))} "
+        "as one ensemble",
+        flush=True,
+    )
     trained = training.train_family(
         params, family, {dataset: PREPARED / dataset for dataset in datasets}, MODELS / family, CACHE / family
     )
@@ -84,25 +92,33 @@ def evaluate(params: Params, family: str) -> None:
     from depthlab import evaluation
 
     _check_tracking(params)
-    print(f"evaluating {family} on the test splits of {', '.join(datasets)}: every trained depth, lr and seed", flush=True)
+    print(
+        f"evaluating {family} on the test splits of {', '.join(datasets)}: every trained depth, lr and seed", flush=True
+    )
     summaries = evaluation.evaluate_family(
-        params, family, {dataset: PREPARED / dataset for dataset in datasets}, MODELS / family, METRICS / family,
+        params,
+        family,
+        {dataset: PREPARED / dataset for dataset in datasets},
+        MODELS / family,
+        METRICS / family,
         EVALUATIONS / family,
     )
     for dataset, summary in summaries.items():
         for depth, point in summary["depths"].items():
             accuracy = point["test_accuracy"]
             shown = "n/a" if accuracy is None else f"{accuracy:.4f} ± {point['test_accuracy_std']:.4f}"
-            print(f"evaluated {family}-d{depth} on {dataset} (lr {point['lr']:g}): test accuracy {shown} "
-                  f"over {point['seeds']} seeds")
+            print(
+                f"evaluated {family}-d{depth} on {dataset} (lr {point['lr']:g}): test accuracy {shown} "
+                f"over {point['seeds']} seeds"
+            )
 
 
 def report(params: Params) -> None:
-    from depthlab import report as reporting
+    from depthlab import claims_report
 
     _check_tracking(params)
     print(f"writing the claims report from {EVALUATIONS}", flush=True)
-    table = reporting.write_report(params, EVALUATIONS, REPORTS)
+    table = claims_report.write_report(params, EVALUATIONS, REPORTS)
     print(f"report over {len(table)} configurations: {REPORTS / 'claims.md'}")
 
 

@@ -10,6 +10,7 @@ than these small networks' arithmetic (`make bench`, target 1); Fabric still pic
 the data and saves checkpoints. Only Fabric is installed (`lightning-fabric`): the `lightning` package
 imports torchmetrics at start-up. The ensembles of a stage train in parallel worker processes.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -22,10 +23,11 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import lightning_fabric as L
 import numpy as np
@@ -80,7 +82,7 @@ class Classifier(nn.Module):
             hits.add_(logits.detach().argmax(dim=-1).eq_(y).sum())
         else:
             # Classes on dim 1, batch last: log-softmax then runs along the batch (vectorized), not along the
-            # ten classes of each row: 130 instead of 340 us a step, with backward, for ten seeds here.
+            # ten classes of each row, far faster for an ensemble.
             per_sample = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")
             loss = per_sample.mean() * self.seeds  # the sum of the seeds' mean losses
             loss_sum.add_(per_sample.detach().sum(dim=1))
@@ -100,7 +102,7 @@ class Classifier(nn.Module):
         for stage in self.STAGES:
             loss_sum, hits = getattr(self, f"{stage}_loss_sum"), getattr(self, f"{stage}_hits")
             if self.samples[stage]:
-                for seed_metrics, seed_loss, seed_hits in zip(metrics, loss_sum.tolist(), hits.tolist()):
+                for seed_metrics, seed_loss, seed_hits in zip(metrics, loss_sum.tolist(), hits.tolist(), strict=True):
                     seed_metrics[f"{stage}_loss"] = seed_loss / self.samples[stage]
                     seed_metrics[f"{stage}_acc"] = seed_hits / self.samples[stage]
             loss_sum.zero_()
@@ -170,7 +172,11 @@ class Progress:
             if values:
                 spread = f" ({min(values):.3f}-{max(values):.3f})" if key == "val_acc" and len(values) > 1 else ""
                 shown.append(f"{key} {sum(values) / len(values):.3f}{spread}")
-        print(f"[{self.label}] step {step}/{self.max_steps}  {'  '.join(shown)}  {time.perf_counter() - self.started:.1f}s", flush=True)
+        print(
+            f"[{self.label}] step {step}/{self.max_steps}  {'  '.join(shown)} "
+            f" {time.perf_counter() - self.started:.1f}s",
+            flush=True,
+        )
 
 
 @dataclass
@@ -225,15 +231,22 @@ def fit(
         if pretrained:
             on_epoch_end(0, dict(enumerate(pretrained)))
     # Looked up once: Fabric's wrapper resolves a method other than forward through a failed attribute
-    # lookup each time, which costs 3% of a small MLP's step.
+    # lookup each time, a cost a small network's step notices.
     training_step, validation_step = model.training_step, model.validation_step
     in_order = torch.arange(len(y)).expand(len(seeds), -1)
-    val_batches = [(val_x[start : start + VAL_BATCH], val_y[start : start + VAL_BATCH]) for start in range(0, len(val_y), VAL_BATCH)]
+    val_batches = [
+        (val_x[start : start + VAL_BATCH], val_y[start : start + VAL_BATCH])
+        for start in range(0, len(val_y), VAL_BATCH)
+    ]
     if len(seeds) > 1:  # every seed sees the whole validation set
         val_batches = [tuple(t.expand(len(seeds), *t.shape) for t in batch) for batch in val_batches]
     evaluate_every, evaluated_at = max(1, cfg.max_steps // EVALUATIONS), state.step
     while state.step < cfg.max_steps and len(state.stopped) < len(seeds):
-        ranked = torch.stack([torch.randperm(len(y), generator=order) for order in state.orders]) if cfg.shuffle else in_order
+        ranked = (
+            torch.stack([torch.randperm(len(y), generator=order) for order in state.orders])
+            if cfg.shuffle
+            else in_order
+        )
         ranked = ranked.to(fabric.device)
         model.train()
         for start in range(0, len(y), cfg.batch_size):
@@ -296,14 +309,16 @@ class EnsembleCache:
         saved = torch.load(self.state_file, map_location="cpu", weights_only=True)
         module.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        for order, order_state in zip(state.orders, saved["orders"]):
+        for order, order_state in zip(state.orders, saved["orders"], strict=True):
             order.set_state(order_state)
         state.stopped = {int(index): Stopped(int(step), frozen) for index, (step, frozen) in saved["stopped"].items()}
         state.step = self.resumed_from_step = int(saved["step"])
 
     def save(self, module: Classifier, optimizer: torch.optim.Optimizer, state: FitState) -> None:
         saved = {
-            "model": module.state_dict(), "optimizer": optimizer.state_dict(), "step": state.step,
+            "model": module.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "step": state.step,
             "orders": [order.get_state() for order in state.orders],
             "stopped": {str(index): (stop.step, stop.state) for index, stop in state.stopped.items()},
         }
@@ -374,7 +389,7 @@ class EnsembleJob:
 
     @property
     def members(self) -> list[tuple[int, float]]:
-        return list(zip(self.seeds, self.lrs))
+        return list(zip(self.seeds, self.lrs, strict=True))
 
     @property
     def config(self) -> TrainParams:
@@ -384,9 +399,13 @@ class EnsembleJob:
     def _hash(self, members: list[tuple[int, float]]) -> str:
         shaping = {
             "train": self.params.train.model_dump(mode="json", include=SHAPING_TRAIN_KEYS),
-            "members": members, "max_steps": self.max_steps,
+            "members": members,
+            "max_steps": self.max_steps,
             "model": getattr(self.params.models, self.family).model_dump(mode="json"),
-            "family": self.family, "depth": self.depth, "data": self.data.meta.digest, "code": self.code,
+            "family": self.family,
+            "depth": self.depth,
+            "data": self.data.meta.digest,
+            "code": self.code,
         }
         return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -457,8 +476,11 @@ def code_digest(family: str) -> str:
     that shapes its results. Report or benchmark code is not among them, so changing it reuses ensembles."""
     importlib.import_module(FAMILIES[family].network_module)
     package = Path(__file__).resolve().parent
-    files = sorted(Path(module.__file__).resolve() for name, module in list(sys.modules.items())
-                   if name.split(".")[0] == "depthlab" and getattr(module, "__file__", None))
+    files = sorted(
+        Path(module.__file__).resolve()
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] == "depthlab" and getattr(module, "__file__", None)
+    )
     digest = hashlib.sha256()
     for path in files:
         digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
@@ -480,8 +502,9 @@ def load_study_data(params: Params, dataset: str, data_dir: Path) -> StudyData:
     return StudyData(meta, *(to_arrays(frames[split], meta) for split in ("train", "val")), inputs)
 
 
-def grid_jobs(params: Params, family: str, data: dict[str, StudyData], out_dir: Path, code: str,
-              cache_dir: Path | None = None) -> list[EnsembleJob]:
+def grid_jobs(
+    params: Params, family: str, data: dict[str, StudyData], out_dir: Path, code: str, cache_dir: Path | None = None
+) -> list[EnsembleJob]:
     """The ensembles that choose each configuration's lr: one per (dataset, depth), every lr of the grid over
     the selection seeds. None where the grid has a single lr: there is nothing to choose."""
     cfg = params.train
@@ -490,9 +513,22 @@ def grid_jobs(params: Params, family: str, data: dict[str, StudyData], out_dir: 
     seeds = cfg.selection_seeds()
     members = [(seed, lr) for lr in cfg.grid for seed in seeds]
     return [
-        EnsembleJob(params, dataset, family, depth, tuple(s for s, _ in members), tuple(lr for _, lr in members),
-                    cfg.selection.max_steps, GRID, data[dataset], out_dir / dataset, code, cache_dir)
-        for dataset in data for depth in params.depths(dataset, family)
+        EnsembleJob(
+            params,
+            dataset,
+            family,
+            depth,
+            tuple(s for s, _ in members),
+            tuple(lr for _, lr in members),
+            cfg.selection.max_steps,
+            GRID,
+            data[dataset],
+            out_dir / dataset,
+            code,
+            cache_dir,
+        )
+        for dataset in data
+        for depth in params.depths(dataset, family)
     ]
 
 
@@ -505,8 +541,9 @@ def choose_lr(params: Params, grid: list[TrainedSeed]) -> float:
     return max(params.train.grid, key=lambda lr: (scores[lr], -lr))
 
 
-def final_jobs(params: Params, family: str, data: dict[str, StudyData], out_dir: Path, code: str,
-               cache_dir: Path | None = None) -> list[EnsembleJob]:
+def final_jobs(
+    params: Params, family: str, data: dict[str, StudyData], out_dir: Path, code: str, cache_dir: Path | None = None
+) -> list[EnsembleJob]:
     """Every configuration over every seed, at the grid's first lr until its grid has chosen (`_at_lr`); the
     seeds its grid already trained with as many steps are not trained again (they are reported with the others)."""
     cfg = params.train
@@ -515,9 +552,22 @@ def final_jobs(params: Params, family: str, data: dict[str, StudyData], out_dir:
     if not seeds:
         return []
     return [
-        EnsembleJob(params, dataset, family, depth, seeds, (cfg.grid[0],) * len(seeds), cfg.max_steps, FINAL,
-                    data[dataset], out_dir / dataset, code, cache_dir)
-        for dataset in data for depth in params.depths(dataset, family)
+        EnsembleJob(
+            params,
+            dataset,
+            family,
+            depth,
+            seeds,
+            (cfg.grid[0],) * len(seeds),
+            cfg.max_steps,
+            FINAL,
+            data[dataset],
+            out_dir / dataset,
+            code,
+            cache_dir,
+        )
+        for dataset in data
+        for depth in params.depths(dataset, family)
     ]
 
 
@@ -526,8 +576,19 @@ def ensemble_job(params: Params, dataset: str, family: str, depth: int, data_dir
     ones (for benchmarks, which time one ensemble)."""
     data = load_study_data(params, dataset, data_dir)
     seeds = tuple(params.train.seeds)
-    return EnsembleJob(params, dataset, family, depth, seeds, (params.train.grid[0],) * len(seeds), params.train.max_steps,
-                       FINAL, data, out_dir, code_digest(family))
+    return EnsembleJob(
+        params,
+        dataset,
+        family,
+        depth,
+        seeds,
+        (params.train.grid[0],) * len(seeds),
+        params.train.max_steps,
+        FINAL,
+        data,
+        out_dir,
+        code_digest(family),
+    )
 
 
 def train_family(
@@ -541,41 +602,60 @@ def train_family(
     depths = {dataset: params.depths(dataset, family) for dataset in data_dirs}
     previous = {run["run_id"] for runs in out_dir.glob("*/runs.json") for run in read_json(runs)["runs"]}
     with staged_dir(out_dir) as staging:
-        data = {dataset: load_study_data(params, dataset, data_dirs[dataset]) for dataset in data_dirs if depths[dataset]}
+        data = {
+            dataset: load_study_data(params, dataset, data_dirs[dataset]) for dataset in data_dirs if depths[dataset]
+        }
         if params.tracking.enabled:
             for dataset in data:
                 # Orphaned runs closed, the experiment (and a fresh database's tables) created before writers start.
                 in_child_process(tracking.prepare_experiment, dataset)
         code = code_digest(family)
-        trained, chosen = train_configurations(params, grid_jobs(params, family, data, staging, code, cache_dir),
-                                               final_jobs(params, family, data, staging, code, cache_dir))
+        trained, chosen = train_configurations(
+            params,
+            grid_jobs(params, family, data, staging, code, cache_dir),
+            final_jobs(params, family, data, staging, code, cache_dir),
+        )
         trained = _mark_selection(params, trained, chosen)
         if params.tracking.enabled:
             # The runs this stage's outputs replace are no longer reported, whatever they were.
             superseded = previous - {s.run_id for _, s in trained}
-            tracking.tag_finished_runs({
-                **{run_id: {"reported": "false", "superseded": "true"} for run_id in superseded},
-                **{s.run_id: {"selected": str(s.selected).lower(), "reported": str(s.reported).lower()} for _, s in trained},
-            })
+            tracking.tag_finished_runs(
+                {
+                    **{run_id: {"reported": "false", "superseded": "true"} for run_id in superseded},
+                    **{
+                        s.run_id: {"selected": str(s.selected).lower(), "reported": str(s.reported).lower()}
+                        for _, s in trained
+                    },
+                }
+            )
         by_dataset: dict[str, list[TrainedSeed]] = {}
         for dataset, seed in trained:
             by_dataset.setdefault(dataset, []).append(seed)
         for dataset, seeds in by_dataset.items():
             seeds.sort(key=lambda t: (t.depth, t.phase != FINAL, t.lr, t.seed))
-            write_json(staging / dataset / "runs.json", {
-                "dataset": dataset, "family": family, "lr_grid": params.train.grid,
-                "chosen_lr": {str(depth): chosen[dataset, depth] for depth in depths[dataset]},
-                "runs": [asdict(t) for t in seeds],
-            })
+            write_json(
+                staging / dataset / "runs.json",
+                {
+                    "dataset": dataset,
+                    "family": family,
+                    "lr_grid": params.train.grid,
+                    "chosen_lr": {str(depth): chosen[dataset, depth] for depth in depths[dataset]},
+                    "runs": [asdict(t) for t in seeds],
+                },
+            )
     if cache_dir:
-        finals = [_at_lr(job, chosen[job.dataset, job.depth]) for job in final_jobs(params, family, data, out_dir, code, cache_dir)]
+        finals = [
+            _at_lr(job, chosen[job.dataset, job.depth])
+            for job in final_jobs(params, family, data, out_dir, code, cache_dir)
+        ]
         used = grid_jobs(params, family, data, out_dir, code, cache_dir) + finals
         _prune(cache_dir, {path for job in used for path in EnsembleCache(cache_dir, job).files()})
     return by_dataset
 
 
-def _mark_selection(params: Params, trained: list[tuple[str, TrainedSeed]],
-                    chosen: dict[tuple[str, int], float]) -> list[tuple[str, TrainedSeed]]:
+def _mark_selection(
+    params: Params, trained: list[tuple[str, TrainedSeed]], chosen: dict[tuple[str, int], float]
+) -> list[tuple[str, TrainedSeed]]:
     """Which runs trained at their configuration's chosen lr, and which the report uses: the final runs and,
     where the grid ran as many steps, its runs at the chosen lr."""
     marked = []
@@ -595,8 +675,9 @@ def _prune(cache_dir: Path, keep: set[Path]) -> None:
 Configuration = tuple[str, int]  # (dataset, depth)
 
 
-def train_configurations(params: Params, grid: list[EnsembleJob], finals: list[EnsembleJob]) -> tuple[
-        list[tuple[str, TrainedSeed]], dict[Configuration, float]]:
+def train_configurations(
+    params: Params, grid: list[EnsembleJob], finals: list[EnsembleJob]
+) -> tuple[list[tuple[str, TrainedSeed]], dict[Configuration, float]]:
     """Every configuration's lr grid, then its final ensemble at the lr its grid chose (`finals` are made at
     the grid's first lr; without a grid that is the one lr). A configuration's final ensemble starts as soon
     as its own grid is done, not after every grid: no worker waits for a phase to end. In parallel worker
@@ -606,8 +687,12 @@ def train_configurations(params: Params, grid: list[EnsembleJob], finals: list[E
     cfg = params.runtime
     workers = worker_count(cfg, len(grid) + len(finals))
     threads = cfg.threads or max(1, (os.cpu_count() or 1) // workers)
-    longest_first = lambda j: (j.depth, len(j.seeds) * j.max_steps)  # noqa: E731
-    grid = sorted((replace(job, threads=threads) for job in grid), key=longest_first, reverse=True)
+    # Deepest and longest first: the last job to start is then a short one.
+    grid = sorted(
+        (replace(job, threads=threads) for job in grid),
+        key=lambda j: (j.depth, len(j.seeds) * j.max_steps),
+        reverse=True,
+    )
     finals = [replace(job, threads=threads) for job in finals]
     final_of = {(job.dataset, job.depth): index for index, job in enumerate(finals)}
     chosen = {(job.dataset, job.depth): params.train.grid[0] for job in finals + grid}
@@ -702,8 +787,11 @@ def train_ensemble(job: EnsembleJob) -> list[TrainedSeed]:
     reused = [cache.reuse(finished[member], job.out_dir) for member in job.members if member in finished]
     if reused:
         todo = [member for member in job.members if member not in finished]
-        print(f"[{job.label}] {len(reused)} of {len(job.members)} runs trained before with the same params, data "
-              f"and code: reused", flush=True)
+        print(
+            f"[{job.label}] {len(reused)} of {len(job.members)} runs trained before with the same params, data "
+            f"and code: reused",
+            flush=True,
+        )
         if not todo:
             return reused
         job = replace(job, seeds=tuple(s for s, _ in todo), lrs=tuple(lr for _, lr in todo))
@@ -718,9 +806,14 @@ def _train_members(job: EnsembleJob, cache: EnsembleCache | None) -> list[Traine
     param_count = count_parameters(nets[0])
     shared = {
         # A seed's weights depend on its ensemble (batched kernels round by position): the members, in order.
-        "family": job.family, "depth": job.depth, "param_count": param_count, "ensemble_seeds": list(job.seeds),
-        "ensemble_lrs": list(job.lrs), "phase": job.phase,
-        "train": cfg.model_dump(mode="json", exclude={"seeds", "lr", "selection"}), "lr_grid": params.train.grid,
+        "family": job.family,
+        "depth": job.depth,
+        "param_count": param_count,
+        "ensemble_seeds": list(job.seeds),
+        "ensemble_lrs": list(job.lrs),
+        "phase": job.phase,
+        "train": cfg.model_dump(mode="json", exclude={"seeds", "lr", "selection"}),
+        "lr_grid": params.train.grid,
         "model": getattr(params.models, job.family).model_dump(mode="json"),
         "data": params.data.describe(job.dataset),
     }
@@ -728,8 +821,15 @@ def _train_members(job: EnsembleJob, cache: EnsembleCache | None) -> list[Traine
         tracking.RunSpec(
             tracking.run_name(job.family, job.depth, seed, lr if job.phase == GRID else None),
             {**shared, "seed": seed, "lr": lr},
-            {"family": job.family, "depth": job.depth, "seed": seed, "lr": f"{lr:g}", "phase": job.phase,
-             "dataset_digest": meta.digest, "kind": "training"},
+            {
+                "family": job.family,
+                "depth": job.depth,
+                "seed": seed,
+                "lr": f"{lr:g}",
+                "phase": job.phase,
+                "dataset_digest": meta.digest,
+                "kind": "training",
+            },
         )
         for seed, lr in job.members
     ]
@@ -758,39 +858,73 @@ def _train_members(job: EnsembleJob, cache: EnsembleCache | None) -> list[Traine
             began = time.perf_counter()
             metrics = family.pretrain(config, net, inputs, list(job.seeds), cfg.batch_size)
             if metrics and metrics[0]:
-                print(f"[{job.label}] pre-trained {len(metrics[0])} layer(s) without labels in "
-                      f"{time.perf_counter() - began:.1f}s", flush=True)
+                print(
+                    f"[{job.label}] pre-trained {len(metrics[0])} layer(s) without labels in "
+                    f"{time.perf_counter() - began:.1f}s",
+                    flush=True,
+                )
             return metrics
 
         started = time.perf_counter()
-        state = fit(fabric, module, list(job.seeds), job.data.train_xy, job.data.val_xy, cfg, on_epoch_end, cache, pretrain)
+        state = fit(
+            fabric, module, list(job.seeds), job.data.train_xy, job.data.val_xy, cfg, on_epoch_end, cache, pretrain
+        )
         ensemble_time_s = time.perf_counter() - started
         train_time_s = ensemble_time_s / len(job.seeds)
         accelerator = type(fabric.accelerator).__name__.removesuffix("Accelerator").lower()
         trained = []
-        for index, ((seed, lr), net, run) in enumerate(zip(job.members, nets, tracked)):
+        for index, ((seed, lr), net, run) in enumerate(zip(job.members, nets, tracked, strict=True)):
             stopped = state.stopped.get(index)
             steps, weights = (stopped.step, stopped.state) if stopped else (state.step, module.seed_state(index))
             net.load_state_dict(weights)
             checkpoint = job.checkpoint(seed, lr)
             (job.out_dir / checkpoint).parent.mkdir(parents=True, exist_ok=True)
             fabric.save(job.out_dir / checkpoint, {"model": net.state_dict(), "step": steps})
-            run.log_metrics({"train_time_s": train_time_s, "ensemble_train_time_s": ensemble_time_s, "steps": steps,
-                             "diverged": float(stopped is not None)}, step=steps)
-            outcome_tags = {"accelerator": accelerator, "device": str(fabric.device), "diverged": str(stopped is not None).lower()}
+            run.log_metrics(
+                {
+                    "train_time_s": train_time_s,
+                    "ensemble_train_time_s": ensemble_time_s,
+                    "steps": steps,
+                    "diverged": float(stopped is not None),
+                },
+                step=steps,
+            )
+            outcome_tags = {
+                "accelerator": accelerator,
+                "device": str(fabric.device),
+                "diverged": str(stopped is not None).lower(),
+            }
             if cache and cache.resumed_from_step:
                 outcome_tags["resumed_from_step"] = str(cache.resumed_from_step)
             run.set_tags(outcome_tags)
             if stopped:
-                print(f"[{job.label}] seed {seed} at lr {lr:g} diverged at step {steps}: loss is not finite; recorded "
-                      "as a result", flush=True)
+                print(
+                    f"[{job.label}] seed {seed} at lr {lr:g} diverged at step {steps}: loss is not finite; recorded "
+                    "as a result",
+                    flush=True,
+                )
             else:
                 run.log_model(net.cpu().eval(), job.data.train_xy[0][:2], params.tracking.model_format)
             run.log_inputs(job.data.dataset_inputs)
             val_accuracy = None if stopped else last_val.get(index)
-            trained.append(TrainedSeed(job.depth, seed, lr, job.phase, run.run_id, str(checkpoint), param_count,
-                                       train_time_s, steps, val_accuracy, stopped is not None, accelerator,
-                                       list(job.seeds), list(job.lrs)))
+            trained.append(
+                TrainedSeed(
+                    job.depth,
+                    seed,
+                    lr,
+                    job.phase,
+                    run.run_id,
+                    str(checkpoint),
+                    param_count,
+                    train_time_s,
+                    steps,
+                    val_accuracy,
+                    stopped is not None,
+                    accelerator,
+                    list(job.seeds),
+                    list(job.lrs),
+                )
+            )
     if cache:
         cache.finish(job.out_dir, trained)
     return trained

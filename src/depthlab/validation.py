@@ -5,6 +5,7 @@ Three kinds of checks, all run by GX on pandas frames:
 - per split and class: enough rows and a class share within the configured bounds;
 - train against test: no feature row appears in both.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -146,7 +147,9 @@ def _run_gx(checks: list[Check], docs_dir: Path) -> dict[str, dict[str, Any]]:
     for check in checks:
         batch = source.add_dataframe_asset(check.name).add_batch_definition_whole_dataframe("all")
         suite = context.suites.add(gx.ExpectationSuite(name=check.name, expectations=check.expectations))
-        definition = context.validation_definitions.add(gx.ValidationDefinition(name=check.name, data=batch, suite=suite))
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=check.name, data=batch, suite=suite)
+        )
         result = definition.run(
             batch_parameters={"dataframe": check.frame},
             result_format={"result_format": "SUMMARY", "unexpected_index_column_names": check.locate_by},
@@ -176,7 +179,9 @@ def _evidence(outcome: dict[str, Any], check: Check) -> str:
     result = outcome.get("result") or {}
     if "unexpected_count" in result:
         values = result.get("partial_unexpected_list", [])[:3]
-        places = [_place(example, check.locate_by) for example in (result.get("partial_unexpected_index_list") or [])[:3]]
+        places = [
+            _place(example, check.locate_by) for example in (result.get("partial_unexpected_index_list") or [])[:3]
+        ]
         return f"{result['unexpected_count']} unexpected value(s), e.g. {values} at {'; '.join(places)}"
     declared = outcome["expectation_config"]["kwargs"].get("column_list")
     observed = result.get("observed_value")

@@ -4,6 +4,7 @@ builds its network. Adding a family: its config and registry line here, its netw
 The networks' modules, and with them torch, are imported only when a network is built: stages that only
 read params.yaml (prepare, validate, report) start without torch.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -18,38 +19,38 @@ if TYPE_CHECKING:
 
 
 class MLPConfig(StrictModel):
-    width: int = Field(100, gt=0, description="units in every hidden layer")
+    width: int = Field(gt=0, description="units in every hidden layer")
 
 
 class ResMLPConfig(StrictModel):
-    width: int = Field(100, gt=0, description="units in every hidden layer")
-    normalization: bool = Field(True, description="LayerNorm at the start of each residual block")
+    width: int = Field(gt=0, description="units in every hidden layer")
+    normalization: bool = Field(description="LayerNorm at the start of each residual block")
 
 
 class PretrainedConfig(StrictModel):
-    width: int = Field(100, gt=0, description="units in every hidden layer")
-    pretrain_steps: int = Field(200, ge=0, description="unsupervised Adam steps per hidden layer, before the labels")
-    pretrain_lr: float = Field(1e-3, gt=0, description="learning rate of the pre-training")
-    corruption: float = Field(0.2, ge=0, lt=1, description="share of a layer's inputs set to zero (denoising)")
+    width: int = Field(gt=0, description="units in every hidden layer")
+    pretrain_steps: int = Field(ge=0, description="unsupervised Adam steps per hidden layer, before the labels")
+    pretrain_lr: float = Field(gt=0, description="learning rate of the pre-training")
+    corruption: float = Field(ge=0, lt=1, description="share of a layer's inputs set to zero (denoising)")
 
 
 class RBMConfig(StrictModel):
-    width: int = Field(100, gt=0, description="hidden units of every RBM")
-    pretrain_steps: int = Field(200, ge=0, description="contrastive-divergence Adam steps per RBM, before the labels")
-    pretrain_lr: float = Field(1e-3, gt=0, description="learning rate of the contrastive divergence")
+    width: int = Field(gt=0, description="hidden units of every RBM")
+    pretrain_steps: int = Field(ge=0, description="contrastive-divergence Adam steps per RBM, before the labels")
+    pretrain_lr: float = Field(gt=0, description="learning rate of the contrastive divergence")
 
 
 class CNNConfig(StrictModel):
-    channels: int = Field(25, gt=0, description="channels of every convolution")
-    first_kernel: int = Field(5, gt=0, description="kernel size of the first convolution")
-    kernel: int = Field(3, gt=0, description="kernel size of the others")
-    stride: int = Field(2, gt=0)
-    padding: int = Field(1, ge=0)
+    channels: int = Field(gt=0, description="channels of every convolution")
+    first_kernel: int = Field(gt=0, description="kernel size of the first convolution")
+    kernel: int = Field(gt=0, description="kernel size of the others")
+    stride: int = Field(gt=0)
+    padding: int = Field(ge=0)
 
 
 class GRUConfig(StrictModel):
-    hidden: int = Field(6, gt=0, description="hidden units per direction")
-    bidirectional: bool = True
+    hidden: int = Field(gt=0, description="hidden units per direction")
+    bidirectional: bool
 
 
 FAMILIES: dict[str, Family] = {

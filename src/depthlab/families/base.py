@@ -2,6 +2,7 @@
 
 Nothing here imports torch: reading params.yaml needs the families' configs, not their networks.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -53,8 +54,9 @@ class Family:
     def build(self, config: StrictModel, depth: int, shape: DataShape) -> nn.Module:
         return importlib.import_module(self.network_module).build(config, depth, shape)
 
-    def pretrain(self, config: StrictModel, net: nn.Module, inputs: torch.Tensor, seeds: list[int],
-                 batch_size: int) -> list[dict[str, float]] | None:
+    def pretrain(
+        self, config: StrictModel, net: nn.Module, inputs: torch.Tensor, seeds: list[int], batch_size: int
+    ) -> list[dict[str, float]] | None:
         """Unsupervised training before the labelled one, for a family whose module has `pretrain`: it trains
         `net` (one seed's network or their ensemble) on the training inputs in place and returns each seed's
         metrics. None for the others."""

@@ -4,6 +4,7 @@ Depth d = d convolution layers; depth 0 = logistic regression.
 With the defaults and depth 3 this is the MNIST-1D reference CNN (25 channels, kernels 5/3/3, stride 2,
 padding 1, no pooling, 5,210 parameters).
 """
+
 from __future__ import annotations
 
 import torch

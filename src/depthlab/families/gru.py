@@ -3,6 +3,7 @@ Depth d = d GRU layers; depth 0 = logistic regression.
 
 With the defaults and depth 1 this is the MNIST-1D reference GRU (bidirectional, hidden 6, 5,134 parameters).
 """
+
 from __future__ import annotations
 
 import torch

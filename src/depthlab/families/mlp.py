@@ -1,4 +1,5 @@
 """`mlp`: a plain fully connected stack; depth d = d hidden ReLU layers, depth 0 = logistic regression."""
+
 from __future__ import annotations
 
 from torch import nn

@@ -6,9 +6,10 @@ inputs through its own transposed weights. The labelled training then fine-tunes
 Depth d = d hidden layers, as `mlp`, with the same parameter count: the two differ only by the pre-training.
 Depth 0 is logistic regression.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -23,9 +24,16 @@ def build(config: PretrainedConfig, depth: int, shape: DataShape) -> nn.Module:
     return hidden_stack(config.width, depth, shape, nn.ReLU)
 
 
-def pretrain(config: PretrainedConfig, net: nn.Module, inputs: torch.Tensor, seeds: list[int], batch_size: int) -> list[dict[str, float]]:
-    def denoising(index: int, view: LayerView, visible_bias: torch.Tensor, v: torch.Tensor,
-                  noise: Callable[[tuple[int, ...]], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+def pretrain(
+    config: PretrainedConfig, net: nn.Module, inputs: torch.Tensor, seeds: list[int], batch_size: int
+) -> list[dict[str, float]]:
+    def denoising(
+        index: int,
+        view: LayerView,
+        visible_bias: torch.Tensor,
+        v: torch.Tensor,
+        noise: Callable[[tuple[int, ...]], torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         kept = noise(v.shape[1:]) >= config.corruption
         hidden = torch.relu(view.pre_activation(v * kept))
         error = (view.transposed(hidden, visible_bias) - v).square().mean(dim=(1, 2))  # mean squared, per seed

@@ -7,10 +7,12 @@ It works on a family's own network or on an ensemble of them (`depthlab.ensemble
 leading seed axis, a plain network being an ensemble of one. Each seed draws its own batches and noise from
 its own generator, so a seed pre-trains the same alone or among others (to rounding).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -46,8 +48,14 @@ class LayerView:
 
 
 class LayerLoss(Protocol):
-    def __call__(self, index: int, view: LayerView, visible_bias: torch.Tensor, v: torch.Tensor,
-                 noise: Callable[[tuple[int, ...]], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self,
+        index: int,
+        view: LayerView,
+        visible_bias: torch.Tensor,
+        v: torch.Tensor,
+        noise: Callable[[tuple[int, ...]], torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per seed: the loss to minimise and the metric to report (e.g. a reconstruction error), both (seeds,)."""
 
 
@@ -92,7 +100,7 @@ def greedy(
             optimizer.zero_grad(set_to_none=True)
             loss.sum().backward()
             optimizer.step()
-        for seed_metrics, value in zip(metrics, metric.tolist()):
+        for seed_metrics, value in zip(metrics, metric.tolist(), strict=True):
             seed_metrics[f"pretrain_l{index + 1}"] = value
     net.zero_grad(set_to_none=True)
     return metrics

@@ -11,9 +11,10 @@ standardization is folded into the first layer's weights afterwards, so the netw
 Depth d = d stacked RBMs: depth 1 is the single symmetric network, depth 2 and more a deep belief network.
 Depth 0 is logistic regression. The parameter count equals `mlp`'s at the same width and depth.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -38,27 +39,45 @@ def free_energy(view: LayerView, visible_bias: torch.Tensor, v: torch.Tensor, ga
     return visible_term - hidden_term
 
 
-def pretrain(config: RBMConfig, net: nn.Module, inputs: torch.Tensor, seeds: list[int], batch_size: int) -> list[dict[str, float]]:
+def pretrain(
+    config: RBMConfig, net: nn.Module, inputs: torch.Tensor, seeds: list[int], batch_size: int
+) -> list[dict[str, float]]:
     layers = hidden_layers(net)
     if not layers:
         return [{} for _ in seeds]
     flat = inputs.flatten(1)
     mean, std = flat.mean(dim=0), flat.std(dim=0).clamp_min(MIN_STD)
 
-    def contrastive_divergence(index: int, view: LayerView, visible_bias: torch.Tensor, v: torch.Tensor,
-                               noise: Callable[[tuple[int, ...]], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def contrastive_divergence(
+        index: int,
+        view: LayerView,
+        visible_bias: torch.Tensor,
+        v: torch.Tensor,
+        noise: Callable[[tuple[int, ...]], torch.Tensor],
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         gaussian = index == 0
         with torch.no_grad():
-            hidden = (noise(v.shape[1:-1] + (view.weight.shape[1],)) < torch.sigmoid(view.pre_activation(v))).to(v.dtype)
+            on = noise((*v.shape[1:-1], view.weight.shape[1])) < torch.sigmoid(view.pre_activation(v))
+            hidden = on.to(v.dtype)
             reconstruction = view.transposed(hidden, visible_bias)
             if not gaussian:
                 reconstruction = torch.sigmoid(reconstruction)
         # The gradient of F(data) - F(reconstruction) is the CD-1 update.
-        loss = (free_energy(view, visible_bias, v, gaussian) - free_energy(view, visible_bias, reconstruction, gaussian)).mean(dim=1)
+        loss = (
+            free_energy(view, visible_bias, v, gaussian) - free_energy(view, visible_bias, reconstruction, gaussian)
+        ).mean(dim=1)
         return loss, (reconstruction - v).square().mean(dim=(1, 2))
 
-    metrics = greedy(net, (inputs - mean.view(inputs.shape[1:])) / std.view(inputs.shape[1:]), seeds, torch.sigmoid,
-                     contrastive_divergence, config.pretrain_steps, batch_size, config.pretrain_lr)
+    metrics = greedy(
+        net,
+        (inputs - mean.view(inputs.shape[1:])) / std.view(inputs.shape[1:]),
+        seeds,
+        torch.sigmoid,
+        contrastive_divergence,
+        config.pretrain_steps,
+        batch_size,
+        config.pretrain_lr,
+    )
     with torch.no_grad():  # sigmoid(W (x - mean) / std + c) = sigmoid((W / std) x + c - (W / std) mean)
         first = layers[0]
         first.weight.div_(std)

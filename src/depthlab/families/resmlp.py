@@ -4,6 +4,7 @@ residual), so `mlp` and `resmlp` at equal depth differ only by the skips and the
 
 With `normalization: false` and depth 2 this is the MNIST-1D reference MLP (40-100-100-10, 15,210 parameters).
 """
+
 from __future__ import annotations
 
 import torch

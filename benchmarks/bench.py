@@ -1,6 +1,6 @@
 """Benchmarks: ratios measured side by side in one run, on this machine, printed with its hardware.
 
-    python -m depthlab.bench            (or: make bench; --only SECTION,... for some of them)
+    python -m benchmarks.bench            (or: make bench; --only SECTION,... for some of them)
 
 1. step overhead: depthlab's training path at one seed (tracking and checkpointing on) vs a plain PyTorch loop
 2. tracking overhead: a whole training run with MLflow tracking on vs off
@@ -12,6 +12,7 @@
 8. whole study: `dvc repro` of the defaults, this code (ten seeds as ensembles) vs the baseline commit's
    (three seeds, each its own run)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,9 +31,10 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Iterator, get_args
+from typing import Any, get_args
 
 import numpy as np
 import psutil
@@ -42,11 +44,12 @@ import yaml
 
 from depthlab import hardware, tracking
 from depthlab.data import load_arrays, load_meta, prepare
-from depthlab.params import Params, TrackingParams, load_params
 from depthlab.families import FAMILIES, build_network
+from depthlab.params import Params, TrackingParams, load_params
 from depthlab.training import EnsembleJob, ensemble_job, in_child_process, train_ensemble, train_family
+from tests.helpers.project import ROOT, copy_project
+from tests.helpers.project import project_env as helpers_project_env
 
-ROOT = Path(__file__).resolve().parents[2]
 TARGETS = {"step": 1.2, "tracking": 1.05, "parallel": 1.7, "noop_s": 2.0, "ensemble_memory": 2.0, "startup": 0.5}
 # Ensemble per seed-step against a plain loop's step: the GRU only has to match it (its batched form is
 # written from the gate equations, against torch's fused kernel).
@@ -190,9 +193,13 @@ def bench_steps(params: Params, data_dir: Path, steps: int, repeats: int) -> lis
         tracked = with_train(params, max_steps=family_steps, seeds=[0])
         rounds = interleaved(
             [
-                lambda: one_run(tracked, family, 2, data_dir, threads)[1],
-                lambda: plain_loop(tracked, family, 2, data_dir, family_steps, fused=True),
-                lambda: plain_loop(tracked, family, 2, data_dir, family_steps),
+                lambda tracked=tracked, family=family: one_run(tracked, family, 2, data_dir, threads)[1],
+                lambda tracked=tracked, family=family, steps=family_steps: plain_loop(
+                    tracked, family, 2, data_dir, steps, fused=True
+                ),
+                lambda tracked=tracked, family=family, steps=family_steps: plain_loop(
+                    tracked, family, 2, data_dir, steps
+                ),
             ],
             repeats,
         )
@@ -365,28 +372,12 @@ def bench_parallel(params: Params, data_dir: Path, repeats: int) -> dict[str, An
     }
 
 
-PROJECT_FILES = ("dvc.yaml", "pipeline", "src", "presets", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore")
-
-
-def copy_project(target: Path, source_root: Path = ROOT) -> None:
-    """The pipeline's files (not params.yaml, data or results) copied into `target`, for a throwaway project."""
-    for name in PROJECT_FILES:
-        source, destination = source_root / name, target / name
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        elif source.exists():
-            shutil.copy(source, destination)
-
-
 def project_env(source_root: Path = ROOT) -> dict[str, str]:
-    """Environment for `dvc` in a throwaway project: this venv's tools, the project's own mlflow.db, and the
-    library of `source_root` (another commit's, for a before/after comparison) ahead of the installed one."""
-    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    if source_root != ROOT:
-        env["PYTHONPATH"] = os.pathsep.join([str(source_root / "src"), str(ROOT / ".cache" / "bench" / f"packages-{BASELINE}")])
-    return env
+    """`dvc`'s environment for a throwaway project of `source_root`; a baseline commit's stages also find the
+    packages that commit pinned differently (installed by baseline_tree)."""
+    if source_root == ROOT:
+        return helpers_project_env()
+    return helpers_project_env(source_root, ROOT / ".cache" / "bench" / f"packages-{BASELINE}")
 
 
 def tiny_project(source_root: Path = ROOT, **train: Any) -> Path:
@@ -410,12 +401,21 @@ def tiny_project(source_root: Path = ROOT, **train: Any) -> Path:
 def dvc(project: Path, *arguments: str, source_root: Path = ROOT) -> list[tuple[float, str]]:
     """Run `dvc <arguments>` in `project`; each line of its output with the seconds since the start."""
     started = time.perf_counter()
-    process = subprocess.Popen(["dvc", *arguments], cwd=project, env=project_env(source_root), text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+    process = subprocess.Popen(
+        ["dvc", *arguments],
+        cwd=project,
+        env=project_env(source_root),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        bufsize=1,
+    )
     assert process.stdout is not None
     lines = [(time.perf_counter() - started, line.rstrip()) for line in process.stdout]
     if process.wait() != 0:
-        raise RuntimeError(f"dvc {' '.join(arguments)} failed in {project}:\n" + "\n".join(text for _, text in lines[-40:]))
+        raise RuntimeError(
+            f"dvc {' '.join(arguments)} failed in {project}:\n" + "\n".join(text for _, text in lines[-40:])
+        )
     return lines
 
 
@@ -442,10 +442,15 @@ def baseline_tree() -> Path | None:
         shutil.rmtree(tree, ignore_errors=True)
         return None
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
-    missing = sorted(set((tree / "requirements.lock").read_text().split()) - set((ROOT / "requirements.lock").read_text().split()))
+    missing = sorted(
+        set((tree / "requirements.lock").read_text().split()) - set((ROOT / "requirements.lock").read_text().split())
+    )
     packages = ROOT / ".cache" / "bench" / f"packages-{BASELINE}"
     if missing and not (packages / ".installed").exists():
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(packages), *missing], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(packages), *missing],
+            check=True,
+        )
         (packages / ".installed").touch()
     return tree
 
@@ -477,7 +482,7 @@ def bench_stage_startup(repeats: int) -> dict[str, Any]:
             dvc(project, "repro", source_root=source)
         times: dict[str, dict[str, list[tuple[float, float]]]] = {arm: {k: [] for k in STAGE_KINDS} for arm in projects}
         for repeat in range(repeats):
-            for arm in (list(projects) if repeat % 2 == 0 else list(reversed(projects))):
+            for arm in list(projects) if repeat % 2 == 0 else list(reversed(projects)):
                 project, source = projects[arm]
                 for kind in STAGE_KINDS:
                     lines = dvc(project, "repro", "--force", "--single-item", stage_name(kind, arm), source_root=source)
@@ -506,7 +511,14 @@ def default_stage_counts(source_root: Path, per_family: bool) -> dict[str, int]:
     raw = yaml.safe_load((source_root / "params.yaml").read_text())
     datasets, sweep = raw["data"]["datasets"], raw["sweep"]
     trained = len(sweep) if per_family else sum(len(s["datasets"]) for s in sweep.values() if s["depths"])
-    return {"export-csv": 1, "prepare": len(datasets), "validate": len(datasets), "train": trained, "evaluate": trained, "report": 1}
+    return {
+        "export-csv": 1,
+        "prepare": len(datasets),
+        "validate": len(datasets),
+        "train": trained,
+        "evaluate": trained,
+        "report": 1,
+    }
 
 
 def bench_study() -> dict[str, Any]:
@@ -524,12 +536,22 @@ def bench_study() -> dict[str, Any]:
                 copy_project(project, source)
                 shutil.copy(source / "params.yaml", project / "params.yaml")
                 subprocess.run(["git", "init", "-q"], cwd=project, check=True)
-                print(f"    {arm}: dvc repro of {source if source != ROOT else 'this checkout'}'s defaults", file=sys.stderr, flush=True)
+                print(
+                    f"    {arm}: dvc repro of {source if source != ROOT else 'this checkout'}'s defaults",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 lines = dvc(project, "repro", source_root=source)
                 seeds = yaml.safe_load((source / "params.yaml").read_text())["train"]["seeds"]
-                runs = sum(len(json.loads(f.read_text())["runs"]) for f in (project / "data" / "models").rglob("runs.json"))
-                results[arm] = {"repro_s": lines[-1][0], "seeds": len(seeds), "runs": runs,
-                                "stages": sum(line.startswith("Running stage") for _, line in lines)}
+                runs = sum(
+                    len(json.loads(f.read_text())["runs"]) for f in (project / "data" / "models").rglob("runs.json")
+                )
+                results[arm] = {
+                    "repro_s": lines[-1][0],
+                    "seeds": len(seeds),
+                    "runs": runs,
+                    "stages": sum(line.startswith("Running stage") for _, line in lines),
+                }
             finally:
                 shutil.rmtree(project, ignore_errors=True)
     finally:
@@ -556,24 +578,30 @@ def bench_ensemble(params: Params, data_dir: Path, budget_s: float, repeats: int
         ensemble = with_train(params, max_steps=steps, seeds=ENSEMBLE_SEEDS)
         rounds = interleaved(
             [
-                lambda: one_run(ensemble, family, 2, data_dir, threads)[1] / steps,
-                lambda: plain_loop(ensemble, family, 2, data_dir, steps, fused=True) / steps,
+                lambda ensemble=ensemble, family=family, steps=steps: (
+                    one_run(ensemble, family, 2, data_dir, threads)[1] / steps
+                ),
+                lambda ensemble=ensemble, family=family, steps=steps: (
+                    plain_loop(ensemble, family, 2, data_dir, steps, fused=True) / steps
+                ),
             ],
             repeats,
         )
         ratios = [r[0] / r[1] for r in rounds]
         memory = {seeds: peak_memory(family, seeds, data_dir) for seeds in (1, len(ENSEMBLE_SEEDS))}
-        rows.append({
-            "family": family,
-            "steps": steps,
-            "ensemble_ms_per_seed_step": 1000 * statistics.median(r[0] for r in rounds),
-            "plain_ms_per_step": 1000 * statistics.median(r[1] for r in rounds),
-            "ratio": statistics.median(ratios),
-            "ratio_interval": median_interval(ratios),
-            "target": ENSEMBLE_TARGETS[family],
-            "peak_mb": memory,
-            "memory_ratio": memory[len(ENSEMBLE_SEEDS)]["peak_mb"] / memory[1]["peak_mb"],
-        })
+        rows.append(
+            {
+                "family": family,
+                "steps": steps,
+                "ensemble_ms_per_seed_step": 1000 * statistics.median(r[0] for r in rounds),
+                "plain_ms_per_step": 1000 * statistics.median(r[1] for r in rounds),
+                "ratio": statistics.median(ratios),
+                "ratio_interval": median_interval(ratios),
+                "target": ENSEMBLE_TARGETS[family],
+                "peak_mb": memory,
+                "memory_ratio": memory[len(ENSEMBLE_SEEDS)]["peak_mb"] / memory[1]["peak_mb"],
+            }
+        )
     torch.set_num_threads(previous)
     return rows
 
@@ -583,15 +611,20 @@ def peak_memory(family: str, seeds: int, data_dir: Path) -> dict[str, float]:
     does, tracking off (MLflow's own memory does not depend on the seeds): before training, with imports
     and data loaded, and at its peak during training, sampled every 5 ms."""
     done = subprocess.run(
-        [sys.executable, "-m", "depthlab.bench", "--peak-memory", family, str(seeds), str(data_dir)],
-        capture_output=True, text=True, check=True,
+        [sys.executable, "-m", "benchmarks.bench", "--peak-memory", family, str(seeds), str(data_dir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def train_for_peak_memory(family: str, seeds: int, data_dir: Path) -> dict[str, float]:
     """Child of peak_memory."""
-    params = with_tracking(with_train(load_params(ROOT / "params.yaml"), max_steps=200, seeds=list(range(seeds))), enabled=False)
+    params = with_tracking(
+        with_train(load_params(ROOT / "params.yaml"), max_steps=200, seeds=list(range(seeds))), enabled=False
+    )
     out = Path(tempfile.mkdtemp(prefix="depthlab-bench-"))
     try:
         job = ensemble_job(params, DATASET, family, 2, data_dir, out)
@@ -631,7 +664,11 @@ def bench_scaling(sizes: list[int], cache: Path) -> list[dict[str, Any]]:
         if not arrays.exists():
             generate_mnist1d(size, arrays)
         done = subprocess.run(
-            [sys.executable, "-m", "depthlab.bench", "--one-epoch", str(arrays)], capture_output=True, text=True, check=True
+            [sys.executable, "-m", "benchmarks.bench", "--one-epoch", str(arrays)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         rows.append({"samples": size, **json.loads(done.stdout.strip().splitlines()[-1])})
     return rows
@@ -692,29 +729,47 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def report(results: dict[str, Any]) -> str:
+def format_results(results: dict[str, Any]) -> str:
     lines = [f"depthlab benchmark on: {hardware.summary()}", ""]
     lines.append("(ratios: medians of ratios taken within rounds, never ratios of medians taken minutes apart;")
     lines.append(" targets 1, 3 and 6 alternate their arms back to back, target 2 runs a crossover on two cores)")
     if "steps" in results:
-        lines.append("1. training step at batch 100, one seed: depthlab (tracking + checkpoint on) vs a plain PyTorch loop with")
+        lines.append(
+            "1. training step at batch 100, one seed: depthlab (tracking + checkpoint on) vs a plain PyTorch loop with"
+        )
         lines.append("   the same fused Adam (the target), and vs a plain loop with torch's default Adam:")
         for row in results["steps"]:
             lines.append(
-                f"   {row['family']:<8} {row['steps']:>5} steps: depthlab {row['depthlab_ms_per_step']:.3f} ms/step, plain {row['plain_ms_per_step']:.3f},"
-                f" ratio {row['ratio']:.2f}x (target <= {TARGETS['step']}x) {_verdict(row['ratio'] <= TARGETS['step'])};"
-                f" default-Adam loop {row['plain_default_adam_ms_per_step']:.3f} ms/step, ratio {row['ratio_to_default_adam']:.2f}x"
+                f"   {row['family']:<8} {row['steps']:>5} steps: depthlab {row['depthlab_ms_per_step']:.3f}"
+                f" ms/step, plain {row['plain_ms_per_step']:.3f},"
+                f" ratio {row['ratio']:.2f}x (target <= {TARGETS['step']}x)"
+                f" {_verdict(row['ratio'] <= TARGETS['step'])};"
+                f" default-Adam loop {row['plain_default_adam_ms_per_step']:.3f} ms/step, ratio"
+                f" {row['ratio_to_default_adam']:.2f}x"
             )
     if "gpu" in results:
         g = results["gpu"]
-        lines.append(f"   GPU {g['device']}: {g['ms_per_step']:.3f} ms/step, {g['samples_per_s']:,.0f} samples/s (mlp depth 2)" if g else "   GPU: none present")
+        lines.append(
+            f"   GPU {g['device']}: {g['ms_per_step']:.3f} ms/step, {g['samples_per_s']:,.0f} samples/s (mlp depth 2)"
+            if g
+            else "   GPU: none present"
+        )
     if "tracking" in results:
         t = results["tracking"]
-        lines.append(f"2. whole run, {t['steps']} steps, tracking on and off at once, one run per core, 1 torch thread each:")
-        lines.append(f"   tracking off {t['untracked_s']:.2f}s; on, with the model logged as (median ratio of rounds, its 95% interval)")
+        lines.append(
+            f"2. whole run, {t['steps']} steps, tracking on and off at once, one run per core, 1 torch thread each:"
+        )
+        lines.append(
+            f"   tracking off {t['untracked_s']:.2f}s; on, with the model logged as (median ratio of rounds, its"
+            " 95% interval)"
+        )
         for fmt, arm in t["by_model_format"].items():
             configured = fmt == t["model_format"]
-            verdict = f"(target <= {TARGETS['tracking']}x)  {_verdict(arm['ratio'] <= TARGETS['tracking'])}" if configured else "(the other format)"
+            verdict = (
+                f"(target <= {TARGETS['tracking']}x)  {_verdict(arm['ratio'] <= TARGETS['tracking'])}"
+                if configured
+                else "(the other format)"
+            )
             low, high = arm["ratio_interval"]
             lines.append(
                 f"   {fmt:<7} {arm['tracked_s']:.2f}s ({arm['added_s']:+.2f}s), ratio {arm['ratio']:.3f}x"
@@ -723,20 +778,27 @@ def report(results: dict[str, Any]) -> str:
     if "parallel" in results:
         p = results["parallel"]
         lines.append(
-            f"3. train stage, mlp depths {p['depths']} as ensembles of {p['seeds']} seeds x {p['steps']} steps (median of {p['repeats']}):"
-            f" one at a time {p['sequential_all_threads_s']:.2f}s (all threads) / {p['sequential_one_thread_s']:.2f}s (1 thread),"
-            f" {p['workers']} workers {p['parallel_s']:.2f}s, speedup {p['speedup']:.2f}x (target >= {TARGETS['parallel']}x)"
+            f"3. train stage, mlp depths {p['depths']} as ensembles of {p['seeds']} seeds x {p['steps']} steps"
+            f" (median of {p['repeats']}):"
+            f" one at a time {p['sequential_all_threads_s']:.2f}s (all threads) /"
+            f" {p['sequential_one_thread_s']:.2f}s (1 thread),"
+            f" {p['workers']} workers {p['parallel_s']:.2f}s, speedup {p['speedup']:.2f}x (target >="
+            f" {TARGETS['parallel']}x)"
             f"  {_verdict(p['speedup'] >= TARGETS['parallel'])}"
         )
     if "noop" in results:
         n = results["noop"]
-        lines.append(f"4. no-op dvc repro {n['noop_repro_s']:.2f}s (target < {TARGETS['noop_s']}s)  {_verdict(n['noop_repro_s'] < TARGETS['noop_s'])}")
+        lines.append(
+            f"4. no-op dvc repro {n['noop_repro_s']:.2f}s (target < {TARGETS['noop_s']}s) "
+            f" {_verdict(n['noop_repro_s'] < TARGETS['noop_s'])}"
+        )
     if "scaling" in results:
         lines.append("5. one epoch of MNIST-1D by size (mlp depth 2, tracking off):")
         for row in results["scaling"]:
             lines.append(
                 f"   {row['samples']:>7} samples: {row['seconds']:.2f}s, {row['us_per_sample']:.2f} us/sample,"
-                f" data {row['data_mb']:.1f} MB, peak RSS {row['peak_rss_mb']:.0f} MB, peak beyond process + data {row['peak_beyond_data_mb']:.1f} MB"
+                f" data {row['data_mb']:.1f} MB, peak RSS {row['peak_rss_mb']:.0f} MB, peak beyond process + data"
+                f" {row['peak_beyond_data_mb']:.1f} MB"
             )
     if "ensemble" in results:
         lines += _report_ensemble(results["ensemble"])
@@ -748,18 +810,26 @@ def report(results: dict[str, Any]) -> str:
 
 
 def _report_ensemble(rows: list[dict[str, Any]]) -> list[str]:
-    lines = [f"6. {len(ENSEMBLE_SEEDS)} seeds as one ensemble (depthlab's path, tracking + checkpoints on) vs a plain loop training one"
-             " seed, depth 2, one torch thread (as a stage's workers), per seed-step (median ratio of rounds, its 95% interval);",
-             "   peak memory of a process training them (tracking off), and how much of it training added:"]
+    lines = [
+        f"6. {len(ENSEMBLE_SEEDS)} seeds as one ensemble (depthlab's path, tracking + checkpoints on) vs a plain"
+        " loop training one"
+        " seed, depth 2, one torch thread (as a stage's workers), per seed-step (median ratio of rounds, its 95%"
+        " interval);",
+        "   peak memory of a process training them (tracking off), and how much of it training added:",
+    ]
     for row in rows:
         low, high = row["ratio_interval"]
         one, many = row["peak_mb"][1], row["peak_mb"][len(ENSEMBLE_SEEDS)]
         lines.append(
-            f"   {row['family']:<8} {row['steps']:>5} steps: ensemble {row['ensemble_ms_per_seed_step']:.3f} ms/seed-step, plain"
-            f" {row['plain_ms_per_step']:.3f} ms/step, ratio {row['ratio']:.2f}x [{low:.2f}, {high:.2f}] (target <= {row['target']}x)"
+            f"   {row['family']:<8} {row['steps']:>5} steps: ensemble {row['ensemble_ms_per_seed_step']:.3f}"
+            " ms/seed-step, plain"
+            f" {row['plain_ms_per_step']:.3f} ms/step, ratio {row['ratio']:.2f}x [{low:.2f}, {high:.2f}] (target"
+            f" <= {row['target']}x)"
             f" {_verdict(row['ratio'] <= row['target'])}; peak {many['peak_mb']:.0f} vs {one['peak_mb']:.0f} MB,"
-            f" {row['memory_ratio']:.2f}x (target <= {TARGETS['ensemble_memory']}x) {_verdict(row['memory_ratio'] <= TARGETS['ensemble_memory'])};"
-            f" added by training {many['peak_mb'] - many['before_training_mb']:.0f} vs {one['peak_mb'] - one['before_training_mb']:.0f} MB"
+            f" {row['memory_ratio']:.2f}x (target <= {TARGETS['ensemble_memory']}x)"
+            f" {_verdict(row['memory_ratio'] <= TARGETS['ensemble_memory'])};"
+            f" added by training {many['peak_mb'] - many['before_training_mb']:.0f} vs"
+            f" {one['peak_mb'] - one['before_training_mb']:.0f} MB"
         )
     return lines
 
@@ -767,20 +837,28 @@ def _report_ensemble(rows: list[dict[str, Any]]) -> list[str]:
 def _report_startup(startup: dict[str, Any]) -> list[str]:
     if startup["baseline"] is None:
         return [f"7. stage start-up: skipped, no git history of the baseline commit {BASELINE} here"]
-    lines = [f"7. fixed cost per stage kind: from DVC starting the stage to its end, on a negligible workload (median of"
-             f" {startup['repeats']}); before = commit {startup['baseline']}, after = this code; first line = to the stage's first output:"]
+    lines = [
+        f"7. fixed cost per stage kind: from DVC starting the stage to its end, on a negligible workload (median of"
+        f" {startup['repeats']}); before = commit {startup['baseline']}, after = this code; first line = to the"
+        " stage's first output:"
+    ]
     counts, before_sum, after_sum = startup["counts"], 0.0, 0.0
     for stage, arms in startup["stages"].items():
         before, after = arms["before"]["total_s"], arms["after"]["total_s"]
         before_sum += counts["before"][stage] * before
         after_sum += counts["after"][stage] * after
         lines.append(
-            f"   {stage:<22} before {before:5.2f}s, after {after:5.2f}s: {after / before:.2f}x (target <= {TARGETS['startup']}x)"
-            f" {_verdict(after / before <= TARGETS['startup'])}; after's first line at {arms['after']['first_line_s']:.2f}s"
+            f"   {stage:<22} before {before:5.2f}s, after {after:5.2f}s: {after / before:.2f}x (target <="
+            f" {TARGETS['startup']}x)"
+            f" {_verdict(after / before <= TARGETS['startup'])}; after's first line at"
+            f" {arms['after']['first_line_s']:.2f}s"
         )
-    lines.append(f"   the default pipelines' stages together ({sum(counts['before'].values())} before, "
-                 f"{sum(counts['after'].values())} after): before {before_sum:.0f}s, after {after_sum:.0f}s,"
-                 f" {after_sum / before_sum:.2f}x (target <= {TARGETS['startup']}x)  {_verdict(after_sum / before_sum <= TARGETS['startup'])}")
+    lines.append(
+        f"   the default pipelines' stages together ({sum(counts['before'].values())} before, "
+        f"{sum(counts['after'].values())} after): before {before_sum:.0f}s, after {after_sum:.0f}s,"
+        f" {after_sum / before_sum:.2f}x (target <= {TARGETS['startup']}x) "
+        f" {_verdict(after_sum / before_sum <= TARGETS['startup'])}"
+    )
     return lines
 
 
@@ -792,7 +870,8 @@ def _report_study(study: dict[str, Any]) -> list[str]:
         "8. dvc repro of the defaults from nothing, one after the other:",
         f"   before (commit {study['baseline']}): {before['seeds']} seeds, each its own run: {before['runs']} runs,"
         f" {before['stages']} stages, {before['repro_s']:.0f}s",
-        f"   after (this code): {after['seeds']} seeds as one ensemble per depth: {after['runs']} runs, {after['stages']} stages,"
+        f"   after (this code): {after['seeds']} seeds as one ensemble per depth: {after['runs']} runs,"
+        f" {after['stages']} stages,"
         f" {after['repro_s']:.0f}s ({after['repro_s'] / before['repro_s']:.2f}x the time for"
         f" {after['runs'] / before['runs']:.1f}x the runs)",
     ]
@@ -807,7 +886,9 @@ SECTIONS = ("steps", "gpu", "tracking", "parallel", "noop", "scaling", "ensemble
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer steps and repeats, smaller scaling sizes, no whole study")
+    parser.add_argument(
+        "--quick", action="store_true", help="fewer steps and repeats, smaller scaling sizes, no whole study"
+    )
     parser.add_argument("--only", help=f"comma-separated sections to run, of: {', '.join(SECTIONS)}")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--one-epoch", type=Path, help=argparse.SUPPRESS)
@@ -840,11 +921,21 @@ def main() -> None:
         "steps": ("step overhead", lambda: bench_steps(params, data_dir, steps, repeats)),
         "gpu": ("GPU path (if present)", lambda: bench_gpu(params, data_dir, steps)),
         "tracking": ("tracking overhead", lambda: bench_tracking(params, data_dir, long_steps, tracking_repeats)),
-        "parallel": ("parallel ensembles", lambda: bench_parallel(
-            with_train(params, max_steps=steps) if args.quick else params, data_dir, parallel_repeats)),
+        "parallel": (
+            "parallel ensembles",
+            lambda: bench_parallel(
+                with_train(params, max_steps=steps) if args.quick else params, data_dir, parallel_repeats
+            ),
+        ),
         "noop": ("no-op dvc repro", lambda: bench_noop_repro(3)),
-        "scaling": ("scaling with data (first run generates 500k samples: minutes)", lambda: bench_scaling(sizes, cache)),
-        "ensemble": ("ensembles vs one seed", lambda: bench_ensemble(params, data_dir, ensemble_budget_s, ensemble_repeats)),
+        "scaling": (
+            "scaling with data (first run generates 500k samples: minutes)",
+            lambda: bench_scaling(sizes, cache),
+        ),
+        "ensemble": (
+            "ensembles vs one seed",
+            lambda: bench_ensemble(params, data_dir, ensemble_budget_s, ensemble_repeats),
+        ),
         "startup": ("stage start-up, before and after", lambda: bench_stage_startup(1 if args.quick else 3)),
         "study": ("whole study, before and after (about 15 minutes)", bench_study),
     }
@@ -858,7 +949,7 @@ def main() -> None:
     results["hardware"] = hardware.fingerprint()
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
-    print(report(results))
+    print(format_results(results))
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,4 +1,5 @@
 """Real signals against a real train stage: no MLflow run is ever left RUNNING, no half-written output."""
+
 from __future__ import annotations
 
 import os
@@ -14,8 +15,10 @@ import torch
 import yaml
 from mlflow import MlflowClient
 
-from depthlab.bench import ROOT, copy_project, project_env
-from tests.conftest import raw_params
+from tests.helpers.params import raw_params
+from tests.helpers.project import ROOT, copy_project, project_env
+
+pytestmark = pytest.mark.slow  # stages as processes, sent real signals
 
 TRAIN = [sys.executable, "pipeline/train.py", "--family", "mlp"]
 STARTED: list[subprocess.Popen] = []
@@ -40,7 +43,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy_project(root)
     params = raw_params(train={"max_steps": 10_000_000}, runtime={"workers": 2}, tracking={"flush_interval_s": 0.001})
     (root / "params.yaml").write_text(yaml.safe_dump(params))
-    subprocess.run([sys.executable, "pipeline/prepare.py", "--dataset", "mnist1d"], cwd=root, env=project_env(), check=True)
+    subprocess.run(
+        [sys.executable, "pipeline/prepare.py", "--dataset", "mnist1d"], cwd=root, env=project_env(), check=True
+    )
     return root
 
 
@@ -53,10 +58,13 @@ def runs(project: Path) -> list:
 def start_training(project: Path) -> tuple[subprocess.Popen, set[str]]:
     """Start the train stage in its own process group; return it once both seeds' runs are RUNNING."""
     before = {r.info.run_id for r in runs(project)}
-    # Output to a file: a pipe nobody reads fills up and blocks the stage mid-exit.
-    log = open(project / f"train-{time.monotonic_ns()}.log", "w+")
-    process = subprocess.Popen(TRAIN, cwd=project, env=project_env(), start_new_session=True, stdout=log, stderr=log, text=True)
-    process.log = Path(log.name)
+    # Output to a file: a pipe nobody reads fills up and blocks the stage mid-exit. The child keeps its own copy.
+    log = project / f"train-{time.monotonic_ns()}.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            TRAIN, cwd=project, env=project_env(), start_new_session=True, stdout=output, stderr=output, text=True
+        )
+    process.log = log
     STARTED.append(process)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -83,7 +91,9 @@ def exit_code(process: subprocess.Popen, timeout_s: float = 30) -> int:
 
 
 def status(project: Path, run_ids: set[str]) -> dict[str, tuple[str, str]]:
-    return {r.info.run_id: (r.info.status, r.data.tags.get("error", "")) for r in runs(project) if r.info.run_id in run_ids}
+    return {
+        r.info.run_id: (r.info.status, r.data.tags.get("error", "")) for r in runs(project) if r.info.run_id in run_ids
+    }
 
 
 @pytest.mark.parametrize(
@@ -116,7 +126,9 @@ def test_runs_of_a_killed_process_are_closed_failed_by_the_next_start(project):
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     subprocess.run(TRAIN, cwd=project, env=project_env(), check=True, capture_output=True)
     ended = status(project, started)
-    assert all(state == "FAILED" and "closed by a later pipeline start" in error for state, error in ended.values()), ended
+    assert all(state == "FAILED" and "closed by a later pipeline start" in error for state, error in ended.values()), (
+        ended
+    )
     assert all(r.info.status != "RUNNING" for r in runs(project))
 
 
@@ -133,11 +145,17 @@ def test_an_unreachable_tracking_server_fails_fast_before_training(project):
 
 
 def test_an_interrupted_stage_resumes_from_its_last_state(project):
-    params = raw_params(train={"max_steps": 4000}, runtime={"workers": 2, "resume_interval_s": 0})
+    # Long enough that neither ensemble can finish in the second before the signal (depth 0 could).
+    steps = 6_000
+    params = raw_params(
+        train={"max_steps": steps},
+        runtime={"workers": 2, "resume_interval_s": 0.2},
+        sweep={"mlp": {"datasets": ["mnist1d"], "depths": [1]}},
+    )
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     resume_dir = project / ".cache" / "ensembles" / "mlp"
     shutil.rmtree(resume_dir, ignore_errors=True)  # states the interrupted runs of other tests left
-    process, first = start_training(project)
+    process, _ = start_training(project)
     deadline = time.monotonic() + 60
     while not list(resume_dir.glob("*.state")) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -145,7 +163,7 @@ def test_an_interrupted_stage_resumes_from_its_last_state(project):
     process.send_signal(signal.SIGTERM)
     assert exit_code(process) == 143
     saved = {path.name: torch.load(path, weights_only=True)["step"] for path in resume_dir.glob("*.state")}
-    assert saved and all(0 < step < 4000 for step in saved.values())
+    assert saved and all(0 < step < steps for step in saved.values())
 
     before = {r.info.run_id for r in runs(project)}
     subprocess.run(TRAIN, cwd=project, env=project_env(), check=True, capture_output=True)
@@ -156,13 +174,15 @@ def test_an_interrupted_stage_resumes_from_its_last_state(project):
         history = MlflowClient(f"sqlite:///{project / 'mlflow.db'}").get_metric_history(run.info.run_id, "val_acc")
         assert min(m.step for m in history) > int(run.data.tags["resumed_from_step"]), "continued, not restarted"
     for checkpoint in (project / "data" / "models" / "mlp").rglob("seed-*.ckpt"):
-        assert torch.load(checkpoint, weights_only=True)["step"] == 4000
+        assert torch.load(checkpoint, weights_only=True)["step"] == steps
     assert not list(resume_dir.glob("*.state")), "a finished stage leaves no resume state behind"
 
 
 def test_stages_that_build_no_network_start_without_torch():
-    """What a stage imports is most of its fixed cost: torch alone takes 1.5 s here."""
-    load = ("import sys; from depthlab import stages, data, validation, report, params; params.load_params(); "
-            "print(sorted(m for m in ('torch', 'lightning_fabric', 'sklearn') if m in sys.modules))")
+    """What a stage imports is most of its fixed cost, and torch is a large part of it."""
+    load = (
+        "import sys; from depthlab import stages, data, validation, claims_report, params; params.load_params(); "
+        "print(sorted(m for m in ('torch', 'lightning_fabric', 'sklearn') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", load], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"

@@ -1,0 +1,53 @@
+"""The one package that knows MLflow: where runs go, how they are named and tagged, and batched metrics.
+
+Default store: `sqlite:///<project>/mlflow.db` with artifacts in `<project>/mlartifacts`; the environment
+variable MLFLOW_TRACKING_URI (a server, say) overrides both. Runs always end in a final status: FINISHED,
+FAILED (with the error in the `error` tag) or KILLED.
+
+One module a job: `store` (location, experiments, names), `housekeeping` (runs orphaned by killed
+processes), `runs` (the run lifecycle with buffered metrics), `system_metrics` (the sampler), `models`
+(model logging), `queries` (what the report and the scheduler read back, and the scheduler's own runs).
+Nothing outside this package imports mlflow.
+"""
+
+import os
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # before mlflow is first imported
+
+from depthlab.tracking.housekeeping import end_orphaned_runs, prepare_experiment
+from depthlab.tracking.queries import log_pipeline_run, previous_pipeline_metrics, runs_by_machine
+from depthlab.tracking.runs import (
+    RunSpec,
+    TrackedRun,
+    UntrackedRun,
+    describe_datasets,
+    log_to_finished_run,
+    tag_finished_runs,
+    tracked_run,
+    tracked_runs,
+)
+from depthlab.tracking.store import PIPELINE, check_reachable, experiment_name, flatten, run_name, tracking_uri
+from depthlab.tracking.system_metrics import SystemSampler
+
+__all__ = [
+    "PIPELINE",
+    "RunSpec",
+    "SystemSampler",
+    "TrackedRun",
+    "UntrackedRun",
+    "check_reachable",
+    "describe_datasets",
+    "end_orphaned_runs",
+    "experiment_name",
+    "flatten",
+    "log_pipeline_run",
+    "log_to_finished_run",
+    "prepare_experiment",
+    "previous_pipeline_metrics",
+    "run_name",
+    "runs_by_machine",
+    "tag_finished_runs",
+    "tracked_run",
+    "tracked_runs",
+    "tracking_uri",
+]

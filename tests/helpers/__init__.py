@@ -1,0 +1,1 @@
+"""What tests share: throwaway projects and the tiny params profile."""

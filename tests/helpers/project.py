@@ -1,0 +1,32 @@
+"""Throwaway copies of the project, for tests and benchmarks that drive the real `dvc` on them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT_FILES = ("dvc.yaml", "pipeline", "src", "presets", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore")
+
+
+def copy_project(target: Path, source_root: Path = ROOT) -> None:
+    """The pipeline's files (not params.yaml, data or results) copied into `target`."""
+    for name in PROJECT_FILES:
+        source, destination = source_root / name, target / name
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif source.exists():
+            shutil.copy(source, destination)
+
+
+def project_env(source_root: Path = ROOT, *extra_paths: Path) -> dict[str, str]:
+    """Environment for `dvc` in a throwaway project: this venv's tools, the project's own mlflow.db, and the
+    library of `source_root` (another commit's, for a before/after comparison) ahead of the installed one."""
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    if source_root != ROOT:
+        env["PYTHONPATH"] = os.pathsep.join(str(path) for path in (source_root / "src", *extra_paths))
+    return env
