@@ -21,5 +21,9 @@ class TrackingError(DepthlabError):
     """The MLflow tracking store cannot be used."""
 
 
+class ClusterError(DepthlabError):
+    """The Ray cluster named in the environment cannot be used, or runs other code than this machine."""
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the process is, so that it unwinds like Ctrl-C: runs end KILLED, outputs stay whole."""

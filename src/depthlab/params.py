@@ -149,6 +149,7 @@ class RuntimeParams(StrictModel):
     resume_interval_s: float = Field(
         ge=0, description="training state saved at most this often, so an interrupted stage resumes from it"
     )
+    ray_cpus_per_task: int = Field(gt=0, description="CPUs (and torch threads) of each Ray task, on a cluster")
 
 
 class EvaluateParams(StrictModel):

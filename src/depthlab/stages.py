@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import interrupts
-from depthlab.errors import DataError, DepthlabError, ParamsError, Terminated, TrackingError, ValidationFailed
+from depthlab.errors import (
+    ClusterError,
+    DataError,
+    DepthlabError,
+    ParamsError,
+    Terminated,
+    TrackingError,
+    ValidationFailed,
+)
 from depthlab.params import Params, load_params
 
 RAW = Path("data/raw")
@@ -24,7 +32,13 @@ REPORTS = Path("reports")
 CACHE = Path(".cache/ensembles")  # outside DVC's outputs: resumable states and finished ensembles to reuse
 
 # Exit codes a scheduler can tell apart (documented in the README).
-EXIT_CODES: dict[type[DepthlabError], int] = {ParamsError: 2, DataError: 3, ValidationFailed: 4, TrackingError: 5}
+EXIT_CODES: dict[type[DepthlabError], int] = {
+    ParamsError: 2,
+    DataError: 3,
+    ValidationFailed: 4,
+    TrackingError: 5,
+    ClusterError: 7,
+}
 
 
 def export_csv(params: Params, name: str) -> None:

@@ -24,7 +24,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -703,7 +703,9 @@ def train_configurations(
         chosen[job.dataset, job.depth] = choose_lr(params, seeds)
         return final_of.get((job.dataset, job.depth))
 
-    if workers == 1:
+    from depthlab import cluster
+
+    if workers == 1 and not cluster.wanted():
         for job in grid:
             seeds = train_ensemble(job)
             trained += [(job.dataset, seed) for seed in seeds]
@@ -714,30 +716,61 @@ def train_configurations(
         if not grid:
             trained += [(job.dataset, seed) for job in finals for seed in train_ensemble(job)]
         return trained, chosen
-    # Workers are forked at the first submit: they inherit the jobs, data included, and receive only an index
-    # (pickling megabytes through the pool's pipe also hung its shutdown when a worker was interrupted).
-    _FORKED_JOBS[:] = grid + finals
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    jobs = grid + finals
+    with _executor(params, jobs, workers) as executor:
         try:
-            first_jobs = range(len(grid)) if grid else range(len(grid), len(grid) + len(finals))
-            pending = {pool.submit(_train_in_worker, index, None): index for index in first_jobs}
+            first_jobs = range(len(grid)) if grid else range(len(grid), len(jobs))
+            pending = {executor.submit(index, None): (index, None) for index in first_jobs}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    index = pending.pop(future)
-                    job, seeds = _FORKED_JOBS[index], future.result()
+                    index, lr = pending.pop(future)
+                    job, seeds = jobs[index], executor.result(future, index, lr)
                     trained += [(job.dataset, seed) for seed in seeds]
                     final = chose(job, seeds) if job.phase == GRID else None
                     if final is not None:
                         lr = chosen[job.dataset, job.depth]
-                        pending[pool.submit(_train_in_worker, len(grid) + final, lr)] = len(grid) + final
-        except BaseException:  # Ctrl-C, SIGTERM or a failed run: stop the other workers' runs too
-            pool.shutdown(wait=False, cancel_futures=True)
-            for worker in multiprocessing.active_children():
-                worker.terminate()
+                        pending[executor.submit(len(grid) + final, lr)] = (len(grid) + final, lr)
+        except BaseException:  # Ctrl-C, SIGTERM or a failed run: stop the other jobs' runs too
+            executor.cancel()
             raise
     return trained, chosen
+
+
+def _executor(params: Params, jobs: list[EnsembleJob], workers: int) -> ProcessPool | Any:
+    """Where the jobs run: a Ray cluster when the environment asks for one (`depthlab.cluster`), otherwise
+    worker processes forked on this machine. The choice is not in params.yaml, so it never reruns a stage."""
+    from depthlab import cluster
+
+    if cluster.wanted():
+        return cluster.RayExecutor(params, jobs)
+    return ProcessPool(jobs, workers)
+
+
+class ProcessPool:
+    """Worker processes forked on this machine. They inherit the jobs, data included, and receive only an
+    index (pickling megabytes through the pool's pipe also hung its shutdown when a worker was interrupted)."""
+
+    def __init__(self, jobs: list[EnsembleJob], workers: int):
+        _FORKED_JOBS[:] = jobs
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
+
+    def __enter__(self) -> ProcessPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.pool.shutdown()
+
+    def submit(self, index: int, lr: float | None) -> Future[list[TrainedSeed]]:
+        return self.pool.submit(_train_in_worker, index, lr)
+
+    def result(self, future: Future[list[TrainedSeed]], index: int, lr: float | None) -> list[TrainedSeed]:
+        return future.result()
+
+    def cancel(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        for worker in multiprocessing.active_children():
+            worker.terminate()
 
 
 def _at_lr(job: EnsembleJob, lr: float) -> EnsembleJob:
@@ -782,24 +815,37 @@ def train_ensemble(job: EnsembleJob) -> list[TrainedSeed]:
 
     A seed whose loss turns NaN or infinite stops early as a result: `diverged` is recorded, not raised.
     """
+    reused, todo = reuse_finished(job)
+    if todo is None:
+        return reused
+    trained, _ = train_members(todo, EnsembleCache(todo.cache_dir, todo) if todo.cache_dir else None)
+    return reused + trained
+
+
+def reuse_finished(job: EnsembleJob) -> tuple[list[TrainedSeed], EnsembleJob | None]:
+    """The members an earlier run finished, put back among the outputs, and the job of the others (None if
+    there are none)."""
     cache = EnsembleCache(job.cache_dir, job) if job.cache_dir else None
     finished = cache.finished() if cache else {}
     reused = [cache.reuse(finished[member], job.out_dir) for member in job.members if member in finished]
-    if reused:
-        todo = [member for member in job.members if member not in finished]
-        print(
-            f"[{job.label}] {len(reused)} of {len(job.members)} runs trained before with the same params, data "
-            f"and code: reused",
-            flush=True,
-        )
-        if not todo:
-            return reused
-        job = replace(job, seeds=tuple(s for s, _ in todo), lrs=tuple(lr for _, lr in todo))
-        cache = EnsembleCache(job.cache_dir, job)
-    return reused + _train_members(job, cache)
+    if not reused:
+        return [], job
+    todo = [member for member in job.members if member not in finished]
+    print(
+        f"[{job.label}] {len(reused)} of {len(job.members)} runs trained before with the same params, data "
+        f"and code: reused",
+        flush=True,
+    )
+    if not todo:
+        return reused, None
+    return reused, replace(job, seeds=tuple(s for s, _ in todo), lrs=tuple(lr for _, lr in todo))
 
 
-def _train_members(job: EnsembleJob, cache: EnsembleCache | None) -> list[TrainedSeed]:
+def train_members(
+    job: EnsembleJob, cache: EnsembleCache | None, record: bool = False
+) -> tuple[list[TrainedSeed], list[Any]]:
+    """Train the job's members as one ensemble; its outcomes and its runs (recorded ones with `record`, for a
+    process that cannot reach the tracking store)."""
     torch.set_num_threads(job.threads)
     params, cfg, meta = job.params, job.config, job.data.meta
     nets = seed_networks(params, job.family, job.depth, meta, job.seeds)
@@ -839,6 +885,7 @@ def _train_members(job: EnsembleJob, cache: EnsembleCache | None) -> list[Traine
         system_metrics_interval_s=params.tracking.system_metrics_interval_s,
         flush_interval_s=params.tracking.flush_interval_s,
         enabled=params.tracking.enabled,
+        record=record,
     ) as tracked:
         fabric = L.Fabric(accelerator=cfg.accelerator, devices=1)
         module = Classifier(ensemble.stack(nets), len(job.seeds), list(job.lrs), cfg.weight_decay)
@@ -927,4 +974,4 @@ def _train_members(job: EnsembleJob, cache: EnsembleCache | None) -> list[Traine
             )
     if cache:
         cache.finish(job.out_dir, trained)
-    return trained
+    return trained, tracked

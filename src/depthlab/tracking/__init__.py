@@ -17,11 +17,13 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # before mlflow is fi
 from depthlab.tracking.housekeeping import end_orphaned_runs, prepare_experiment
 from depthlab.tracking.queries import log_pipeline_run, previous_pipeline_metrics, runs_by_machine
 from depthlab.tracking.runs import (
+    RecordedRun,
     RunSpec,
     TrackedRun,
     UntrackedRun,
     describe_datasets,
     log_to_finished_run,
+    replay_runs,
     tag_finished_runs,
     tracked_run,
     tracked_runs,
@@ -31,6 +33,7 @@ from depthlab.tracking.system_metrics import SystemSampler
 
 __all__ = [
     "PIPELINE",
+    "RecordedRun",
     "RunSpec",
     "SystemSampler",
     "TrackedRun",
@@ -44,6 +47,7 @@ __all__ = [
     "log_to_finished_run",
     "prepare_experiment",
     "previous_pipeline_metrics",
+    "replay_runs",
     "run_name",
     "runs_by_machine",
     "tag_finished_runs",

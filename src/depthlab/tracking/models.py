@@ -27,7 +27,7 @@ def log_model(run_id: str, net: nn.Module, example: np.ndarray, serialization_fo
     import depthlab.families
 
     with torch.inference_mode():
-        output = net(torch.from_numpy(example)).numpy()
+        output = net(torch.from_numpy(example.copy())).numpy()  # an array handed over by Ray is read-only
     # pt2: torch.export needs the example; MLflow's check of it (a reload) is left to tests/test_tracking.py.
     # pickle: no example, or MLflow would reload the model to check it (its flag for not doing so would
     # reach torch.save).

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from depthlab import hardware
 from depthlab.errors import TrackingError
 from depthlab.interrupts import deferred
 from depthlab.tracking import models
@@ -146,6 +147,47 @@ class RunSpec:
     tags: Mapping[str, Any]
 
 
+@dataclass
+class RecordedRun:
+    """A run kept as the calls made to it, for a process that cannot reach the store (a Ray worker on another
+    machine, or any worker of a task that may be retried): `replay_runs` makes it a real run, once, in the
+    process that can. The machine it trained on goes with it (`hw.*`)."""
+
+    spec: RunSpec
+    calls: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    run_id = "recorded"
+
+    def __post_init__(self) -> None:
+        self.set_tags({f"hw.{key}": value for key, value in hardware.fingerprint().items()})
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int = 0) -> None:
+        self.calls.append(("log_metrics", (dict(metrics), step)))
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        self.calls.append(("set_tags", (dict(tags),)))
+
+    def log_inputs(self, inputs: list[Any]) -> None:
+        self.calls.append(("log_inputs", (inputs,)))
+
+    def log_model(self, net: nn.Module, example: np.ndarray, serialization_format: str) -> None:
+        self.calls.append(("log_model", (net, example, serialization_format)))
+
+    def log_artifacts(self, folder: Path, artifact_path: str | None = None) -> None:
+        raise NotImplementedError("a recorded run holds no files: log artifacts where the store is reachable")
+
+
+def replay_runs(dataset: str, recorded: list[RecordedRun], tags: Mapping[str, Any], **options: Any) -> list[str]:
+    """Recorded runs made real, with `tags` added to each, in the order they were recorded; their run ids."""
+    if not options.get("enabled", True):
+        return [UntrackedRun.run_id] * len(recorded)
+    specs = [RunSpec(run.spec.name, run.spec.params, {**run.spec.tags, **tags}) for run in recorded]
+    with tracked_runs(dataset=dataset, runs=specs, **options) as live:
+        for run, target in zip(recorded, live, strict=True):
+            for method, arguments in run.calls:
+                getattr(target, method)(*arguments)
+        return [run.run_id for run in live]
+
+
 @contextmanager
 def tracked_runs(
     *,
@@ -154,9 +196,10 @@ def tracked_runs(
     system_metrics_interval_s: float | None = None,
     flush_interval_s: float = 5.0,
     enabled: bool = True,
-) -> Iterator[list[TrackedRun] | list[UntrackedRun]]:
+    record: bool = False,
+) -> Iterator[list[TrackedRun] | list[UntrackedRun] | list[RecordedRun]]:
     """Open runs in the dataset's experiment, live at the same time (the seeds of one ensemble); always end
-    each one FINISHED, FAILED or KILLED.
+    each one FINISHED, FAILED or KILLED. With `record`, the runs are only recorded (RecordedRun).
 
     Tags added to every run: MLflow's own (user, source), git commit and dirty flag, DVC stage and experiment,
     and the hardware fingerprint (`hw.*`). With `system_metrics_interval_s`, CPU, memory, disk, network (and
@@ -164,6 +207,12 @@ def tracked_runs(
     """
     if not enabled:
         yield [UntrackedRun() for _ in runs]
+        return
+    if record:
+        recorded = [RecordedRun(spec) for spec in runs]
+        sampling = SystemSampler(recorded, system_metrics_interval_s) if system_metrics_interval_s else None
+        with sampling or contextlib.nullcontext():
+            yield recorded
         return
     from mlflow.tracking.context.registry import resolve_tags
 

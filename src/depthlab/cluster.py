@@ -1,0 +1,180 @@
+"""A train stage's jobs as Ray tasks, when the environment names a cluster; otherwise nothing here runs.
+
+The choice lives in the environment, not in params.yaml, so changing it never reruns a stage:
+`DEPTHLAB_EXECUTOR=ray` (a local Ray, or the cluster `RAY_ADDRESS` names), `DEPTHLAB_EXECUTOR=local`, or,
+when neither is set, Ray exactly when `RAY_ADDRESS` is set. Ray is imported only on that path.
+
+Each job (one ensemble) is one Ray task of `runtime.ray_cpus_per_task` CPUs. The task trains with the same
+code as the local path, writes nothing on the driver's machine and cannot reach its SQLite store, so it
+records its runs (`tracking.RecordedRun`) and returns them with its checkpoints as bytes and the node it
+ran on. The driver then writes the checkpoints into the stage's staged outputs (all-or-nothing, as
+locally) and makes the recorded runs real, once: a task that Ray retries after a node is lost leaves no
+run behind, so every member has exactly one run. Finished members are reused from the driver's cache
+before a task is sent; an interrupted ensemble restarts rather than resuming.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import platform
+import socket
+import tempfile
+from concurrent.futures import Future
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from depthlab import interrupts, tracking
+from depthlab.errors import ClusterError
+from depthlab.params import Params
+from depthlab.training import EnsembleCache, EnsembleJob, TrainedSeed, reuse_finished, train_members
+
+EXECUTOR = "DEPTHLAB_EXECUTOR"
+CONNECT_TIMEOUT_S = 10.0
+TASK_RETRIES = 3  # a task whose node is lost runs again elsewhere
+
+
+def wanted() -> bool:
+    """Whether this stage's jobs go to Ray (see the module's docstring)."""
+    choice = os.environ.get(EXECUTOR, "").strip().lower()
+    if choice not in {"", "local", "ray"}:
+        raise ClusterError(f"{EXECUTOR}={choice!r}: expected 'local' or 'ray'")
+    return choice == "ray" or (not choice and bool(os.environ.get("RAY_ADDRESS")))
+
+
+def package_digest() -> str:
+    """A digest of every module of the installed depthlab: driver and workers must run the same code."""
+    package = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def connect() -> None:
+    """Join the cluster `RAY_ADDRESS` names (or start a local Ray), failing fast with the address named:
+    Ray itself keeps retrying an unreachable address for a long time."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = os.environ.get("RAY_ADDRESS", "").strip()
+    if address and address not in {"auto", "local"} and not address.startswith("ray://"):
+        host, _, port = address.rpartition(":")
+        try:
+            with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+                pass
+        except (OSError, ValueError) as err:
+            raise ClusterError(
+                f"Ray cluster at {address} (RAY_ADDRESS) is unreachable: {err}. Start it with `ray start --head`, "
+                "fix the address, or unset RAY_ADDRESS to train on this machine."
+            ) from None
+    try:
+        ray.init(address=address or None, logging_level="WARNING", configure_logging=False)
+    except (ConnectionError, RuntimeError) as err:
+        raise ClusterError(f"Ray cluster at {address or 'a new local Ray'} cannot be used: {err}") from None
+    interrupts.install()  # Ray's own SIGTERM handler would end the driver at once, its tasks left running
+
+
+@dataclass
+class TaskOutcome:
+    """What a task sends back: its members' outcomes, their recorded runs, checkpoints and where it ran."""
+
+    trained: list[TrainedSeed]
+    recorded: list[Any]
+    checkpoints: dict[str, bytes]
+    node_id: str
+    host: str
+
+
+def train_task(job: EnsembleJob, driver_code: str) -> TaskOutcome:
+    """One ensemble, trained on whichever node Ray chose, in a scratch folder of its own."""
+    import ray
+
+    if package_digest() != driver_code:
+        raise ClusterError(
+            f"the depthlab on {platform.node()} (code digest {package_digest()}) differs from the driver's "
+            f"({driver_code}): install the same commit on every node of the cluster"
+        )
+    # Ray hands arrays over read-only, straight from its object store; training wants its own.
+    data = replace(
+        job.data, train_xy=tuple(a.copy() for a in job.data.train_xy), val_xy=tuple(a.copy() for a in job.data.val_xy)
+    )
+    with tempfile.TemporaryDirectory(prefix="depthlab-task-") as scratch:
+        task = replace(job, data=data, out_dir=Path(scratch), cache_dir=None)
+        trained, recorded = train_members(task, None, record=True)
+        checkpoints = {seed.checkpoint: (Path(scratch) / seed.checkpoint).read_bytes() for seed in trained}
+    return TaskOutcome(trained, recorded, checkpoints, ray.get_runtime_context().get_node_id(), platform.node())
+
+
+class RayExecutor:
+    """The train stage's jobs as Ray tasks; the same interface as training.ProcessPool."""
+
+    def __init__(self, params: Params, jobs: list[EnsembleJob]):
+        import ray
+
+        connect()
+        self.params = params
+        cpus = params.runtime.ray_cpus_per_task
+        self.jobs = [replace(job, threads=cpus) for job in jobs]
+        self.code = package_digest()
+        self.remote = ray.remote(num_cpus=cpus, max_retries=TASK_RETRIES)(train_task)
+        self.refs: list[Any] = []
+        self.reused: dict[Future[Any], list[TrainedSeed]] = {}
+
+    def __enter__(self) -> RayExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import ray
+
+        ray.shutdown()
+
+    def _job(self, index: int, lr: float | None) -> EnsembleJob:
+        job = self.jobs[index]
+        return job if lr is None else replace(job, lrs=(lr,) * len(job.seeds))
+
+    def submit(self, index: int, lr: float | None) -> Future[Any]:
+        reused, todo = reuse_finished(self._job(index, lr))
+        if todo is None:
+            done: Future[Any] = Future()
+            done.set_result(None)
+            self.reused[done] = reused
+            return done
+        ref = self.remote.remote(replace(todo, cache_dir=None), self.code)
+        self.refs.append(ref)
+        future = ref.future()
+        self.reused[future] = reused
+        return future
+
+    def result(self, future: Future[Any], index: int, lr: float | None) -> list[TrainedSeed]:
+        """Checkpoints written into the staged outputs, runs made real, members kept for reuse."""
+        reused = self.reused.pop(future)
+        outcome: TaskOutcome | None = future.result()
+        if outcome is None:
+            return reused
+        job = self._job(index, lr)
+        for relative, content in outcome.checkpoints.items():
+            (job.out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
+            (job.out_dir / relative).write_bytes(content)
+        tracking_cfg = self.params.tracking
+        run_ids = tracking.replay_runs(
+            job.dataset,
+            outcome.recorded,
+            {"ray_node_id": outcome.node_id, "ray_host": outcome.host},
+            flush_interval_s=tracking_cfg.flush_interval_s,
+            enabled=tracking_cfg.enabled,
+        )
+        trained = [replace(seed, run_id=run_id) for seed, run_id in zip(outcome.trained, run_ids, strict=True)]
+        if job.cache_dir:
+            members = replace(job, seeds=tuple(s.seed for s in trained), lrs=tuple(s.lr for s in trained))
+            EnsembleCache(job.cache_dir, members).finish(job.out_dir, trained)
+        print(f"[{job.label}] trained on Ray node {outcome.node_id[:8]} ({outcome.host})", flush=True)
+        return reused + trained
+
+    def cancel(self) -> None:
+        import ray
+
+        for ref in self.refs:
+            ray.cancel(ref, force=True)

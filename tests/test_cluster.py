@@ -1,0 +1,154 @@
+"""Train stages on a real Ray cluster: a head with no CPUs and two worker nodes of one CPU each, on this
+machine, shared by this file's tests (starting one takes seconds)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+from ray.cluster_utils import Cluster
+
+from tests.helpers.params import raw_params
+from tests.helpers.project import copy_project, project_env
+
+pytestmark = pytest.mark.slow  # a Ray cluster, and stages under `dvc repro`
+
+TRAIN = [sys.executable, "pipeline/train.py", "--family", "mlp"]
+DEPTHS = [0, 1, 2, 3]  # four ensembles, for two nodes
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Cluster]:
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
+    for _ in range(2):
+        cluster.add_node(num_cpus=1)
+    cluster.wait_for_nodes()
+    yield cluster
+    cluster.shutdown()
+
+
+def make_project(root: Path, **train: object) -> Path:
+    copy_project(root)
+    params = raw_params(train=train, sweep={"mlp": {"datasets": ["mnist1d"], "depths": DEPTHS}})
+    (root / "params.yaml").write_text(yaml.safe_dump(params))
+    subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    return root
+
+
+def on_ray(cluster: Cluster) -> dict[str, str]:
+    return {**project_env(), "RAY_ADDRESS": cluster.address}
+
+
+def training_runs(project: Path) -> list:
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("depthlab-mnist1d")
+    return client.search_runs([experiment.experiment_id], "tags.kind = 'training'") if experiment else []
+
+
+def one_finished_run_per_member(project: Path) -> None:
+    runs = training_runs(project)
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert sorted(r.info.run_name for r in runs) == sorted(f"mlp-d{d}-s{s}" for d in DEPTHS for s in (0, 1))
+
+
+def repro(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    done = subprocess.run(["dvc", "repro", "train@mlp"], cwd=project, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def outputs(project: Path) -> dict[str, bytes]:
+    """Every file of the stage's outputs; in runs.json, what does not name a run or a time."""
+    models = project / "data" / "models" / "mlp"
+    files = {str(path.relative_to(models)): path.read_bytes() for path in models.rglob("*.ckpt")}
+    runs = json.loads((models / "mnist1d" / "runs.json").read_text())
+    for run in runs["runs"]:
+        del run["run_id"], run["train_time_s"]
+    return {**files, "runs.json": json.dumps(runs, sort_keys=True).encode()}
+
+
+def test_a_stage_on_ray_spreads_over_nodes_and_writes_what_the_local_executor_writes(cluster, tmp_path):
+    remote, local = make_project(tmp_path / "ray"), make_project(tmp_path / "local")
+    done = repro(remote, on_ray(cluster))
+    repro(local, project_env())
+    assert "trained on Ray node" in done.stdout
+    assert outputs(remote) == outputs(local)
+    one_finished_run_per_member(remote)
+    nodes = {r.data.tags["ray_node_id"] for r in training_runs(remote)}
+    assert len(nodes) == 2, "each of the two worker nodes trained an ensemble"
+    assert all(r.data.tags["ray_host"] and r.data.tags["hw.host"] for r in training_runs(remote))
+
+
+def test_a_node_lost_mid_sweep_leaves_one_finished_run_per_member(cluster, tmp_path):
+    project = make_project(tmp_path / "lost", max_steps=3000)
+    log = tmp_path / "repro.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            ["dvc", "repro", "train@mlp"], cwd=project, env=on_ray(cluster), stdout=output, stderr=output, text=True
+        )
+    deadline = time.monotonic() + 120
+    while "step " not in log.read_text() and time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.2)
+    lost = cluster.list_all_nodes()[-1]
+    cluster.remove_node(lost)  # its task fails with the node and runs again on the other one
+    try:
+        assert process.wait(timeout=300) == 0, log.read_text()[-3000:]
+    finally:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+    one_finished_run_per_member(project)
+
+
+def test_sigterm_cancels_the_tasks_and_leaves_no_run_and_no_output(cluster, tmp_path):
+    project = make_project(tmp_path / "term", max_steps=100_000)
+    subprocess.run(
+        ["dvc", "repro", "validate@mnist1d"], cwd=project, env=project_env(), check=True, capture_output=True
+    )
+    log = tmp_path / "train.log"
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            TRAIN, cwd=project, env=on_ray(cluster), stdout=output, stderr=output, text=True, start_new_session=True
+        )
+    deadline = time.monotonic() + 120
+    while "step " not in log.read_text() and time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text()[-3000:]
+        time.sleep(0.2)
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 143, log.read_text()[-3000:]
+    assert time.monotonic() - started < 15
+    assert not (project / "data" / "models" / "mlp").exists()
+    assert all(r.info.status != "RUNNING" for r in training_runs(project))
+
+
+def test_an_unreachable_address_fails_fast_naming_it(tmp_path):
+    project = make_project(tmp_path / "unreachable")
+    subprocess.run(
+        ["dvc", "repro", "validate@mnist1d"], cwd=project, env=project_env(), check=True, capture_output=True
+    )
+    env = {**project_env(), "RAY_ADDRESS": "127.0.0.1:9"}  # the discard port: nothing listens
+    started = time.monotonic()
+    done = subprocess.run(TRAIN, cwd=project, env=env, capture_output=True, text=True, timeout=60)
+    assert time.monotonic() - started < 15
+    assert done.returncode == 7, done.stderr[-3000:]
+    assert "Ray cluster at 127.0.0.1:9 (RAY_ADDRESS) is unreachable" in done.stderr
+    assert not training_runs(project)
+
+
+def test_a_worker_with_other_code_is_refused(tiny_params, prepared, tmp_path):
+    from depthlab.cluster import train_task
+    from depthlab.errors import ClusterError
+    from depthlab.training import ensemble_job
+
+    job = ensemble_job(tiny_params, "mnist1d", "mlp", 0, prepared, tmp_path)
+    with pytest.raises(ClusterError, match=r"differs from the driver's \(0123456789abcdef\): install the same"):
+        train_task(job, "0123456789abcdef")
