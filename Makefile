@@ -27,7 +27,8 @@ run: $(STAMP)
 	@echo "Metrics:   dvc metrics show"
 	@echo "MLflow UI: make ui   (= mlflow ui --backend-store-uri sqlite:///mlflow.db, http://127.0.0.1:5000)"
 
-# For cron, systemd or CI (examples in deploy/): lock, dvc repro, pipeline run in MLflow, regression alert.
+# Lock, (dvc pull,) dvc repro, (dvc push,) pipeline run in MLflow, regression alert. Schedulers call
+# .venv/bin/python -m depthlab.schedule directly (deploy/), because make turns every failure into exit code 2.
 scheduled-run: $(STAMP)
 	python -m depthlab.schedule --trigger schedule
 

@@ -4,6 +4,7 @@ machine, shared by this file's tests (starting one takes seconds)."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,11 +36,25 @@ def cluster() -> Iterator[Cluster]:
     cluster.shutdown()
 
 
-def make_project(root: Path, **train: object) -> Path:
-    copy_project(root)
+def write_params(root: Path, **train: object) -> None:
     params = raw_params(train=train, sweep={"mlp": {"datasets": ["mnist1d"], "depths": DEPTHS}})
     (root / "params.yaml").write_text(yaml.safe_dump(params))
+
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project with MNIST-1D prepared and validated once; each test trains in a copy of it."""
+    root = tmp_path_factory.mktemp("validated")
+    copy_project(root)
+    write_params(root)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
+    subprocess.run(["dvc", "repro", "validate@mnist1d"], cwd=root, env=project_env(), check=True, capture_output=True)
+    return root
+
+
+def make_project(validated: Path, root: Path, **train: object) -> Path:
+    shutil.copytree(validated, root, symlinks=True)
+    write_params(root, **train)
     return root
 
 
@@ -75,8 +90,8 @@ def outputs(project: Path) -> dict[str, bytes]:
     return {**files, "runs.json": json.dumps(runs, sort_keys=True).encode()}
 
 
-def test_a_stage_on_ray_spreads_over_nodes_and_writes_what_the_local_executor_writes(cluster, tmp_path):
-    remote, local = make_project(tmp_path / "ray"), make_project(tmp_path / "local")
+def test_a_stage_on_ray_spreads_over_nodes_and_writes_what_the_local_executor_writes(cluster, validated, tmp_path):
+    remote, local = make_project(validated, tmp_path / "ray"), make_project(validated, tmp_path / "local")
     done = repro(remote, on_ray(cluster))
     repro(local, project_env())
     assert "trained on Ray node" in done.stdout
@@ -87,8 +102,8 @@ def test_a_stage_on_ray_spreads_over_nodes_and_writes_what_the_local_executor_wr
     assert all(r.data.tags["ray_host"] and r.data.tags["hw.host"] for r in training_runs(remote))
 
 
-def test_a_node_lost_mid_sweep_leaves_one_finished_run_per_member(cluster, tmp_path):
-    project = make_project(tmp_path / "lost", max_steps=3000)
+def test_a_node_lost_mid_sweep_leaves_one_finished_run_per_member(cluster, validated, tmp_path):
+    project = make_project(validated, tmp_path / "lost", max_steps=3000)
     log = tmp_path / "repro.log"
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -108,11 +123,8 @@ def test_a_node_lost_mid_sweep_leaves_one_finished_run_per_member(cluster, tmp_p
     one_finished_run_per_member(project)
 
 
-def test_sigterm_cancels_the_tasks_and_leaves_no_run_and_no_output(cluster, tmp_path):
-    project = make_project(tmp_path / "term", max_steps=100_000)
-    subprocess.run(
-        ["dvc", "repro", "validate@mnist1d"], cwd=project, env=project_env(), check=True, capture_output=True
-    )
+def test_sigterm_cancels_the_tasks_and_leaves_no_run_and_no_output(cluster, validated, tmp_path):
+    project = make_project(validated, tmp_path / "term", max_steps=100_000)
     log = tmp_path / "train.log"
     with log.open("w") as output:
         process = subprocess.Popen(
@@ -130,11 +142,8 @@ def test_sigterm_cancels_the_tasks_and_leaves_no_run_and_no_output(cluster, tmp_
     assert all(r.info.status != "RUNNING" for r in training_runs(project))
 
 
-def test_an_unreachable_address_fails_fast_naming_it(tmp_path):
-    project = make_project(tmp_path / "unreachable")
-    subprocess.run(
-        ["dvc", "repro", "validate@mnist1d"], cwd=project, env=project_env(), check=True, capture_output=True
-    )
+def test_an_unreachable_address_fails_fast_naming_it(validated):
+    project = validated
     env = {**project_env(), "RAY_ADDRESS": "127.0.0.1:9"}  # the discard port: nothing listens
     started = time.monotonic()
     done = subprocess.run(TRAIN, cwd=project, env=env, capture_output=True, text=True, timeout=60)
@@ -152,3 +161,10 @@ def test_a_worker_with_other_code_is_refused(tiny_params, prepared, tmp_path):
     job = ensemble_job(tiny_params, "mnist1d", "mlp", 0, prepared, tmp_path)
     with pytest.raises(ClusterError, match=r"differs from the driver's \(0123456789abcdef\): install the same"):
         train_task(job, "0123456789abcdef")
+
+
+def test_the_local_path_imports_nothing_from_ray():
+    check = "import sys; from depthlab import cluster, stages, training; print(cluster.wanted(), 'ray' in sys.modules)"
+    env = {key: value for key, value in project_env().items() if key not in {"RAY_ADDRESS", "DEPTHLAB_EXECUTOR"}}
+    done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "False"]

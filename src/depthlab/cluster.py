@@ -52,24 +52,31 @@ def package_digest() -> str:
     return digest.hexdigest()[:16]
 
 
+def check_reachable() -> None:
+    """Fail fast, naming the address, when `RAY_ADDRESS` names a cluster that does not answer: Ray itself keeps
+    retrying an unreachable address for a long time."""
+    address = os.environ.get("RAY_ADDRESS", "").strip()
+    if not address or address in {"auto", "local"} or address.startswith("ray://"):
+        return
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except (OSError, ValueError) as err:
+        raise ClusterError(
+            f"Ray cluster at {address} (RAY_ADDRESS) is unreachable: {err}. Start it with `ray start --head`, "
+            "fix the address, or unset RAY_ADDRESS to train on this machine."
+        ) from None
+
+
 def connect() -> None:
-    """Join the cluster `RAY_ADDRESS` names (or start a local Ray), failing fast with the address named:
-    Ray itself keeps retrying an unreachable address for a long time."""
+    """Join the cluster `RAY_ADDRESS` names, or start a Ray of this machine's own without one."""
     import ray
 
     if ray.is_initialized():
         return
+    check_reachable()
     address = os.environ.get("RAY_ADDRESS", "").strip()
-    if address and address not in {"auto", "local"} and not address.startswith("ray://"):
-        host, _, port = address.rpartition(":")
-        try:
-            with socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S):
-                pass
-        except (OSError, ValueError) as err:
-            raise ClusterError(
-                f"Ray cluster at {address} (RAY_ADDRESS) is unreachable: {err}. Start it with `ray start --head`, "
-                "fix the address, or unset RAY_ADDRESS to train on this machine."
-            ) from None
     try:
         ray.init(address=address or None, logging_level="WARNING", configure_logging=False)
     except (ConnectionError, RuntimeError) as err:

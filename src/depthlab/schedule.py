@@ -6,6 +6,12 @@
 - Records a pipeline-level MLflow run: status, duration, which stages ran and which were up to date.
 - Compares each dataset's best test accuracy with the previous scheduled run; a drop larger than
   `schedule.max_accuracy_drop` writes reports/alert.md and exits with code 6.
+- With a default DVC remote (`dvc remote add -d ...`): `dvc pull` first, so a fresh runner restores what an
+  earlier run pushed and trains only what changed; after a successful repro `dvc push`, then a commit of
+  `dvc.lock`, which is what tells the next clone which outputs to pull. A failed push fails the run (exit 8)
+  and commits nothing.
+- Calls dvc with this interpreter's environment, so cron and systemd need no PATH: run it as
+  `.venv/bin/python -m depthlab.schedule` to keep its exit codes (make turns every failure into 2).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from depthlab.params import load_params
 LOCK = Path(".cache/scheduled-run.lock")
 ALERT = Path("reports/alert.md")
 SUMMARY = Path("reports/summary.csv")
-EXIT_LOCKED, EXIT_REGRESSION = 75, 6
+EXIT_LOCKED, EXIT_REGRESSION, EXIT_PUSH_FAILED = 75, 6, 8
 
 
 class Locked(DepthlabError):
@@ -55,20 +61,51 @@ def acquire(lock: Path, wait_s: float) -> int:
     return handle
 
 
-def repro(environment: dict[str, str]) -> tuple[int, list[str], list[str]]:
-    """`dvc repro`, its output passed through; (exit code, stages that ran, stages that were up to date)."""
-    ran, skipped = [], []
+def dvc(*arguments: str, environment: dict[str, str]) -> tuple[int, list[str]]:
+    """`dvc <arguments>` with its output passed through; (exit code, output lines)."""
     process = subprocess.Popen(
-        ["dvc", "repro"], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ["dvc", *arguments], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     assert process.stdout is not None
+    lines = []
     for line in process.stdout:
         sys.stdout.write(line)
-        if found := re.match(r"Running stage '([^']+)'", line):
-            ran.append(found.group(1))
-        elif found := re.match(r"Stage '([^']+)' didn't change, skipping", line):
-            skipped.append(found.group(1))
-    return process.wait(), ran, skipped
+        lines.append(line.rstrip())
+    return process.wait(), lines
+
+
+def repro(environment: dict[str, str]) -> tuple[int, list[str], list[str]]:
+    """`dvc repro`; (exit code, stages that ran, stages that were up to date)."""
+    code, lines = dvc("repro", environment=environment)
+    ran = [found.group(1) for line in lines if (found := re.match(r"Running stage '([^']+)'", line))]
+    skipped = [found.group(1) for line in lines if (found := re.match(r"Stage '([^']+)' didn't change", line))]
+    return code, ran, skipped
+
+
+def default_remote(environment: dict[str, str]) -> str | None:
+    """The project's default DVC remote, if one is configured."""
+    done = subprocess.run(["dvc", "remote", "default"], env=environment, capture_output=True, text=True, check=False)
+    name = done.stdout.strip()
+    return name if done.returncode == 0 and name else None
+
+
+def transfer_summary(lines: list[str]) -> str:
+    """DVC's last line about a pull or push ("3 files fetched", "Everything is up to date.")."""
+    return next((line for line in reversed(lines) if line.strip()), "nothing")
+
+
+def commit_lock(environment: dict[str, str], message: str) -> bool:
+    """Commit dvc.lock and the .gitignore files DVC writes beside outputs, if the run changed them (what DVC
+    itself says to `git add`: a fresh clone needs both); whether a commit was made. Git's own identity is used
+    where one is configured, a depthlab one otherwise."""
+    subprocess.run(["git", "add", "--", "dvc.lock", ":(glob)**/.gitignore"], env=environment, check=True)
+    staged = subprocess.run(["git", "diff", "--cached", "--quiet"], env=environment, check=False)
+    if staged.returncode == 0:
+        return False
+    who = subprocess.run(["git", "config", "user.email"], env=environment, capture_output=True, text=True)
+    identity = [] if who.stdout.strip() else ["-c", "user.name=depthlab", "-c", "user.email=depthlab@localhost"]
+    subprocess.run(["git", *identity, "commit", "-q", "-m", message], env=environment, check=True)
+    return True
 
 
 def headline(summary: Path = SUMMARY) -> dict[str, float]:
@@ -94,10 +131,29 @@ def scheduled_run(trigger: str) -> int:
     params = load_params()
     acquire(LOCK, params.schedule.lock_wait_s)
     pipeline_run_id = uuid.uuid4().hex[:12]
-    environment = {**os.environ, "DEPTHLAB_TRIGGER": trigger, "DEPTHLAB_PIPELINE_RUN_ID": pipeline_run_id}
-    print(f"depthlab scheduled-run {pipeline_run_id} ({trigger}): dvc repro", flush=True)
+    environment = {
+        **os.environ,
+        # dvc and the stages' `python` from this interpreter's environment, whatever PATH cron or systemd give
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DEPTHLAB_TRIGGER": trigger,
+        "DEPTHLAB_PIPELINE_RUN_ID": pipeline_run_id,
+    }
     started = time.monotonic()
+    remote = default_remote(environment)
+    transfers: dict[str, str] = {}
+    if remote:
+        print(f"depthlab scheduled-run {pipeline_run_id} ({trigger}): dvc pull from {remote}", flush=True)
+        _, pulled = dvc("pull", "--allow-missing", environment=environment)  # a missing object is trained
+        transfers["dvc_pulled"] = transfer_summary(pulled)
+    print(f"depthlab scheduled-run {pipeline_run_id} ({trigger}): dvc repro", flush=True)
     code, ran, skipped = repro(environment)
+    pushed = 0
+    if remote and code == 0:
+        pushed, lines = dvc("push", environment=environment)
+        transfers["dvc_pushed"] = transfer_summary(lines)
+        if pushed == 0:
+            committed = commit_lock(environment, f"depthlab scheduled run {pipeline_run_id}: dvc.lock")
+            transfers["dvc_lock_committed"] = str(committed).lower()
     now = headline() if code == 0 else {}
     before = tracking.previous_pipeline_metrics("schedule") if params.tracking.enabled else {}
     problems = regressions(now, before, params.schedule.max_accuracy_drop)
@@ -112,16 +168,24 @@ def scheduled_run(trigger: str) -> int:
         tracking.log_pipeline_run(
             pipeline_run_id,
             trigger,
-            succeeded=code == 0,
+            succeeded=code == 0 and pushed == 0,
             duration_s=time.monotonic() - started,
             ran=ran,
             up_to_date=skipped,
             metrics=now,
             alert=bool(problems),
+            tags=transfers,
         )
     if code != 0:
         print(f"depthlab scheduled-run: dvc repro failed with exit code {code}", file=sys.stderr)
         return code
+    if pushed != 0:
+        print(
+            f"depthlab scheduled-run: dvc push to the remote '{remote}' failed (exit code {pushed}); the outputs "
+            "are intact here and dvc.lock was not committed: fix the remote and run again",
+            file=sys.stderr,
+        )
+        return EXIT_PUSH_FAILED
     if problems:
         print(f"depthlab scheduled-run: regression, see {ALERT}:\n" + "\n".join(problems), file=sys.stderr)
         return EXIT_REGRESSION

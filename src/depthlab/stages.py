@@ -75,9 +75,11 @@ def train(params: Params, family: str) -> None:
     datasets = _datasets_of(params, family)
     if not datasets:
         return _nothing_to_do(family, MODELS / family)
-    from depthlab import training
+    from depthlab import cluster, training
 
     _check_tracking(params)
+    if cluster.wanted():
+        cluster.check_reachable()  # before any data is read
     cfg = params.train
     grid = (
         f"the lr of {len(cfg.grid)} ({', '.join(f'{lr:g}' for lr in cfg.grid)}) with the best validation accuracy on "

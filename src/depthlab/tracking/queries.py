@@ -65,6 +65,7 @@ def log_pipeline_run(
     up_to_date: list[str],
     metrics: Mapping[str, float],
     alert: bool,
+    tags: Mapping[str, str] | None = None,
 ) -> None:
     """One run per pipeline run: which stages ran, which were up to date, how long, the headline metrics."""
     store = client()
@@ -79,6 +80,7 @@ def log_pipeline_run(
             "stages_ran": ",".join(ran)[:5000] or "none",
             "stages_up_to_date": ",".join(up_to_date)[:5000] or "none",
             **machine_tags(),
+            **(tags or {}),
         },
     )
     counts = {"duration_s": duration_s, "stages_ran": len(ran), "stages_up_to_date": len(up_to_date)}
