@@ -11,7 +11,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run scheduled-run reference full test test-fast lint format bench ui clean
+.PHONY: setup run scheduled-run reproduce reference full test test-fast lint format bench ui clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,10 @@ run: $(STAMP)
 # .venv/bin/python -m depthlab.schedule directly (deploy/), because make turns every failure into exit code 2.
 scheduled-run: $(STAMP)
 	python -m depthlab.schedule --trigger schedule
+
+# Re-train a recorded run at its commit and compare (exit codes: python -m depthlab.reproduce --help).
+reproduce: $(STAMP)
+	python -m depthlab.reproduce $(RUN)
 
 # Presets run as DVC experiments (dvc exp show lists them); params.yaml keeps the preset's values afterwards.
 reference: $(STAMP)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,3 +163,26 @@ def test_bad_params_key_fails_with_its_name(repo):
     assert done.returncode != 0
     assert "train.learning_rate: unknown key" in done.stderr
     assert all(r.info.status != "RUNNING" for r in training_runs(repo))
+
+
+def test_a_recorded_run_reproduces_identically_and_what_cannot_is_refused(repo):
+    [run] = [r for r in first_repro_runs(repo) if r.info.run_name == "mlp-d1-s1"]
+    reproduce = [sys.executable, "-m", "depthlab.reproduce", run.info.run_id]
+    done = sh(repo, *reproduce, check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "same machine" in done.stdout and done.stdout.rstrip().endswith("identical")
+    [record] = client(repo).search_runs([run.info.experiment_id], f"tags.reproduces = '{run.info.run_id}'")
+    assert record.data.tags["outcome"] == "identical" and record.data.tags["kind"] == "reproduction"
+
+    def refused_with(tag: str, value: str) -> subprocess.CompletedProcess:
+        original = run.data.tags[tag]
+        client(repo).set_tag(run.info.run_id, tag, value)
+        try:
+            return sh(repo, *reproduce, check=False)
+        finally:
+            client(repo).set_tag(run.info.run_id, tag, original)
+
+    dirty = refused_with("git_dirty", "true")
+    assert dirty.returncode == 9 and "uncommitted changes" in dirty.stderr
+    changed = refused_with("dataset_digest", "0" * 64)  # the data made at that commit is no longer what it recorded
+    assert changed.returncode == 3 and "the data changed" in changed.stderr

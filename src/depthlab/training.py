@@ -937,6 +937,7 @@ def train_members(
                 step=steps,
             )
             outcome_tags = {
+                "torch_threads": job.threads,  # batched kernels round by thread count: reproduce uses it
                 "accelerator": accelerator,
                 "device": str(fabric.device),
                 "diverged": str(stopped is not None).lower(),

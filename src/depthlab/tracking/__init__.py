@@ -6,7 +6,8 @@ FAILED (with the error in the `error` tag) or KILLED.
 
 One module a job: `store` (location, experiments, names), `housekeeping` (runs orphaned by killed
 processes), `runs` (the run lifecycle with buffered metrics), `system_metrics` (the sampler), `models`
-(model logging), `queries` (what the report and the scheduler read back, and the scheduler's own runs).
+(model logging), `queries` (what the report and the scheduler read back, and the scheduler's own runs),
+`reproduction` (what `depthlab.reproduce` reads and records).
 Nothing outside this package imports mlflow.
 """
 
@@ -16,6 +17,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # before mlflow is fi
 
 from depthlab.tracking.housekeeping import end_orphaned_runs, prepare_experiment
 from depthlab.tracking.queries import log_pipeline_run, previous_pipeline_metrics, runs_by_machine
+from depthlab.tracking.reproduction import log_reproduction, recorded_run, recorded_weights
 from depthlab.tracking.runs import (
     RecordedRun,
     RunSpec,
@@ -44,9 +46,12 @@ __all__ = [
     "experiment_name",
     "flatten",
     "log_pipeline_run",
+    "log_reproduction",
     "log_to_finished_run",
     "prepare_experiment",
     "previous_pipeline_metrics",
+    "recorded_run",
+    "recorded_weights",
     "replay_runs",
     "run_name",
     "runs_by_machine",

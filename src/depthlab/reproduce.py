@@ -1,0 +1,188 @@
+"""Re-train a recorded run with the code and params of its commit, and prove the result identical.
+
+    python -m depthlab.reproduce <run id> [--allow-dirty]      (or: make reproduce RUN=<run id>)
+
+The run's tags name its commit, dataset digest, ensemble and torch threads. The commit is checked out in a
+temporary git worktree, and a process running that commit's own depthlab re-creates the data (its digest must
+match), re-trains the run's whole ensemble (a member's weights depend on its companions), and evaluates the
+member on the test split. The weights are compared bit for bit with the model the run logged, the test
+metrics with its metrics; a `reproduction` run records the outcome beside the original.
+
+Exit codes: 0 identical; 10 something differs (named); 9 refused (a dirty run, a commit not in this
+repository, a run without a model); 3 the data's digest differs; 5 the store cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from depthlab.errors import DataError, DepthlabError
+
+EXIT_DIFFERS, EXIT_REFUSED = 10, 9
+METRICS = ("test_accuracy", "test_loss", "test_macro_f1")
+TOLERANCE = 0.01  # across machines: metrics within this, weights not compared bit for bit
+
+
+class Refused(DepthlabError):
+    """The run cannot be reproduced faithfully."""
+
+
+def plan(run_id: str, allow_dirty: bool) -> dict[str, Any]:
+    """What the run says about itself, or why it cannot be reproduced."""
+    from depthlab import tracking
+
+    run = tracking.recorded_run(run_id)
+    tags, params = run["tags"], run["params"]
+    if tags.get("kind") != "training":
+        raise Refused(f"run {run_id} is not a training run (kind {tags.get('kind')!r})")
+    if tags.get("git_dirty") == "true" and not allow_dirty:
+        raise Refused(
+            f"run {run_id} was trained from uncommitted changes to {tags.get('git_commit', '?')[:12]} "
+            "(git_dirty=true): its code or params are not in any commit; --allow-dirty tries the commit anyway"
+        )
+    if tags.get("diverged") == "true":
+        raise Refused(f"run {run_id} diverged: it logged no model to compare with")
+    commit = tags.get("git_commit", "unknown")
+    known = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True, check=False)
+    if known.returncode != 0:
+        raise Refused(f"run {run_id} was trained at commit {commit}, which is not in this repository")
+    return {
+        "run": run,
+        "commit": commit,
+        "dataset": tags["dataset"],
+        "family": tags["family"],
+        "depth": int(tags["depth"]),
+        "seed": int(tags["seed"]),
+        "lr": float(params["lr"]),
+        "phase": tags.get("phase", "final"),
+        "digest": tags["dataset_digest"],
+        "steps": int(params["train.max_steps"]),
+        "ensemble_seeds": json.loads(params["ensemble_seeds"]),
+        "ensemble_lrs": json.loads(params["ensemble_lrs"]),
+        "threads": int(tags.get("torch_threads", "1")),
+        "project": str(Path.cwd()),
+    }
+
+
+def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
+    """In the worktree, with its code: the data, the ensemble, the member's checkpoint and test metrics."""
+    import shutil
+
+    from depthlab.data import load_arrays, load_meta, prepare
+    from depthlab.evaluation import load_trained, measure
+    from depthlab.params import load_params
+    from depthlab.training import EnsembleJob, code_digest, load_study_data, train_members
+
+    params = load_params()
+    params = params.model_copy(update={"tracking": params.tracking.model_copy(update={"enabled": False})})
+    data_dir = out / "prepared"
+    csv = params.data.csv.get(spec["dataset"]) if params.data.source(spec["dataset"]) == "csv" else None
+    if csv and not csv.path.exists():  # a data file git does not hold: the project's copy, checked by its digest
+        csv.path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(Path(spec["project"]) / csv.path, csv.path)
+    prepare(params.data, spec["dataset"], data_dir)
+    meta = load_meta(data_dir)
+    if meta.digest != spec["digest"]:
+        raise DataError(
+            f"{spec['dataset']}: the data made at commit {spec['commit'][:12]} has digest {meta.digest[:16]}, the run "
+            f"recorded {spec['digest'][:16]}: the data changed, so the run cannot be reproduced"
+        )
+    job = EnsembleJob(
+        params, spec["dataset"], spec["family"], spec["depth"], tuple(spec["ensemble_seeds"]),
+        tuple(spec["ensemble_lrs"]), spec["steps"], spec["phase"], load_study_data(params, spec["dataset"], data_dir),
+        out / "models", code_digest(spec["family"]), None, spec["threads"],
+    )  # fmt: skip
+    trained, _ = train_members(job, None)
+    [member] = [t for t in trained if t.seed == spec["seed"] and t.lr == spec["lr"]]
+    checkpoint = out / "models" / member.checkpoint
+    x, y = load_arrays(data_dir, "test", meta)
+    result = measure(load_trained(params, spec["family"], spec["depth"], meta, checkpoint), x, y, 0)
+    return {"checkpoint": str(checkpoint), "metrics": {key: result[key] for key in METRICS}}
+
+
+def reproduce(run_id: str, allow_dirty: bool) -> int:
+    import torch
+
+    from depthlab import hardware, tracking
+
+    spec = plan(run_id, allow_dirty)
+    run = spec.pop("run")
+    with tempfile.TemporaryDirectory(prefix="depthlab-reproduce-") as scratch:
+        tree, out = Path(scratch) / "tree", Path(scratch) / "out"
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(tree), spec["commit"]], check=True)
+        try:
+            print(f"re-training {run['name']} ({run_id}) at commit {spec['commit'][:12]} in {tree}", flush=True)
+            env = {**os.environ, "PYTHONPATH": str(tree / "src")}  # that commit's depthlab, not this one
+            done = subprocess.run(
+                [sys.executable, "-m", "depthlab.reproduce", "--worker", json.dumps(spec), str(out)], cwd=tree, env=env
+            )
+            if done.returncode != 0:
+                return done.returncode
+            result = json.loads((out / "result.json").read_text())
+            reproduced = torch.load(result["checkpoint"], map_location="cpu", weights_only=True)["model"]
+        finally:
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], check=False)
+    recorded = tracking.recorded_weights(run_id)
+    here = hardware.fingerprint()
+    same_machine = all(run["tags"].get(f"hw.{key}") == here.get(key) for key in ("cpu_model", "torch", "gpu_name"))
+    rows = [{"what": key, "recorded": run["metrics"].get(key), "reproduced": result["metrics"][key]} for key in METRICS]
+    for row in rows:
+        gap = abs((row["recorded"] if row["recorded"] is not None else float("nan")) - row["reproduced"])
+        row["equal"] = gap == 0 if same_machine else gap <= TOLERANCE
+    identical = sorted(recorded) == sorted(reproduced) and all(
+        torch.equal(recorded[k], reproduced[k]) for k in recorded
+    )
+    rows.insert(0, {"what": "weights, bit for bit", "recorded": "", "reproduced": "", "equal": identical or None})
+    print(f"\n{'':<2}{'metric':<22}{'recorded':>14}{'reproduced':>14}  equal")
+    for row in rows:
+        shown = {k: f"{v:.6f}" if isinstance(v, float) else str(v) for k, v in row.items()}
+        print(f"  {shown['what']:<22}{shown['recorded']:>14}{shown['reproduced']:>14}  {shown['equal']}")
+    where = (
+        "same machine (CPU, torch and GPU as recorded): weights must match bit for bit"
+        if same_machine
+        else f"another machine than the run's: weights not required to match, metrics within {TOLERANCE}"
+    )
+    differs = [row["what"] for row in rows[1:] if not row["equal"]] + (
+        [] if identical or not same_machine else ["weights"]
+    )
+    outcome = "identical" if not differs else "differs: " + ", ".join(differs)
+    print(f"\n{where}\n{outcome}")
+    metrics = {f"reproduced_{key}": result["metrics"][key] for key in METRICS}
+    tracking.log_reproduction(run, run_id, outcome, rows, metrics)
+    return 0 if not differs else EXIT_DIFFERS
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_id", nargs="?")
+    parser.add_argument("--allow-dirty", action="store_true", help="try a run trained from uncommitted changes")
+    parser.add_argument("--worker", nargs=2, metavar=("SPEC", "OUT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    try:
+        if args.worker:
+            spec, out = json.loads(args.worker[0]), Path(args.worker[1])
+            result = retrain(spec, out)
+            (out / "result.json").write_text(json.dumps(result))
+            sys.exit(0)
+        if not args.run_id:
+            parser.error("give the id of a training run (MLflow UI, or runs.json)")
+        sys.exit(reproduce(args.run_id, args.allow_dirty))
+    except Refused as err:
+        print(f"depthlab reproduce: refused: {err}", file=sys.stderr)
+        sys.exit(EXIT_REFUSED)
+    except DepthlabError as err:
+        from depthlab.stages import EXIT_CODES
+
+        print(f"depthlab reproduce: error: {err}", file=sys.stderr)
+        sys.exit(EXIT_CODES.get(type(err), 1))
+
+
+if __name__ == "__main__":
+    main()
