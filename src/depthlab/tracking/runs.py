@@ -291,15 +291,16 @@ def _end(runs: list[TrackedRun], status: str, error: str) -> None:
 @deferred()
 def log_to_finished_run(run_id: str, metrics: Mapping[str, float], documents: Mapping[str, Any]) -> None:
     """Add later results (the evaluate stage's test metrics) to a training run without reopening it."""
-    store = client()
-    if not _in_store(store, run_id):
+    if run_id == UntrackedRun.run_id:
         return
+    store = client()
     now = int(time.time() * 1000)
     entries = [Metric(key, float(value), now, 0) for key, value in metrics.items()]
-    for start in range(0, len(entries), MAX_BATCH):
-        store.log_batch(run_id, metrics=entries[start : start + MAX_BATCH])
-    for artifact_file, document in documents.items():
-        store.log_dict(run_id, document, artifact_file)
+    with _unless_elsewhere():
+        for start in range(0, len(entries), MAX_BATCH):
+            store.log_batch(run_id, metrics=entries[start : start + MAX_BATCH])
+        for artifact_file, document in documents.items():
+            store.log_dict(run_id, document, artifact_file)
 
 
 @deferred()
@@ -307,17 +308,17 @@ def tag_finished_runs(tags: Mapping[str, Mapping[str, str]]) -> None:
     """Tags decided after runs ended ({run id: tags}), e.g. whether the lr grid chose a run's lr."""
     store = client()
     for run_id, run_tags in tags.items():
-        if _in_store(store, run_id):
-            store.log_batch(run_id, tags=[RunTag(key, value) for key, value in run_tags.items()])
+        if run_id != UntrackedRun.run_id:
+            with _unless_elsewhere():
+                store.log_batch(run_id, tags=[RunTag(key, value) for key, value in run_tags.items()])
 
 
-def _in_store(store: MlflowClient, run_id: str) -> bool:
-    """Whether this store holds the run: outputs pulled from a DVC remote name runs of the store that made
-    them, which only a shared tracking server also holds here."""
-    if run_id == UntrackedRun.run_id:
-        return False
+@contextmanager
+def _unless_elsewhere() -> Iterator[None]:
+    """A write to a run this store does not hold is skipped: outputs pulled from a DVC remote name runs of the
+    store that made them, which only a shared tracking server also holds here."""
     try:
-        store.get_run(run_id)
-    except MlflowException:
-        return False
-    return True
+        yield
+    except MlflowException as err:
+        if err.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise
