@@ -8,7 +8,7 @@ from torch import nn
 
 from depthlab.data import load_meta
 from depthlab.errors import DataError
-from depthlab.evaluation import evaluate_family, load_trained, measure
+from depthlab.evaluation import evaluate_family, load_trained, measure, representative_seed
 
 
 def test_measure_on_a_known_classifier():
@@ -50,9 +50,45 @@ def test_evaluate_family_writes_details_and_headline_metrics_and_logs_test_metri
     details = tmp_path / "details" / "mnist1d" / "d1-lr0.01-30steps-seed-0.json"
     assert len(json.loads(details.read_text())["confusion_matrix"]) == 10
     run_id = json.loads((trained / "runs.json").read_text())["runs"][3]["run_id"]
+    assert point["per_seed"]["1"]["run_id"] == run_id
     metrics = MlflowClient().get_run(run_id).data.metrics
     assert metrics["test_accuracy"] == point["per_seed"]["1"]["test_accuracy"]
-    assert "test_acc_class_9" in metrics
+    assert not [key for key in metrics if "class" in key]  # per-class results are a table, not ten scalars
+
+
+def test_the_representative_seed_of_each_depth_gets_a_per_class_table_and_a_confusion_figure(
+    trained, prepared, tiny_params, tmp_path
+):
+    summary = evaluate_family(
+        tiny_params, "mlp", {"mnist1d": prepared}, trained.parent, tmp_path / "metrics", tmp_path / "details"
+    )["mnist1d"]
+    store = MlflowClient()
+    for point in summary["depths"].values():
+        seeds = point["per_seed"]
+        chosen = seeds[str(point["representative_seed"])]
+        assert chosen["test_accuracy"] == sorted(s["test_accuracy"] for s in seeds.values())[0]  # lower median of 2
+        artifacts = {a.path for a in store.list_artifacts(chosen["run_id"], "evaluation")}
+        assert {"evaluation/per_class_accuracy.json", "evaluation/confusion_matrix.png"} <= artifacts
+        table = store.load_table(
+            store.get_run(chosen["run_id"]).info.experiment_id, "evaluation/per_class_accuracy.json", [chosen["run_id"]]
+        )
+        assert list(table["class"].astype(str)) == [str(c) for c in range(10)] and table.test_samples.sum() > 0
+        weighted = (table.accuracy * table.test_samples).sum() / table.test_samples.sum()
+        assert weighted == pytest.approx(chosen["test_accuracy"])
+        assert store.get_run(chosen["run_id"]).data.tags["representative"] == "true"
+        others = [s["run_id"] for seed, s in seeds.items() if int(seed) != point["representative_seed"]]
+        assert all(store.get_run(r).data.tags["representative"] == "false" for r in others)
+        assert all(
+            "evaluation/confusion_matrix.png" not in {a.path for a in store.list_artifacts(r, "evaluation")}
+            for r in others
+        )
+
+
+def test_the_representative_seed_is_the_median_and_a_diverged_seed_counts_lowest():
+    per_seed = {"0": {"test_accuracy": 0.9}, "1": {"test_accuracy": None}, "2": {"test_accuracy": 0.5}}
+    assert representative_seed(per_seed) == 2
+    per_seed["3"] = {"test_accuracy": 0.5}
+    assert representative_seed(per_seed) == 2  # lower median; equal accuracies go to the lower seed
 
 
 def test_a_damaged_checkpoint_is_a_clear_error(tmp_path, prepared, tiny_params):

@@ -97,6 +97,8 @@ def test_repro_logs_every_training_run_with_its_fields(repo):
     report = (repo / "reports" / "claims.md").read_text()
     assert "## Claim 7:" in report and "| mnist1d   | mlp      |       1 |" in report
     assert (repo / "reports" / "validation" / "mnist1d" / "data_docs" / "index.html").exists()
+    champion = client(repo).get_model_version_by_alias("depthlab-mnist1d", "champion")  # the report registered it
+    assert champion.run_id in {r.info.run_id for r in runs} and champion.tags["dataset"] == "mnist1d"
     shown = sh(repo, "dvc", "metrics", "show").stdout.splitlines()
     assert shown[0].split() == ["Path", "d00", "d00_ci", "d01", "d01_ci"] and shown[1].startswith(
         "data/metrics/mlp/mnist1d.json"

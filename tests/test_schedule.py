@@ -52,7 +52,7 @@ def pipeline_runs(project: Path) -> list:
 def test_regressions_compare_each_dataset_with_the_previous_run():
     assert regressions(
         {"best_accuracy.a": 0.80, "best_accuracy.b": 0.5}, {"best_accuracy.a": 0.85, "best_accuracy.b": 0.51}, 0.02
-    ) == ["best_accuracy.a: 0.8500 -> 0.8000 (drop 0.0500 > 0.02)"]
+    ) == {"best_accuracy.a": "best_accuracy.a: 0.8500 -> 0.8000 (drop 0.0500 > 0.02)"}
 
 
 def test_an_overlapping_run_exits_with_its_own_code_and_the_first_finishes(project):
@@ -193,9 +193,14 @@ def test_a_regression_writes_an_alert_and_exits_non_zero(succeeded_once):
     project = succeeded_once
     params = raw_params(train={"max_steps": 1, "lr": 1e-6})  # far worse than a run of 30 or more steps
     (project / "params.yaml").write_text(yaml.safe_dump(params))
+    champion = MlflowClient(f"sqlite:///{project / 'mlflow.db'}").get_model_version_by_alias
+    before = champion("depthlab-mnist1d", "champion")
     done = subprocess.run(SCHEDULED, cwd=project, env=project_env(), capture_output=True, text=True, timeout=600)
     assert done.returncode == EXIT_REGRESSION, done.stderr[-3000:]
-    assert "best_accuracy.mnist1d" in (project / "reports" / "alert.md").read_text()
+    alert = (project / "reports" / "alert.md").read_text()
+    assert "best_accuracy.mnist1d" in alert
+    assert f"`depthlab-mnist1d@champion` stays at version {before.version}: mlp-d" in alert
+    assert champion("depthlab-mnist1d", "champion").version == before.version
     latest = pipeline_runs(project)[-1]
     assert latest.data.tags["alert"] == "true" and "prepare@mnist1d" in latest.data.tags["stages_up_to_date"]
 

@@ -4,6 +4,7 @@ verdicts (reports/claims.md and .html), logged to MLflow as a `report` run."""
 from __future__ import annotations
 
 import functools
+import os
 import re
 import textwrap
 from collections.abc import Callable
@@ -18,7 +19,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from depthlab import claims, hardware, reference, tracking
+from depthlab import champions, claims, hardware, reference, tracking
 from depthlab.families import FAMILIES
 from depthlab.outputs import read_json, staged_dir, write_text
 from depthlab.params import Params, TrainParams
@@ -49,6 +50,7 @@ SUMMARY_COLUMNS = {
     "inference_samples_per_s": "inference samples/s",
 }
 ACCURACY_CURVES = "accuracy_by_depth.csv"  # the data of DVC's accuracy plot (dvc.yaml `plots:`)
+REPORT_FILES = ("claims.html", "claims.md", "summary.csv", ACCURACY_CURVES)  # the report run's artifacts, with plots/
 
 
 def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -70,6 +72,8 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
                         "param_count": point["param_count"],
                         "chance": summary["chance"],
                         **{key: values[key] for key in RUN_COLUMNS},
+                        "run_id": values["run_id"],
+                        "representative": int(seed) == point["representative_seed"],
                     }
                 )
         counts = {int(depth): point["param_count"] for depth, point in summary["depths"].items()}
@@ -132,7 +136,7 @@ def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFra
     write_text(out_dir / "summary.csv", table.to_csv(index=False))
     write_text(out_dir / "claims.md", document)
     write_text(out_dir / "claims.html", _html(document))
-    _log(params, table, verdicts, out_dir)
+    _log(params, table, runs, verdicts, out_dir)
     return table
 
 
@@ -260,7 +264,9 @@ def _html(markdown: str) -> str:
     return f"<!doctype html><meta charset='utf-8'><title>depthlab claims</title><style>{style}</style>\n{body}"
 
 
-def _log(params: Params, table: pd.DataFrame, verdicts: list[claims.Claim], out_dir: Path) -> None:
+def _log(params: Params, table: pd.DataFrame, runs: pd.DataFrame, verdicts: list[claims.Claim], out_dir: Path) -> None:
+    """The `report` run: headline metrics, the verdicts as tags and in its description, the report's files as
+    artifacts; then each dataset's champion in the Model Registry (see `depthlab.champions`)."""
     best = table.loc[table["accuracy"].idxmax()]
     with tracking.tracked_run(
         dataset="study",
@@ -281,8 +287,76 @@ def _log(params: Params, table: pd.DataFrame, verdicts: list[claims.Claim], out_
                 "claims_halves_agree": sum(c.halves is not None and c.verdict != claims.UNSTABLE for c in verdicts),
             }
         )
-        run.set_tags({"best_model": f"{best['dataset']}/{best['family']}-d{best['depth']}"})
-        run.log_artifacts(out_dir, "report")
+        for name in REPORT_FILES:
+            run.log_artifacts(out_dir / name, "report")
+        run.log_artifacts(out_dir / "plots", "report/plots")
+        decisions = _promote_champions(params, table, runs, run.run_id) if params.tracking.enabled else []
+        run.set_tags(
+            {
+                "best_model": f"{best['dataset']}/{best['family']}-d{best['depth']}",
+                **{f"champion.{d.dataset}": "moved" if d.moves else "kept" for d in decisions},
+                "mlflow.note.content": _description(verdicts, decisions, len(table)),
+            }
+        )
+
+
+def _promote_champions(
+    params: Params, table: pd.DataFrame, runs: pd.DataFrame, report_run_id: str
+) -> list[champions.Decision]:
+    regressions = _scheduled_regressions(params, table)
+    decisions = []
+    for dataset in params.data.datasets:
+        current = tracking.registered_champion(dataset)
+        registered = champions.Champion.from_tags(current[1]) if current else None
+        decision = champions.decide(champions.candidate(table, runs, dataset), registered, regressions.get(dataset))
+        if decision.moves:
+            new = decision.candidate
+            version = tracking.register_champion(
+                dataset,
+                new.run_id,
+                {**new.tags(), "report_run_id": report_run_id, "why": decision.reason},
+                description=(
+                    f"depthlab's champion on {dataset}: the configuration of highest mean test accuracy (the one "
+                    "with fewer parameters where another lies inside its interval), as its median seed's model. "
+                    f'Load it with mlflow.pyfunc.load_model("models:/{tracking.registered_model_name(dataset)}'
+                    f"@{tracking.CHAMPION}\"); each version's tags hold its configuration, accuracy and report run."
+                ),
+            )
+            if version is None:
+                decision = replace(decision, moves=False, reason="its run is in another tracking store")
+        decisions.append(decision)
+        print(f"champion of {dataset}: {'moved' if decision.moves else 'kept'} ({decision.reason})")
+    return decisions
+
+
+def _scheduled_regressions(params: Params, table: pd.DataFrame) -> dict[str, str]:
+    """{dataset: how it regressed} for a scheduled run whose best accuracy dropped as the scheduler counts it."""
+    if os.environ.get("DEPTHLAB_TRIGGER") != "schedule":
+        return {}
+    from depthlab import schedule
+
+    before = tracking.previous_pipeline_metrics("schedule")
+    found = schedule.regressions(schedule.best_accuracies(table), before, params.schedule.max_accuracy_drop)
+    return {key.removeprefix(schedule.BEST_ACCURACY): text for key, text in found.items()}
+
+
+def _description(verdicts: list[claims.Claim], decisions: list[champions.Decision], configurations: int) -> str:
+    """The report run's description in the MLflow UI: the verdicts, where the full report is, the champions."""
+    lines = [
+        f"The claims report over {configurations} configurations. Full report: artifact `report/claims.html` "
+        "(plots in `report/plots/`, every configuration in `report/summary.csv`).",
+        "",
+        "| # | claim | verdict |",
+        "|---|---|---|",
+        *(f"| {c.number} | {c.statement} | **{c.verdict}** |" for c in verdicts),
+    ]
+    if decisions:
+        lines += ["", "Champions ([Models](#/models)):"]
+        for decision in decisions:
+            name = f"{tracking.registered_model_name(decision.dataset)}@{tracking.CHAMPION}"
+            shown = decision.candidate.describe() if decision.candidate else "none"
+            lines.append(f"- `{name}` {'moved' if decision.moves else 'kept'}: {decision.reason}. This run: {shown}.")
+    return "\n".join(lines)
 
 
 def accuracy_curves(table: pd.DataFrame) -> pd.DataFrame:

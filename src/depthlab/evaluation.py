@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, f1_score
@@ -101,14 +102,14 @@ def _evaluate_dataset(
     per_depth: dict[int, dict[str, Any]] = {}
     grid: list[dict[str, Any]] = []
     details_dir.mkdir(parents=True)
+    class_results: dict[tuple[int, int], dict[str, Any]] = {}  # per reported (depth, seed): for its class table
     for run in trained["runs"]:
         net = load_trained(params, family, run["depth"], meta, models_dir / run["checkpoint"])
         result = measure(net, x, y, params.evaluate.latency_samples if run["reported"] else 0)
         headline_keys = HEADLINE if run["reported"] else QUALITY
-        per_class = {f"test_acc_class_{meta.classes[i]}": a for i, a in enumerate(result["per_class_accuracy"])}
         tracking.log_to_finished_run(
             run["run_id"],
-            {**{k: result[k] for k in headline_keys}, **per_class},
+            {k: result[k] for k in headline_keys},
             {"evaluation/test.json": {**result, "classes": meta.classes}},
         )
         name = Path(run["checkpoint"]).with_suffix(".json").as_posix().replace("/", "-")
@@ -130,13 +131,26 @@ def _evaluate_dataset(
             )
         if not run["reported"]:
             continue
+        class_results[run["depth"], run["seed"]] = result
         point = per_depth.setdefault(run["depth"], {"param_count": run["param_count"], "lr": run["lr"], "per_seed": {}})
         point["per_seed"][str(run["seed"])] = {
             **{k: _finite_or_none(result[k]) for k in HEADLINE},
             "train_time_s": run["train_time_s"],
             "train_samples_per_s": _samples_per_s(params, run),
             "diverged": int(run["diverged"]),
+            "run_id": run["run_id"],
         }
+    for depth, point in per_depth.items():
+        point["representative_seed"] = seed = representative_seed(point["per_seed"])
+        tracking.tag_finished_runs(
+            {s["run_id"]: {"representative": str(int(k) == seed).lower()} for k, s in point["per_seed"].items()}
+        )
+        _log_class_results(
+            point["per_seed"][str(seed)]["run_id"],
+            class_results[depth, seed],
+            meta.classes,
+            f"{tracking.run_name(family, depth, seed)} on {dataset}",
+        )
     return {
         "dataset": dataset,
         "family": family,
@@ -148,6 +162,7 @@ def _evaluate_dataset(
                 "lr": point["lr"],
                 "seeds": len(point["per_seed"]),
                 "diverged": sum(seed["diverged"] for seed in point["per_seed"].values()),
+                "representative_seed": point["representative_seed"],
                 **_mean_and_std(point["per_seed"]),
                 "per_seed": point["per_seed"],
             }
@@ -155,6 +170,31 @@ def _evaluate_dataset(
         },
         "grid": grid,
     }
+
+
+def representative_seed(per_seed: dict[str, dict[str, Any]]) -> int:
+    """The seed of median test accuracy (the lower of the two middle ones for an even count; ties go to the
+    lower seed): the one run that stands for its configuration, in the registry and with per-class results."""
+    ranked = sorted(per_seed.items(), key=lambda item: (item[1]["test_accuracy"] or -math.inf, int(item[0])))
+    return int(ranked[(len(ranked) - 1) // 2][0])
+
+
+def _log_class_results(run_id: str, result: dict[str, Any], classes: list[str], configuration: str) -> None:
+    """Per-class accuracy as a table and the confusion matrix as a figure, on the configuration's representative
+    run only: a figure costs about 70 ms and a table 25 ms, too much for each of a default run's thousand runs
+    (every run has both in evaluation/test.json)."""
+    from depthlab.confusion import confusion_figure
+
+    confusion = np.array(result["confusion_matrix"])
+    table = pd.DataFrame(
+        {
+            "class": [str(c) for c in classes],
+            "accuracy": result["per_class_accuracy"],
+            "test_samples": confusion.sum(axis=1),
+        }
+    )
+    figure = confusion_figure(confusion, classes, f"{configuration}: test confusion matrix")
+    tracking.log_class_results(run_id, table, figure)
 
 
 def _samples_per_s(params: Params, run: dict[str, Any]) -> float:

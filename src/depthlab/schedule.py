@@ -36,6 +36,7 @@ LOCK = Path(".cache/scheduled-run.lock")
 ALERT = Path("reports/alert.md")
 SUMMARY = Path("reports/summary.csv")
 EXIT_LOCKED, EXIT_REGRESSION, EXIT_PUSH_FAILED = 75, 6, 8
+BEST_ACCURACY = "best_accuracy."
 
 
 class Locked(DepthlabError):
@@ -110,18 +111,21 @@ def commit_lock(environment: dict[str, str], message: str) -> bool:
 
 def headline(summary: Path = SUMMARY) -> dict[str, float]:
     """Each dataset's best mean test accuracy, from the report's summary table."""
-    if not summary.exists():
-        return {}
-    table = pd.read_csv(summary)
-    return {f"best_accuracy.{dataset}": float(rows.accuracy.max()) for dataset, rows in table.groupby("dataset")}
+    return best_accuracies(pd.read_csv(summary)) if summary.exists() else {}
 
 
-def regressions(now: dict[str, float], before: dict[str, float], max_drop: float) -> list[str]:
-    return [
-        f"{key}: {before[key]:.4f} -> {value:.4f} (drop {before[key] - value:.4f} > {max_drop})"
+def best_accuracies(table: pd.DataFrame) -> dict[str, float]:
+    """`best_accuracy.<dataset>`: the metrics a scheduled run compares with the previous one's."""
+    return {f"{BEST_ACCURACY}{dataset}": float(rows.accuracy.max()) for dataset, rows in table.groupby("dataset")}
+
+
+def regressions(now: dict[str, float], before: dict[str, float], max_drop: float) -> dict[str, str]:
+    """{metric: how far it dropped} for each best accuracy that dropped more than `max_drop`."""
+    return {
+        key: f"{key}: {before[key]:.4f} -> {value:.4f} (drop {before[key] - value:.4f} > {max_drop})"
         for key, value in sorted(now.items())
         if key in before and before[key] - value > max_drop
-    ]
+    }
 
 
 def scheduled_run(trigger: str) -> int:
@@ -162,7 +166,9 @@ def scheduled_run(trigger: str) -> int:
         write_text(
             ALERT,
             f"# depthlab regression alert\n\nPipeline run {pipeline_run_id} ({trigger}) against the "
-            "previous scheduled run:\n\n" + "".join(f"- {p}\n" for p in problems),
+            "previous scheduled run:\n\n"
+            + "".join(f"- {p}\n" for p in problems.values())
+            + (_champions_kept(problems) if params.tracking.enabled else ""),
         )
     if params.tracking.enabled:
         tracking.log_pipeline_run(
@@ -187,12 +193,30 @@ def scheduled_run(trigger: str) -> int:
         )
         return EXIT_PUSH_FAILED
     if problems:
-        print(f"depthlab scheduled-run: regression, see {ALERT}:\n" + "\n".join(problems), file=sys.stderr)
+        print(f"depthlab scheduled-run: regression, see {ALERT}:\n" + "\n".join(problems.values()), file=sys.stderr)
         return EXIT_REGRESSION
     print(
         f"depthlab scheduled-run: done in {time.monotonic() - started:.0f}s; ran {len(ran)}, up to date {len(skipped)}"
     )
     return 0
+
+
+def _champions_kept(problems: dict[str, str]) -> str:
+    """What the alert says of each regressed dataset's registered champion: the report stage left it alone."""
+    from depthlab import tracking
+    from depthlab.champions import Champion
+
+    lines = []
+    for key in problems:
+        dataset = key.removeprefix(BEST_ACCURACY)
+        name = f"{tracking.registered_model_name(dataset)}@{tracking.CHAMPION}"
+        registered = tracking.registered_champion(dataset)
+        if registered is None:
+            lines.append(f"- `{name}`: none registered yet, and this run registered none.\n")
+        else:
+            version, tags = registered
+            lines.append(f"- `{name}` stays at version {version}: {Champion.from_tags(tags).describe()}.\n")
+    return "\nA regressed run never moves a champion:\n\n" + "".join(lines)
 
 
 def main() -> None:

@@ -6,8 +6,8 @@ FAILED (with the error in the `error` tag) or KILLED.
 
 One module a job: `store` (location, experiments, names), `housekeeping` (runs orphaned by killed
 processes), `runs` (the run lifecycle with buffered metrics), `system_metrics` (the sampler), `models`
-(model logging), `queries` (what the report and the scheduler read back, and the scheduler's own runs),
-`reproduction` (what `depthlab.reproduce` reads and records).
+(model logging), `registry` (the champion per dataset), `queries` (what the report and the scheduler read
+back, and the scheduler's own runs), `reproduction` (what `depthlab.reproduce` reads and records).
 Nothing outside this package imports mlflow.
 """
 
@@ -17,6 +17,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")  # before mlflow is fi
 
 from depthlab.tracking.housekeeping import end_orphaned_runs, prepare_experiment
 from depthlab.tracking.queries import log_pipeline_run, previous_pipeline_metrics, runs_by_machine
+from depthlab.tracking.registry import CHAMPION, register_champion, registered_champion, registered_model_name
 from depthlab.tracking.reproduction import log_reproduction, recorded_run, recorded_weights
 from depthlab.tracking.runs import (
     RecordedRun,
@@ -24,6 +25,7 @@ from depthlab.tracking.runs import (
     TrackedRun,
     UntrackedRun,
     describe_datasets,
+    log_class_results,
     log_to_finished_run,
     replay_runs,
     tag_finished_runs,
@@ -34,6 +36,7 @@ from depthlab.tracking.store import PIPELINE, check_reachable, experiment_name, 
 from depthlab.tracking.system_metrics import SystemSampler
 
 __all__ = [
+    "CHAMPION",
     "PIPELINE",
     "RecordedRun",
     "RunSpec",
@@ -45,6 +48,7 @@ __all__ = [
     "end_orphaned_runs",
     "experiment_name",
     "flatten",
+    "log_class_results",
     "log_pipeline_run",
     "log_reproduction",
     "log_to_finished_run",
@@ -52,6 +56,9 @@ __all__ = [
     "previous_pipeline_metrics",
     "recorded_run",
     "recorded_weights",
+    "register_champion",
+    "registered_champion",
+    "registered_model_name",
     "replay_runs",
     "run_name",
     "runs_by_machine",

@@ -77,7 +77,7 @@ class UntrackedRun:
     def log_model(self, net: nn.Module, example: np.ndarray, serialization_format: str) -> None:
         pass
 
-    def log_artifacts(self, folder: Path, artifact_path: str | None = None) -> None:
+    def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:
         pass
 
 
@@ -130,8 +130,12 @@ class TrackedRun:
                 time.sleep(0.05 * attempt)
 
     @deferred()
-    def log_artifacts(self, folder: Path, artifact_path: str | None = None) -> None:
-        self.client.log_artifacts(self.run_id, str(folder), artifact_path)
+    def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:
+        """A folder's files, or one file."""
+        if path.is_file():
+            self.client.log_artifact(self.run_id, str(path), artifact_path)
+        else:
+            self.client.log_artifacts(self.run_id, str(path), artifact_path)
 
     @deferred()
     def log_model(self, net: nn.Module, example: np.ndarray, serialization_format: str) -> None:
@@ -172,7 +176,7 @@ class RecordedRun:
     def log_model(self, net: nn.Module, example: np.ndarray, serialization_format: str) -> None:
         self.calls.append(("log_model", (net, example, serialization_format)))
 
-    def log_artifacts(self, folder: Path, artifact_path: str | None = None) -> None:
+    def log_artifacts(self, path: Path, artifact_path: str | None = None) -> None:
         raise NotImplementedError("a recorded run holds no files: log artifacts where the store is reachable")
 
 
@@ -301,6 +305,21 @@ def log_to_finished_run(run_id: str, metrics: Mapping[str, float], documents: Ma
             store.log_batch(run_id, metrics=entries[start : start + MAX_BATCH])
         for artifact_file, document in documents.items():
             store.log_dict(run_id, document, artifact_file)
+
+
+@deferred()
+def log_class_results(run_id: str, table: pd.DataFrame, figure: Any) -> None:
+    """A finished run's per-class accuracy as a table (the UI's artifact view shows and compares it) and its
+    confusion matrix as a figure, under evaluation/. MLflow appends a table to one the run has: a run evaluated
+    again (same weights, same test split, so the same table) keeps the one it has."""
+    if run_id == UntrackedRun.run_id:
+        return
+    store = client()
+    path = "evaluation/per_class_accuracy.json"
+    with _unless_elsewhere():
+        if path not in {artifact.path for artifact in store.list_artifacts(run_id, "evaluation")}:
+            store.log_table(run_id, table, path)
+        store.log_figure(run_id, figure, "evaluation/confusion_matrix.png")
 
 
 @deferred()
