@@ -11,7 +11,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run scheduled-run reproduce reference full test test-fast lint format bench ui clean
+.PHONY: setup run scheduled-run reproduce reference full test test-fast lint format bench ui screenshots clean
 
 setup: $(STAMP)
 
@@ -61,6 +61,10 @@ format: $(STAMP)
 
 ui: $(STAMP)
 	mlflow ui --backend-store-uri sqlite:///mlflow.db --host 127.0.0.1 --port 5000
+
+# docs/images/: the MLflow UI after `make run`, in headless Chromium (needs chromium on PATH).
+screenshots: $(STAMP)
+	python docs/screenshots.py
 
 clean:
 	rm -rf $(VENV)

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 
 import pandas as pd
 
+DIGITS = 6  # accuracies in registry tags read 0.9245, not 0.9245000000000001
+
 
 @dataclass(frozen=True)
 class Champion:
@@ -82,11 +84,11 @@ def candidate(table: pd.DataFrame, runs: pd.DataFrame, dataset: str) -> Champion
         lr=float(chosen.lr),
         param_count=int(chosen.param_count),
         seeds=int(chosen.seeds),
-        accuracy=float(chosen.accuracy),
-        accuracy_low=float(chosen.accuracy_low),
-        accuracy_high=float(chosen.accuracy_high),
+        accuracy=round(float(chosen.accuracy), DIGITS),
+        accuracy_low=round(float(chosen.accuracy_low), DIGITS),
+        accuracy_high=round(float(chosen.accuracy_high), DIGITS),
         seed=int(representative.seed),
-        seed_accuracy=float(representative.test_accuracy),
+        seed_accuracy=round(float(representative.test_accuracy), DIGITS),
         run_id=str(representative.run_id),
     )
 
