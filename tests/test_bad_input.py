@@ -41,7 +41,7 @@ def snapshot(project: Path) -> dict[str, str]:
         project / "dvc.lock",
         *sorted(
             p
-            for d in ("data/prepared", "data/models", "data/metrics", "reports/claims.md")
+            for d in ("data/prepared", "data/models", "metrics", "reports/claims.md")
             for p in ((project / d).rglob("*") if (project / d).is_dir() else [project / d])
             if p.is_file()
         ),

@@ -83,10 +83,16 @@ def test_pipeline_logs_runs_and_artifacts_to_a_real_server(server, tmp_path):
     for run in training:
         assert run.info.status == "FINISHED" and "test_accuracy" in run.data.metrics
         assert len(client.get_metric_history(run.info.run_id, "val_acc")) >= 2
-        assert [a.path for a in client.list_artifacts(run.info.run_id, "evaluation")] == ["evaluation/test.json"]
+        evaluation = {a.path for a in client.list_artifacts(run.info.run_id, "evaluation")}
+        per_class = {"evaluation/confusion_matrix.png", "evaluation/per_class_accuracy.json"}
+        representative = run.data.tags["representative"] == "true"
+        assert evaluation == {"evaluation/test.json"} | (per_class if representative else set())
     models = client.search_logged_models(experiment_ids=[experiment.experiment_id])
     assert len(models) == 4
     report = client.search_runs([client.get_experiment_by_name("depthlab-study").experiment_id])[0]
     assert "report/claims.md" in {a.path for a in client.list_artifacts(report.info.run_id, "report")}
     stored = [p.name for p in (folder / "artifacts").rglob("*") if p.is_file()]
     assert "claims.md" in stored and stored.count("test.json") == 4 and stored.count("MLmodel") == 4
+    assert stored.count("confusion_matrix.png") == 2  # one representative seed per depth
+    champion = client.get_model_version_by_alias("depthlab-mnist1d", "champion")  # the registry on a server too
+    assert champion.run_id in {r.info.run_id for r in training}

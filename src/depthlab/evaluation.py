@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix, f1_score
 from torch import nn
 
-from depthlab import claims, tracking
+from depthlab import tracking
 from depthlab.data import Meta, load_arrays, load_meta
 from depthlab.errors import DataError
 from depthlab.families import build_network
@@ -80,15 +80,15 @@ def evaluate_family(
     """Evaluate every trained run of `family` on each dataset's test split and add its test metrics to its
     training run. Writes, all or nothing, the details (`details_dir/<dataset>/`: one file per run, and
     summary.json with every per-seed value the report reads) and the DVC metrics (`metrics_dir/<dataset>.json`:
-    one headline per depth, the mean test accuracy in percent with its bootstrap interval, so that
-    `dvc metrics show` stays one short row per (family, dataset)). Runs the report uses are timed too; the
+    one headline per depth, the mean test accuracy in percent, so that `dvc metrics show` stays one short
+    row per (family, dataset)). Runs the report uses are timed too; the
     other runs of the lr grid get their quality only."""
     summaries = {}
     with staged_dir(details_dir) as staging, staged_dir(metrics_dir) as metrics_staging:
         for dataset, data_dir in data_dirs.items():
             summary = _evaluate_dataset(params, dataset, family, data_dir, models_dir / dataset, staging / dataset)
             write_json(staging / dataset / "summary.json", summary)
-            write_json(metrics_staging / f"{dataset}.json", headline(summary, params.report.confidence))
+            write_json(metrics_staging / f"{dataset}.json", headline(summary))
             summaries[dataset] = summary
     return summaries
 
@@ -201,16 +201,15 @@ def _samples_per_s(params: Params, run: dict[str, Any]) -> float:
     return run["steps"] * params.train.batch_size / max(run["train_time_s"], 1e-9)
 
 
-def headline(summary: dict[str, Any], confidence: float) -> dict[str, float | str | None]:
-    """Per depth: `d<depth>` the mean test accuracy in percent, `d<depth>_ci` its bootstrap interval. Depths
-    have two digits because `dvc metrics show` sorts its columns by name (d16 would come before d2)."""
-    out: dict[str, float | str | None] = {}
-    for depth, point in summary["depths"].items():
-        accuracies = [s["test_accuracy"] for s in point["per_seed"].values() if s["test_accuracy"] is not None]
-        mean, low, high = claims.mean_interval(np.array(accuracies, dtype=float), confidence)
-        out[f"d{int(depth):02d}"] = round(100 * mean, 1) if math.isfinite(mean) else None
-        out[f"d{int(depth):02d}_ci"] = f"{100 * low:.1f}-{100 * high:.1f}" if math.isfinite(low) else "n/a"
-    return out
+def headline(summary: dict[str, Any]) -> dict[str, float | None]:
+    """Per depth, `d<depth>`: the mean test accuracy in percent over the seeds. Only the means, so that
+    `dvc metrics show` fits 80 columns; the intervals are in the report and in DVC's plot data
+    (reports/accuracy_by_depth.csv). Depths have two digits because `dvc metrics show` sorts its columns by
+    name (d16 would come before d2)."""
+    return {
+        f"d{int(depth):02d}": None if point["test_accuracy"] is None else round(100 * point["test_accuracy"], 1)
+        for depth, point in summary["depths"].items()
+    }
 
 
 def _finite_or_none(value: float) -> float | None:

@@ -27,7 +27,7 @@ PREPARED = Path("data/prepared")
 VALIDATED = Path("data/validated")
 MODELS = Path("data/models")
 EVALUATIONS = Path("data/eval")
-METRICS = Path("data/metrics")
+METRICS = Path("metrics")  # at the top, so that `dvc metrics show` fits 80 columns
 REPORTS = Path("reports")
 CACHE = Path(".cache/ensembles")  # outside DVC's outputs: resumable states and finished ensembles to reuse
 

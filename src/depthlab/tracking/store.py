@@ -83,14 +83,19 @@ def _experiment_tags(dataset: str) -> dict[str, str]:
     """What the MLflow UI shows an experiment as: one of model training (not the GenAI view it opens in
     otherwise), with a description on its overview."""
     if dataset == "study":
-        note = "depthlab's claims reports: one `report` run per `dvc repro`, the verdicts as `claim_N` tags."
+        note = (
+            "depthlab's claims reports: one `report` run per `dvc repro`, the verdicts as `claim_N` tags, the "
+            "report's files as artifacts; each dataset's champion is in the Model Registry as `depthlab-<dataset>`."
+        )
     elif dataset == PIPELINE:
         note = "depthlab's scheduled pipeline runs: the stages that ran, how long, each dataset's best accuracy."
     else:
         note = (
             f"depthlab's training runs on {dataset}: one run per (family, depth, seed, lr). "
             "`tags.reported = 'true'` shows the runs the claims report rests on; `tags.phase = 'grid'` the runs "
-            "that chose each configuration's lr (`selected` marks the chosen one)."
+            "that chose each configuration's lr (`selected` marks the chosen one); `tags.representative = 'true'` "
+            "each configuration's median seed, with its per-class table and confusion matrix. Group by the `depth` "
+            "or `family` tag to see a configuration's seeds together."
         )
     return {"dataset": dataset, "mlflow.experimentKind": "custom_model_development", "mlflow.note.content": note}
 
