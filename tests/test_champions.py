@@ -82,7 +82,9 @@ def test_the_champion_loads_by_alias_and_predicts_the_test_split_with_its_record
     report = own_store.search_runs([own_store.get_experiment_by_name("depthlab-study").experiment_id])[0]
     assert version.tags["report_run_id"] == report.info.run_id and version.tags["why"] == "the first champion"
     assert report.data.tags["champion.mnist1d"] == "moved"
-    assert "| 1 | " in report.data.tags["mlflow.note.content"]  # the verdicts in the report run's description
+    description = report.data.tags["mlflow.note.content"]  # the verdicts, linked to the report, and the champion
+    assert "| 1 | " in description and f"[claims.html](#/experiments/{report.info.experiment_id}/runs/" in description
+    assert "- [depthlab-mnist1d](#/models/depthlab-mnist1d)@champion moved: the first champion." in description
     assert {a.path for a in own_store.list_artifacts(report.info.run_id, "report")} >= {
         "report/claims.html",
         "report/summary.csv",

@@ -290,14 +290,15 @@ def _log(params: Params, table: pd.DataFrame, runs: pd.DataFrame, verdicts: list
         for name in REPORT_FILES:
             run.log_artifacts(out_dir / name, "report")
         run.log_artifacts(out_dir / "plots", "report/plots")
-        decisions = _promote_champions(params, table, runs, run.run_id) if params.tracking.enabled else []
-        run.set_tags(
-            {
-                "best_model": f"{best['dataset']}/{best['family']}-d{best['depth']}",
-                **{f"champion.{d.dataset}": "moved" if d.moves else "kept" for d in decisions},
-                "mlflow.note.content": _description(verdicts, decisions, len(table)),
-            }
-        )
+        run.set_tags({"best_model": f"{best['dataset']}/{best['family']}-d{best['depth']}"})
+        if params.tracking.enabled:
+            decisions = _promote_champions(params, table, runs, run.run_id)
+            run.set_tags(
+                {
+                    **{f"champion.{d.dataset}": "moved" if d.moves else "kept" for d in decisions},
+                    "mlflow.note.content": _description(verdicts, decisions, len(table), run.run_id),
+                }
+            )
 
 
 def _promote_champions(
@@ -340,22 +341,28 @@ def _scheduled_regressions(params: Params, table: pd.DataFrame) -> dict[str, str
     return {key.removeprefix(schedule.BEST_ACCURACY): text for key, text in found.items()}
 
 
-def _description(verdicts: list[claims.Claim], decisions: list[champions.Decision], configurations: int) -> str:
-    """The report run's description in the MLflow UI: the verdicts, where the full report is, the champions."""
+def _description(
+    verdicts: list[claims.Claim], decisions: list[champions.Decision], configurations: int, run_id: str
+) -> str:
+    """The report run's description in the MLflow UI: the verdicts, links to the full report, the champions."""
+    report, summary = (tracking.ui_link(run_id, f"report/{name}") for name in ("claims.html", "summary.csv"))
     lines = [
-        f"The claims report over {configurations} configurations. Full report: artifact `report/claims.html` "
-        "(plots in `report/plots/`, every configuration in `report/summary.csv`).",
+        f"The claims report over {configurations} configurations. The full report, with the evidence for each "
+        f"verdict: [claims.html]({report}); every configuration: [summary.csv]({summary}); plots in "
+        "`report/plots/`.",
         "",
         "| # | claim | verdict |",
         "|---|---|---|",
         *(f"| {c.number} | {c.statement} | **{c.verdict}** |" for c in verdicts),
     ]
-    if decisions:
-        lines += ["", "Champions ([Models](#/models)):"]
-        for decision in decisions:
-            name = f"{tracking.registered_model_name(decision.dataset)}@{tracking.CHAMPION}"
-            shown = decision.candidate.describe() if decision.candidate else "none"
-            lines.append(f"- `{name}` {'moved' if decision.moves else 'kept'}: {decision.reason}. This run: {shown}.")
+    lines += ["", "Champions in the Model Registry:"]
+    for decision in decisions:
+        model = tracking.registered_model_name(decision.dataset)
+        shown = decision.candidate.describe() if decision.candidate else "none"
+        lines.append(
+            f"- [{model}](#/models/{model})@{tracking.CHAMPION} {'moved' if decision.moves else 'kept'}: "
+            f"{decision.reason}. This run: {shown}."
+        )
     return "\n".join(lines)
 
 

@@ -32,7 +32,15 @@ from depthlab.tracking.runs import (
     tracked_run,
     tracked_runs,
 )
-from depthlab.tracking.store import PIPELINE, check_reachable, experiment_name, flatten, run_name, tracking_uri
+from depthlab.tracking.store import (
+    PIPELINE,
+    check_reachable,
+    experiment_name,
+    flatten,
+    run_name,
+    tracking_uri,
+    ui_link,
+)
 from depthlab.tracking.system_metrics import SystemSampler
 
 __all__ = [
@@ -66,4 +74,5 @@ __all__ = [
     "tracked_run",
     "tracked_runs",
     "tracking_uri",
+    "ui_link",
 ]

@@ -100,6 +100,12 @@ def _experiment_tags(dataset: str) -> dict[str, str]:
     return {"dataset": dataset, "mlflow.experimentKind": "custom_model_development", "mlflow.note.content": note}
 
 
+def ui_link(run_id: str, artifact: str) -> str:
+    """A run's artifact as a link inside the MLflow UI (the UI routes after `#`), for run descriptions."""
+    experiment = client().get_run(run_id).info.experiment_id
+    return f"#/experiments/{experiment}/runs/{run_id}/artifacts/{artifact}"
+
+
 def artifacts_beside_database(uri: str) -> str | None:
     """For a SQLite store, artifacts go to `mlartifacts/` next to the .db file; a server decides for itself."""
     if not uri.startswith("sqlite:///"):
