@@ -345,7 +345,8 @@ def _description(
     verdicts: list[claims.Claim], decisions: list[champions.Decision], configurations: int, run_id: str
 ) -> str:
     """The report run's description in the MLflow UI: the verdicts, links to the full report, the champions."""
-    report, summary = (tracking.ui_link(run_id, f"report/{name}") for name in ("claims.html", "summary.csv"))
+    folder = tracking.ui_link(run_id, "report")  # one read of the run, for both links
+    report, summary = f"{folder}/claims.html", f"{folder}/summary.csv"
     lines = [
         f"The claims report over {configurations} configurations. The full report, with the evidence for each "
         f"verdict: [claims.html]({report}); every configuration: [summary.csv]({summary}); plots in "
