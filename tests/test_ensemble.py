@@ -117,3 +117,20 @@ class LossRecorder(Classifier):
         loss = super().training_step(batch, batch_idx)
         self.step_losses.append(((self.train_loss_sum - before) / batch[1].shape[-1]).tolist())
         return loss
+
+
+@pytest.mark.parametrize("family", ["mlp", "resmlp", "cnn"])
+def test_each_relu_of_a_stacked_network_gets_its_gradient_laid_out_as_its_output(family):
+    """An elementwise backward op on a gradient laid out otherwise than the tensor it saved runs tens of
+    times slower: the transposed head and the flatten after a convolution hand theirs back in layout."""
+    stacked = stack(family_nets(family, 2, SHAPES[0], seeds=4))
+    matched = []
+
+    def check(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        output.register_hook(lambda gradient: matched.append(gradient.stride() == output.stride()))
+
+    for module in stacked.modules():
+        if isinstance(module, nn.ReLU):
+            module.register_forward_hook(check)
+    stacked(torch.randn(4, 5, 40)).transpose(1, 2).square().sum().backward()
+    assert matched == [True] * len(matched) and matched

@@ -8,7 +8,14 @@ from torch import nn
 
 from depthlab.data import load_meta
 from depthlab.errors import DataError
-from depthlab.evaluation import evaluate_family, load_trained, measure, representative_seed
+from depthlab.evaluation import (
+    confusion_matrix,
+    evaluate_family,
+    load_trained,
+    macro_f1,
+    measure,
+    representative_seed,
+)
 
 
 def test_measure_on_a_known_classifier():
@@ -23,6 +30,20 @@ def test_measure_on_a_known_classifier():
     assert result["confusion_matrix"] == [[2, 0], [1, 1]]
     assert result["per_class_accuracy"] == [1.0, 0.5]
     assert result["latency_ms_per_sample"] > 0 and result["throughput_samples_per_s"] > 0
+
+
+@pytest.mark.parametrize("classes, seed", [(3, 0), (10, 1), (10, 2)])
+def test_confusion_and_macro_f1_agree_with_scikit_learn_including_classes_never_seen(classes, seed):
+    from sklearn import metrics
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, classes - 1, 60)  # the last class never true
+    predicted = np.where(rng.random(60) < 0.6, y, rng.integers(0, classes - 2, 60))  # nor predicted
+    labels = np.arange(classes)
+    confusion = confusion_matrix(y, predicted, classes)
+    assert np.array_equal(confusion, metrics.confusion_matrix(y, predicted, labels=labels))
+    expected = metrics.f1_score(y, predicted, labels=labels, average="macro", zero_division=0)
+    assert macro_f1(confusion) == pytest.approx(expected, rel=1e-12)
 
 
 def test_evaluate_family_writes_details_and_headline_metrics_and_logs_test_metrics_to_its_training_runs(

@@ -8,8 +8,9 @@ seeds in each operation divides that overhead by ten (`make bench`, "ensemble pe
 How: `stack(nets)` takes the seeds' own plain networks, each initialised exactly as when trained alone, and
 returns one module computing all of them on inputs shaped (seeds, batch, *sample). Layers with parameters
 are replaced by their stacked form, with the same parameter names and a leading seed axis, so the stacked
-state dict is the seeds' state dicts stacked. Layers without parameters are kept: a family's own code must
-address sample dimensions from the end (`flatten(-2)`, not `flatten(1)`). Index the stacked state dict
+state dict is the seeds' state dicts stacked. Layers without parameters are kept (but `nn.Flatten`, whose
+stacked form only hands its gradient back in the layout it got): a family's own code must address sample
+dimensions from the end (`flatten(-2)`, not `flatten(1)`). Index the stacked state dict
 on its first axis to get one seed's weights back, as its plain network's state dict.
 """
 
@@ -23,6 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# Outputs narrower than this many features (a classifier's head) are computed transposed: faster there, slower
+# for wide layers (measured per shape in docs/performance.md).
+NARROW_OUTPUT = 16
+
 
 def _stacked(layers: list[nn.Module], name: str) -> torch.Tensor | None:
     """The layers' tensor `name`, stacked on a new leading seed axis (None where the layers have none)."""
@@ -33,6 +38,23 @@ def _stacked(layers: list[nn.Module], name: str) -> torch.Tensor | None:
 
 def _parameter(tensor: torch.Tensor | None) -> nn.Parameter | None:
     return None if tensor is None else nn.Parameter(tensor)
+
+
+class _GradientInLayout(torch.autograd.Function):
+    """The identity, whose backward hands on the gradient in its input's memory layout. An elementwise backward
+    op (a ReLU's) runs tens of times slower when its gradient and the tensor it saved lie in different layouts,
+    as a transposed product's, a flatten's or a convolution's gradient do against a stacked convolution's
+    strided output: one copy costs less."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(x)  # no copy, and kept by the op before anyway
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx: Any, gradient: torch.Tensor) -> torch.Tensor:
+        (x,) = ctx.saved_tensors
+        return gradient if gradient.stride() == x.stride() else torch.empty_like(x).copy_(gradient)
 
 
 class _ProductLayout(nn.Module):
@@ -50,7 +72,14 @@ class _ProductLayout(nn.Module):
         self.register_load_state_dict_pre_hook(self._from_plain_layout)
 
     def product(self, rows: torch.Tensor) -> torch.Tensor:
-        """(seeds, rows, inputs) -> (seeds, rows, outputs)."""
+        """(seeds, rows, inputs) -> (seeds, rows, outputs); a narrow output comes back as a transposed view."""
+        if self.weight.shape[-1] < NARROW_OUTPUT:
+            # MKL's batched product is slow when each output row is narrower than a vector register block (a
+            # classifier's head: 10 or 2 classes); the transposed product, (seeds, outputs, rows), is not.
+            weight, rows = self.weight.transpose(1, 2), _GradientInLayout.apply(rows).transpose(1, 2)
+            bias = None if self.bias is None else self.bias.transpose(1, 2)
+            out = torch.bmm(weight, rows) if bias is None else torch.baddbmm(bias, weight, rows)
+            return out.transpose(1, 2)
         return torch.bmm(rows, self.weight) if self.bias is None else torch.baddbmm(self.bias, rows, self.weight)
 
     @staticmethod
@@ -78,7 +107,7 @@ class StackedLinear(_ProductLayout):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 3:  # (seeds, batch, features): no reshape, each op counts at this size
             return self.product(x)
-        return self.product(x.reshape(len(self.weight), -1, x.shape[-1])).view(*x.shape[:-1], self.out_features)
+        return self.product(x.reshape(len(self.weight), -1, x.shape[-1])).reshape(*x.shape[:-1], self.out_features)
 
 
 class StackedLayerNorm(nn.Module):
@@ -137,6 +166,19 @@ class StackedConv(nn.Module):
             **self.options,
         )
         return out.view(batch, seeds, -1, *out.shape[2 + self.height_one :]).transpose(0, 1)
+
+
+class StackedFlatten(nn.Flatten):
+    """`nn.Flatten` of stacked inputs, the gradient handed back in the input's memory layout (_GradientInLayout):
+    a stacked convolution's output is a strided view."""
+
+    def __init__(self, layers: list[nn.Flatten]):
+        super().__init__(layers[0].start_dim, layers[0].end_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not x.is_contiguous():
+            x = _GradientInLayout.apply(x)
+        return x.flatten(self.start_dim, self.end_dim)
 
 
 class StackedGRU(nn.Module):
@@ -216,6 +258,7 @@ STACKED_FORMS: dict[type[nn.Module], Callable[[list[Any]], nn.Module]] = {
     nn.Conv1d: StackedConv,
     nn.Conv2d: StackedConv,
     nn.GRU: StackedGRU,
+    nn.Flatten: StackedFlatten,
 }
 
 

@@ -13,8 +13,6 @@ import psutil
 @functools.cache
 def fingerprint() -> dict[str, str]:
     """CPU, memory, GPU and software versions, as strings ready to become MLflow tags."""
-    import torch  # here, not at the top: torch takes a second or two to import
-
     info = {
         "cpu_model": _cpu_model(),
         "cpu_physical_cores": str(psutil.cpu_count(logical=False)),
@@ -23,12 +21,18 @@ def fingerprint() -> dict[str, str]:
         "os": platform.platform(),
         "host": platform.node(),
         "python": platform.python_version(),
-        "torch": torch.__version__,
+        "torch": version("torch"),
         "lightning": version("lightning-fabric"),
         "mlflow": version("mlflow"),
-        "cuda": torch.version.cuda or "none",
-        "gpu_count": str(torch.cuda.device_count() if torch.cuda.is_available() else 0),
+        "cuda": "none",
+        "gpu_count": "0",
     }
+    if info["torch"].endswith("+cpu"):  # a CPU build sees no GPU: no need to import torch (a second or two)
+        return info
+    import torch
+
+    info["cuda"] = torch.version.cuda or "none"
+    info["gpu_count"] = str(torch.cuda.device_count() if torch.cuda.is_available() else 0)
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
         info["gpu_name"] = props.name

@@ -58,6 +58,13 @@ def run_name(family: str, depth: int, seed: int, grid_lr: float | None = None) -
     return f"{family}-d{depth}-s{seed}" + ("" if grid_lr is None else f"-grid-lr{grid_lr:g}")
 
 
+def import_store_modules() -> None:
+    """Import the database store's code (SQLAlchemy, Alembic: about a second) without connecting, so that
+    processes forked from here inherit it rather than each importing its own."""
+    if tracking_uri().startswith(("sqlite:", "postgresql", "mysql", "mssql")):  # not a server's REST API
+        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
+
+
 def client() -> MlflowClient:
     mlflow.set_tracking_uri(tracking_uri())
     return MlflowClient()
