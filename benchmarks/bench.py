@@ -788,6 +788,11 @@ def format_results(results: dict[str, Any]) -> str:
             f" {TARGETS['parallel']}x)"
             f"  {_verdict(p['speedup'] >= TARGETS['parallel'])}"
         )
+        # What a perfect split over the workers could reach: one thread each, against the faster one at a time.
+        ceiling = min(p["sequential_all_threads_s"], p["sequential_one_thread_s"]) / (
+            p["sequential_one_thread_s"] / p["workers"]
+        )
+        lines.append(f"   a perfect split over {p['workers']} one-thread workers would reach {ceiling:.2f}x here")
     if "noop" in results:
         n = results["noop"]
         lines.append(
