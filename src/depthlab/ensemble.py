@@ -43,8 +43,8 @@ def _parameter(tensor: torch.Tensor | None) -> nn.Parameter | None:
 class _GradientInLayout(torch.autograd.Function):
     """The identity, whose backward hands on the gradient in its input's memory layout. An elementwise backward
     op (a ReLU's) runs tens of times slower when its gradient and the tensor it saved lie in different layouts,
-    as a transposed product's, a flatten's or a convolution's gradient do against a stacked convolution's
-    strided output: one copy costs less."""
+    as the transposed product's gradient does against its contiguous input, or a flatten's against a stacked
+    convolution's strided output: one copy costs less."""
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
