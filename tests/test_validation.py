@@ -11,9 +11,11 @@ from depthlab.validation import validate
 
 def test_clean_data_passes_and_writes_gx_result_and_data_docs(prepared, tiny_params, tmp_path):
     summary = validate(prepared, tiny_params.validation, tmp_path / "report")
-    assert summary["success"] and summary["expectations"] > 100
+    assert summary["success"] and summary["expectations"] == 3 * (4 + 2) + 3
     result = json.loads((tmp_path / "report" / "result.json").read_text())
-    assert set(result) == {"train", "val", "test", "class_balance", "train_test_overlap"}
+    splits = {"train", "val", "test"}
+    features = {f"{split}_features" for split in splits}
+    assert set(result) == splits | features | {"dtypes", "class_balance", "train_test_overlap"}
     assert (tmp_path / "report" / "data_docs" / "index.html").exists()
 
 
@@ -38,14 +40,16 @@ def test_violations_are_named_with_column_split_and_example(damaged, tiny_params
         frame.loc[7, "x10"] = np.inf
         frame.loc[9, "label"] = 12
         frame.iloc[20] = test_row
+        frame["x05"] = frame["x05"].astype("float64")
 
     rewrite(damaged / "train.parquet", corrupt)
     with pytest.raises(ValidationFailed) as caught:
         validate(damaged, tiny_params.validation, tmp_path / "report")
     message = str(caught.value)
-    assert "train: expect_column_values_to_not_be_null on column 'x03'" in message and "row 5" in message
-    assert "expect_column_values_to_be_between on column 'x10'" in message and "inf" in message
-    assert "expect_column_values_to_be_in_set on column 'label'" in message and "[12]" in message
+    assert "train_features: expect_column_values_to_not_be_null" in message and "column=x03, row=5" in message
+    assert "train_features: expect_column_values_to_be_between" in message and "[inf] at column=x10, row=7" in message
+    assert "train: expect_column_values_to_be_in_set on column 'label'" in message and "[12] at row 9" in message
+    assert "dtypes: expect_column_pair_values_to_be_equal" in message and "split=train, column=x05" in message
     assert "train_test_overlap" in message and "split=test, row=3" in message
     assert (tmp_path / "report" / "result.json").exists()
 
