@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from depthlab import validation
 from depthlab.errors import ValidationFailed
 from depthlab.validation import validate
 
@@ -64,3 +65,17 @@ def test_a_split_with_other_columns_is_refused(damaged, tiny_params, tmp_path):
     rewrite(damaged / "test.parquet", lambda f: f.drop(columns=["x39"], inplace=True))
     with pytest.raises(ValidationFailed, match=r"test: expect_table_columns_to_match_ordered_list.*missing \['x39'\]"):
         validate(damaged, tiny_params.validation, tmp_path / "report")
+
+
+def test_a_large_split_is_checked_in_parts_that_still_locate_a_bad_value(damaged, tiny_params, tmp_path, monkeypatch):
+    monkeypatch.setattr(validation, "CELLS_PER_CHECK", 400)  # 10 rows of 40 features a part
+
+    def corrupt(frame):
+        frame.loc[25, "x07"] = np.inf
+
+    rewrite(damaged / "train.parquet", corrupt)
+    with pytest.raises(ValidationFailed) as caught:
+        validate(damaged, tiny_params.validation, tmp_path / "report")
+    assert "train_features_from_row_20: expect_column_values_to_be_between" in str(caught.value)
+    assert "[inf] at column=x07, row=25" in str(caught.value)
+    assert "1 of " in str(caught.value)

@@ -9,7 +9,8 @@ Four kinds of checks, all run by GX on pandas frames:
 
 Long form keeps GX's cost flat in the number of features: an expectation costs GX about 10 ms before it
 reads a value, and one per (column, check) made 377 expectations and 3.3 s for MNIST-1D's 40 features
-(`make bench`, target 7); a bad value is still located by its column and row.
+(`make bench`, target 7). The long frame is the values alone, row-major, so it costs one copy of the features;
+a bad value is located by decoding its row number into the split's row and column.
 """
 
 from __future__ import annotations
@@ -32,16 +33,21 @@ from depthlab.params import ValidationParams
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 FEATURE_VALUE = "feature_value"  # the value column of a split's features in long form
+# GX holds several temporary copies of a frame it validates (0.9 GB at 8M cells): larger splits are checked
+# in parts of this many cells, which keeps its memory near 100 MB.
+CELLS_PER_CHECK = 1_000_000
 
 
 @dataclass(frozen=True)
 class Check:
-    """One GX validation: a named frame, its expectations, and the columns that locate a bad row."""
+    """One GX validation: a named frame, its expectations, and the columns that locate a bad row; or, for a
+    split's feature values in long form, the split's feature columns that its row numbers decode to."""
 
     name: str
     frame: pd.DataFrame
     expectations: list[Any]
     locate_by: list[str]
+    cells_of: list[str] | None = None
 
 
 def validate(data_dir: Path, params: ValidationParams, report_dir: Path) -> dict[str, Any]:
@@ -86,20 +92,26 @@ def _split_checks(split: str, frame: pd.DataFrame, meta: Meta, params: Validatio
             gxe.ExpectColumnValuesToBeInSet(column=LABEL, value_set=list(range(len(meta.classes)))),
         ]
     columns = [column for column in meta.features if column in frame.columns]  # others: the column list reports
-    cells = pd.DataFrame(
-        {
-            "column": np.tile(np.array(columns, dtype=object), len(frame)),
-            "row": np.repeat(np.arange(len(frame)), len(columns)),
-            FEATURE_VALUE: frame[columns].to_numpy().ravel(),
-        }
-    )
-    values = [
+    cells = frame[columns].to_numpy().ravel()  # row-major: cell number = row * len(columns) + column
+    rows_per_check = max(1, CELLS_PER_CHECK // max(len(columns), 1))
+    checks = [Check(split, frame, table, [])]
+    for first in range(0, len(frame), rows_per_check):
+        chunk = slice(first * len(columns), min(first + rows_per_check, len(frame)) * len(columns))
+        name = f"{split}_features" if rows_per_check >= len(frame) else f"{split}_features_from_row_{first}"
+        values = pd.DataFrame({FEATURE_VALUE: cells[chunk]}, index=pd.RangeIndex(chunk.start, chunk.stop))
+        checks.append(Check(name, values, _value_expectations(params), [], cells_of=columns))
+    return checks
+
+
+def _value_expectations(params: ValidationParams) -> list[Any]:
+    import great_expectations.expectations as gxe
+
+    return [
         gxe.ExpectColumnValuesToNotBeNull(column=FEATURE_VALUE),
         gxe.ExpectColumnValuesToBeBetween(
             column=FEATURE_VALUE, min_value=-params.max_abs_feature, max_value=params.max_abs_feature
         ),
     ]
-    return [Check(split, frame, table, []), Check(f"{split}_features", cells, values, ["column", "row"])]
 
 
 def _dtype_check(frames: dict[str, pd.DataFrame], meta: Meta) -> Check:
@@ -207,9 +219,7 @@ def _evidence(outcome: dict[str, Any], check: Check) -> str:
     result = outcome.get("result") or {}
     if "unexpected_count" in result:
         values = result.get("partial_unexpected_list", [])[:3]
-        places = [
-            _place(example, check.locate_by) for example in (result.get("partial_unexpected_index_list") or [])[:3]
-        ]
+        places = [_place(example, check) for example in (result.get("partial_unexpected_index_list") or [])[:3]]
         return f"{result['unexpected_count']} unexpected value(s), e.g. {values} at {'; '.join(places)}"
     declared = outcome["expectation_config"]["kwargs"].get("column_list")
     observed = result.get("observed_value")
@@ -222,8 +232,11 @@ def _evidence(outcome: dict[str, Any], check: Check) -> str:
     return f"observed {observed}"
 
 
-def _place(example: Any, locate_by: list[str]) -> str:
-    """Where a bad value sits: the locating columns, or the row number of a split."""
+def _place(example: Any, check: Check) -> str:
+    """Where a bad value sits: the locating columns, the column and row of a cell, or the row of a split."""
     if isinstance(example, dict):
-        return ", ".join(f"{k}={example[k]}" for k in locate_by if k in example)
+        return ", ".join(f"{k}={example[k]}" for k in check.locate_by if k in example)
+    if check.cells_of is not None:
+        row, column = divmod(int(example), len(check.cells_of))
+        return f"column={check.cells_of[column]}, row={row}"
     return f"row {example}"
