@@ -296,7 +296,7 @@ def _log(params: Params, table: pd.DataFrame, runs: pd.DataFrame, verdicts: list
             run.set_tags(
                 {
                     **{f"champion.{d.dataset}": "moved" if d.moves else "kept" for d in decisions},
-                    "mlflow.note.content": _description(verdicts, decisions, len(table), run.run_id),
+                    "mlflow.note.content": _description(verdicts, decisions, len(table), run),
                 }
             )
 
@@ -342,10 +342,10 @@ def _scheduled_regressions(params: Params, table: pd.DataFrame) -> dict[str, str
 
 
 def _description(
-    verdicts: list[claims.Claim], decisions: list[champions.Decision], configurations: int, run_id: str
+    verdicts: list[claims.Claim], decisions: list[champions.Decision], configurations: int, run: tracking.TrackedRun
 ) -> str:
     """The report run's description in the MLflow UI: the verdicts, links to the full report, the champions."""
-    folder = tracking.ui_link(run_id, "report")  # one read of the run, for both links
+    folder = tracking.ui_link(run.experiment_id, run.run_id, "report")
     report, summary = f"{folder}/claims.html", f"{folder}/summary.csv"
     lines = [
         f"The claims report over {configurations} configurations. The full report, with the evidence for each "

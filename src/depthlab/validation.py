@@ -104,6 +104,7 @@ def _split_checks(split: str, frame: pd.DataFrame, meta: Meta, params: Validatio
 
 
 def _value_expectations(params: ValidationParams) -> list[Any]:
+    """New expectation objects for each part: a GX suite takes ownership of those it is given."""
     import great_expectations.expectations as gxe
 
     return [

@@ -84,8 +84,9 @@ class UntrackedRun:
 class TrackedRun:
     """A live MLflow run: buffered metrics (one log_batch per flush, not one call per value)."""
 
-    def __init__(self, store: MlflowClient, run_id: str, flush_interval_s: float):
+    def __init__(self, store: MlflowClient, experiment_id: str, run_id: str, flush_interval_s: float):
         self.client = store
+        self.experiment_id = experiment_id
         self.run_id = run_id
         self._flush_interval_s = flush_interval_s
         self._pending: list[Metric] = []
@@ -245,7 +246,7 @@ def tracked_runs(
             for spec in runs:
                 tags = {**common_tags, **{key: str(value) for key, value in spec.tags.items()}}
                 created = store.create_run(experiment, run_name=spec.name, tags=tags)
-                opened.append(TrackedRun(store, created.info.run_id, flush_interval_s))
+                opened.append(TrackedRun(store, experiment, created.info.run_id, flush_interval_s))
                 params = [Param(key, value[:6000]) for key, value in flatten(spec.params).items()]
                 store.log_batch(created.info.run_id, params=params)
         sampling = SystemSampler(opened, system_metrics_interval_s) if system_metrics_interval_s else None

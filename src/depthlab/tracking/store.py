@@ -107,9 +107,8 @@ def _experiment_tags(dataset: str) -> dict[str, str]:
     return {"dataset": dataset, "mlflow.experimentKind": "custom_model_development", "mlflow.note.content": note}
 
 
-def ui_link(run_id: str, artifact: str) -> str:
+def ui_link(experiment: str, run_id: str, artifact: str) -> str:
     """A run's artifact as a link inside the MLflow UI (the UI routes after `#`), for run descriptions."""
-    experiment = client().get_run(run_id).info.experiment_id
     return f"#/experiments/{experiment}/runs/{run_id}/artifacts/{artifact}"
 
 
