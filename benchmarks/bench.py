@@ -374,12 +374,12 @@ def bench_parallel(params: Params, data_dir: Path, repeats: int) -> dict[str, An
     }
 
 
-def project_env(source_root: Path = ROOT) -> dict[str, str]:
+def project_env(project: Path, source_root: Path = ROOT) -> dict[str, str]:
     """`dvc`'s environment for a throwaway project of `source_root`; a baseline commit's stages also find the
     packages that commit pinned differently (installed by baseline_tree)."""
     if source_root == ROOT:
-        return helpers_project_env()
-    return helpers_project_env(source_root, ROOT / ".cache" / "bench" / f"packages-{BASELINE}")
+        return helpers_project_env(project)
+    return helpers_project_env(project, ROOT / ".cache" / "bench" / f"packages-{BASELINE}")
 
 
 def tiny_project(source_root: Path = ROOT, **train: Any) -> Path:
@@ -406,7 +406,7 @@ def dvc(project: Path, *arguments: str, source_root: Path = ROOT) -> list[tuple[
     process = subprocess.Popen(
         ["dvc", *arguments],
         cwd=project,
-        env=project_env(source_root),
+        env=project_env(project, source_root),
         text=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -919,7 +919,7 @@ def bench_ray(rounds: int, quick: bool) -> dict[str, Any]:
 
         def train_stage(address: str | None) -> float:
             shutil.rmtree(project / ".cache" / "ensembles", ignore_errors=True)
-            env = {**project_env(), **({"RAY_ADDRESS": address} if address else {})}
+            env = {**project_env(project), **({"RAY_ADDRESS": address} if address else {})}
             started = time.perf_counter()
             subprocess.run(
                 ["dvc", "repro", "--force", "--single-item", "train@mlp"],

@@ -4,6 +4,7 @@ file, column or key; dvc.lock, earlier outputs and MLflow runs stay as they were
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 from pathlib import Path
 
@@ -32,7 +33,9 @@ def user_params(**overrides: object) -> dict:
 
 
 def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["dvc", *args], cwd=project, env=project_env(), capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        ["dvc", *args], cwd=project, env=project_env(project), capture_output=True, text=True, timeout=600
+    )
 
 
 def snapshot(project: Path) -> dict[str, str]:
@@ -107,6 +110,37 @@ def test_bad_csv_is_refused_before_training_and_loses_nothing(project, case):
     assert message in done.stderr and "Traceback" not in done.stderr
     assert "Running stage 'train@" not in done.stdout
     assert snapshot(project) == before
+
+
+def test_features_given_two_labels_are_refused_with_their_lines_and_exit_code_3(project):
+    before = snapshot(project)
+    csv = project / "data" / "raw" / "user.csv"
+    csv.write_text(GOOD_CSV + "3,8,no\n")  # line 5 says "3,8,yes"
+    try:
+        done = dvc(project, "repro")
+    finally:
+        csv.write_text(GOOD_CSV)
+    assert "2 rows share their features with a row of another label (1 input with two or more labels)" in done.stderr
+    assert "e.g. lines [5, 152]" in done.stderr and "none is in both train and test" in done.stderr
+    assert "exited with 3" in done.stderr and "Traceback" not in done.stderr
+    assert "Running stage 'train@" not in done.stdout
+    assert snapshot(project) == before
+
+
+def test_repeated_rows_are_dropped_and_said(project):
+    csv = project / "data" / "raw" / "user.csv"
+    csv.write_text(GOOD_CSV + GOOD_CSV.split("\n", 1)[1])  # every row twice
+    try:
+        done = dvc(project, "repro", "prepare@user")
+    finally:
+        csv.write_text(GOOD_CSV)
+    assert done.returncode == 0, done.stderr[-3000:]
+    said = "prepared user: {'train': 105, 'val': 15, 'test': 30} rows (150 repeated rows dropped from the source"
+    assert said in done.stdout
+    meta = json.loads((project / "data" / "prepared" / "user" / "meta.json").read_text())
+    assert meta["dropped"] == {"duplicates": 150}
+    restored = dvc(project, "repro")  # the original rows: the same prepared data, nothing downstream reruns
+    assert restored.returncode == 0 and "Running stage 'train@" not in restored.stdout
 
 
 def test_rows_shared_by_train_and_test_are_refused(project):

@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 from ray.cluster_utils import Cluster
 
 from tests.helpers.params import raw_params
-from tests.helpers.project import copy_project, project_env
+from tests.helpers.project import ROOT, copy_project, project_env
 
 pytestmark = pytest.mark.slow  # a Ray cluster, and stages under `dvc repro`
 
@@ -48,7 +48,9 @@ def validated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy_project(root)
     write_params(root)
     subprocess.run(["git", "init", "-q"], cwd=root, check=True)
-    subprocess.run(["dvc", "repro", "validate@mnist1d"], cwd=root, env=project_env(), check=True, capture_output=True)
+    subprocess.run(
+        ["dvc", "repro", "validate@mnist1d"], cwd=root, env=project_env(root), check=True, capture_output=True
+    )
     return root
 
 
@@ -58,8 +60,8 @@ def make_project(validated: Path, root: Path, **train: object) -> Path:
     return root
 
 
-def on_ray(cluster: Cluster) -> dict[str, str]:
-    return {**project_env(), "RAY_ADDRESS": cluster.address}
+def on_ray(cluster: Cluster, project: Path) -> dict[str, str]:
+    return {**project_env(project), "RAY_ADDRESS": cluster.address}
 
 
 def training_runs(project: Path) -> list:
@@ -92,8 +94,8 @@ def outputs(project: Path) -> dict[str, bytes]:
 
 def test_a_stage_on_ray_spreads_over_nodes_and_writes_what_the_local_executor_writes(cluster, validated, tmp_path):
     remote, local = make_project(validated, tmp_path / "ray"), make_project(validated, tmp_path / "local")
-    done = repro(remote, on_ray(cluster))
-    repro(local, project_env())
+    done = repro(remote, on_ray(cluster, remote))
+    repro(local, project_env(local))
     assert "trained on Ray node" in done.stdout
     assert outputs(remote) == outputs(local)
     one_finished_run_per_member(remote)
@@ -107,7 +109,12 @@ def test_a_node_lost_mid_sweep_leaves_one_finished_run_per_member(cluster, valid
     log = tmp_path / "repro.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            ["dvc", "repro", "train@mlp"], cwd=project, env=on_ray(cluster), stdout=output, stderr=output, text=True
+            ["dvc", "repro", "train@mlp"],
+            cwd=project,
+            env=on_ray(cluster, project),
+            stdout=output,
+            stderr=output,
+            text=True,
         )
     deadline = time.monotonic() + 120
     while "step " not in log.read_text() and time.monotonic() < deadline:
@@ -128,7 +135,13 @@ def test_sigterm_cancels_the_tasks_and_leaves_no_run_and_no_output(cluster, vali
     log = tmp_path / "train.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            TRAIN, cwd=project, env=on_ray(cluster), stdout=output, stderr=output, text=True, start_new_session=True
+            TRAIN,
+            cwd=project,
+            env=on_ray(cluster, project),
+            stdout=output,
+            stderr=output,
+            text=True,
+            start_new_session=True,
         )
     deadline = time.monotonic() + 120
     while "step " not in log.read_text() and time.monotonic() < deadline:
@@ -144,7 +157,7 @@ def test_sigterm_cancels_the_tasks_and_leaves_no_run_and_no_output(cluster, vali
 
 def test_an_unreachable_address_fails_fast_naming_it(validated):
     project = validated
-    env = {**project_env(), "RAY_ADDRESS": "127.0.0.1:9"}  # the discard port: nothing listens
+    env = {**project_env(project), "RAY_ADDRESS": "127.0.0.1:9"}  # the discard port: nothing listens
     started = time.monotonic()
     done = subprocess.run(TRAIN, cwd=project, env=env, capture_output=True, text=True, timeout=60)
     assert time.monotonic() - started < 15
@@ -165,6 +178,6 @@ def test_a_worker_with_other_code_is_refused(tiny_params, prepared, tmp_path):
 
 def test_the_local_path_imports_nothing_from_ray():
     check = "import sys; from depthlab import cluster, stages, training; print(cluster.wanted(), 'ray' in sys.modules)"
-    env = {key: value for key, value in project_env().items() if key not in {"RAY_ADDRESS", "DEPTHLAB_EXECUTOR"}}
+    env = {key: value for key, value in project_env(ROOT).items() if key not in {"RAY_ADDRESS", "DEPTHLAB_EXECUTOR"}}
     done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]

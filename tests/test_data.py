@@ -46,9 +46,13 @@ def write_iris(path):
     return frame
 
 
-def csv_params(path, label="species", standardize=False):
-    table = {"path": str(path), "label_column": label, "standardize": standardize}
+def csv_params(path, label="species", standardize=False, **more):
+    table = {"path": str(path), "label_column": label, "standardize": standardize, **more}
     return make_params(data={"datasets": ["mnist1d", "user"], "csv": {"user": table}}).data
+
+
+def two_class_rows(count: int) -> str:
+    return "".join(f"{i},{(i * 7) % 13},{'yes' if i % 2 else 'no'}\n" for i in range(count))
 
 
 def test_csv_source_with_string_labels(tmp_path):
@@ -57,7 +61,40 @@ def test_csv_source_with_string_labels(tmp_path):
     assert meta.name == "user" and meta.kind == "tabular"
     assert meta.classes == ["setosa", "versicolor", "virginica"]
     assert meta.features == list(frame.columns[:4])
-    assert sum(meta.rows.values()) == len(frame.drop_duplicates(subset=list(frame.columns[:4])))
+    assert sum(meta.rows.values()) == len(frame.drop_duplicates()) and meta.dropped == {"duplicates": 1}
+
+
+def test_repeated_rows_are_dropped_and_counted_in_the_metadata(tmp_path):
+    (tmp_path / "user.csv").write_text("a,b,species\n" + two_class_rows(60) * 2)
+    meta = prepare(csv_params(tmp_path / "user.csv"), "user", tmp_path / "out")
+    assert sum(meta.rows.values()) == 60 and meta.dropped == {"duplicates": 60}
+    assert load_meta(tmp_path / "out").dropped == {"duplicates": 60}
+    assert meta.dataset_notes == {"rows_dropped.duplicates": "60"}
+    assert meta.dropped_text == "60 repeated rows dropped"
+
+
+def test_features_with_two_labels_are_refused_naming_lines_or_dropped_where_params_say(tmp_path):
+    path = tmp_path / "user.csv"
+    path.write_text(
+        "a,b,species\n" + two_class_rows(60) + "\n3,8,no\n5,9,no\n"
+    )  # the rows of lines 5 and 7, relabelled
+    with pytest.raises(DataError) as refused:
+        prepare(csv_params(path), "user", tmp_path / "out")
+    message = str(refused.value)
+    assert "4 rows share their features with a row of another label (2 inputs" in message
+    assert "lines [5, 7, 63, 64]" in message and "in both train and test" in message  # line 62 is blank
+    assert "conflicting_labels: drop" in message and not (tmp_path / "out").exists()
+    meta = prepare(csv_params(path, conflicting_labels="drop"), "user", tmp_path / "out")
+    assert sum(meta.rows.values()) == 58 and meta.dropped == {"duplicates": 0, "conflicting_labels": 4}
+
+
+def test_spaces_after_the_commas_of_the_header_and_rows_are_not_part_of_names(tmp_path):
+    (tmp_path / "user.csv").write_text("a, b, species\n" + two_class_rows(60).replace(",", ", "))
+    meta = prepare(csv_params(tmp_path / "user.csv"), "user", tmp_path / "out")
+    assert meta.features == ["a", "b"] and meta.classes == ["no", "yes"]
+    (tmp_path / "user.csv").write_text("a, b, kind\n1, 2, x\n3, 4, y\n")
+    with pytest.raises(DataError, match=r"label column 'species' .* not found; columns are \['a', 'b', 'kind'\]"):
+        prepare(csv_params(tmp_path / "user.csv"), "user", tmp_path / "out2")
 
 
 @pytest.mark.parametrize(

@@ -41,6 +41,7 @@ def _log_same_new_dataset(uri: str, barrier, errors, name: str) -> None:
             {"train": (pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1]}), Path("train.parquet"), "training")},
             name,
             "0123456789abcdef",
+            {},
         )
         with tracking.tracked_run(dataset="race", name="racer", params={}, tags={}) as run:
             barrier.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ FAKE_SECRET = "depthlab-fake-secret-7f3a9c1e"
 
 
 def sh(repo: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**project_env(), "AWS_SECRET_ACCESS_KEY": FAKE_SECRET, "DEPTHLAB_API_TOKEN": FAKE_SECRET}
+    env = {**project_env(repo), "AWS_SECRET_ACCESS_KEY": FAKE_SECRET, "DEPTHLAB_API_TOKEN": FAKE_SECRET}
     done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, timeout=600)
     if check and done.returncode != 0:
         raise AssertionError(f"{command} exited {done.returncode}:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -110,10 +111,38 @@ def test_no_secret_from_the_environment_reaches_mlflow(repo):
     assert not leaked
 
 
-def test_second_repro_runs_nothing(repo):
+def test_second_repro_runs_nothing_though_python_wrote_bytecode_into_the_package(repo):
+    written = list((repo / "src" / "depthlab").rglob("__pycache__/*.pyc"))
+    assert written, "the stages ran as on a user's machine, writing bytecode beside the code they imported"
+    assert "Data and pipelines are up to date" in sh(repo, "dvc", "status").stdout
     again = sh(repo, "dvc", "repro")
     assert "Running stage" not in again.stdout
     assert "Data and pipelines are up to date" in again.stdout
+
+
+@pytest.mark.parametrize(
+    "by_product",
+    [
+        "src/depthlab/.pytest_cache/v/cache/lastfailed",
+        "src/depthlab/.ruff_cache/0.17.6/123",
+        "src/depthlab/.mypy_cache/3.11/depthlab/params.data.json",
+        "src/depthlab/families/legacy.pyc",
+        "src/depthlab/depthlab.egg-info/PKG-INFO",
+        "data/prepared/.mnist1d.k3j2h1.tmp/train.parquet",  # a staging folder a killed prepare left
+        "data/eval/.mlp.x7q9.tmp/runs.json",
+        "data/models/mlp/mnist1d/.runs.json.a1b2.tmp",  # a half-written file a killed write left
+        "reports/plots/.accuracy_vs_depth.png.z9y8.tmp",
+    ],
+)
+def test_what_tools_and_killed_stages_leave_beside_code_and_outputs_changes_no_stage(repo, by_product):
+    path = repo / by_product
+    created = next(parent for parent in [*reversed(path.parents), path] if not parent.exists())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("by-product")
+    try:
+        assert "Data and pipelines are up to date" in sh(repo, "dvc", "status").stdout
+    finally:
+        shutil.rmtree(created) if created.is_dir() else created.unlink()
 
 
 def test_keys_that_change_how_stages_run_not_what_they_produce_leave_every_stage_up_to_date(repo):

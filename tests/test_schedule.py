@@ -38,7 +38,9 @@ def succeeded_once(project: Path) -> Path:
     """The project with a successful scheduled run on the tiny profile behind it, made here if none is yet."""
     if not any(run.info.status == "FINISHED" for run in pipeline_runs(project)):
         (project / "params.yaml").write_text(yaml.safe_dump(raw_params()))
-        done = subprocess.run(SCHEDULED, cwd=project, env=project_env(), capture_output=True, text=True, timeout=600)
+        done = subprocess.run(
+            SCHEDULED, cwd=project, env=project_env(project), capture_output=True, text=True, timeout=600
+        )
         assert done.returncode == 0, done.stderr[-3000:]
     return project
 
@@ -59,13 +61,15 @@ def test_an_overlapping_run_exits_with_its_own_code_and_the_first_finishes(proje
     (project / "params.yaml").write_text(yaml.safe_dump(raw_params()))
     earlier = len(pipeline_runs(project))
     first = subprocess.Popen(
-        SCHEDULED, cwd=project, env=project_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        SCHEDULED, cwd=project, env=project_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     lock = project / ".cache" / "scheduled-run.lock"
     while not (lock.exists() and lock.read_text().startswith("pid")):
         assert first.poll() is None, first.stderr.read()
         time.sleep(0.2)
-    second = subprocess.run(SCHEDULED, cwd=project, env=project_env(), capture_output=True, text=True, timeout=120)
+    second = subprocess.run(
+        SCHEDULED, cwd=project, env=project_env(project), capture_output=True, text=True, timeout=120
+    )
     assert second.returncode == EXIT_LOCKED
     assert "another run holds the workspace (pid" in second.stderr
     _, err = first.communicate(timeout=600)
@@ -148,7 +152,7 @@ def test_every_deploy_example_returns_75_on_an_overlap_and_6_on_a_regression(exa
 
 
 def scheduled(project: Path) -> subprocess.CompletedProcess:
-    done = subprocess.run(SCHEDULED, cwd=project, env=project_env(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(SCHEDULED, cwd=project, env=project_env(project), capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     return done
 
@@ -165,7 +169,9 @@ def test_a_fresh_clone_pulls_from_the_remote_and_trains_only_what_changed(tmp_pa
     (origin / "params.yaml").write_text(yaml.safe_dump(raw_params()))
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@t"]
     subprocess.run(["git", "init", "-q"], cwd=origin, check=True)
-    subprocess.run(["dvc", "remote", "add", "-d", "storage", str(remote)], cwd=origin, env=project_env(), check=True)
+    subprocess.run(
+        ["dvc", "remote", "add", "-d", "storage", str(remote)], cwd=origin, env=project_env(origin), check=True
+    )
     subprocess.run(["git", "add", "-A"], cwd=origin, check=True)
     subprocess.run([*git, "commit", "-qm", "project with a remote"], cwd=origin, check=True)
 
@@ -195,7 +201,7 @@ def test_a_regression_writes_an_alert_and_exits_non_zero(succeeded_once):
     (project / "params.yaml").write_text(yaml.safe_dump(params))
     champion = MlflowClient(f"sqlite:///{project / 'mlflow.db'}").get_model_version_by_alias
     before = champion("depthlab-mnist1d", "champion")
-    done = subprocess.run(SCHEDULED, cwd=project, env=project_env(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(SCHEDULED, cwd=project, env=project_env(project), capture_output=True, text=True, timeout=600)
     assert done.returncode == EXIT_REGRESSION, done.stderr[-3000:]
     alert = (project / "reports" / "alert.md").read_text()
     assert "best_accuracy.mnist1d" in alert
@@ -207,7 +213,7 @@ def test_a_regression_writes_an_alert_and_exits_non_zero(succeeded_once):
 
 def test_a_failing_stage_fails_the_scheduled_run(project):
     (project / "params.yaml").write_text(yaml.safe_dump(corrupt_user_dataset(project)))
-    done = subprocess.run(SCHEDULED, cwd=project, env=project_env(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run(SCHEDULED, cwd=project, env=project_env(project), capture_output=True, text=True, timeout=600)
     assert done.returncode not in (0, EXIT_LOCKED, EXIT_REGRESSION)
     assert "dvc repro failed" in done.stderr
     assert pipeline_runs(project)[-1].info.status == "FAILED"

@@ -44,7 +44,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     params = raw_params(train={"max_steps": 10_000_000}, runtime={"workers": 2}, tracking={"flush_interval_s": 0.001})
     (root / "params.yaml").write_text(yaml.safe_dump(params))
     subprocess.run(
-        [sys.executable, "pipeline/prepare.py", "--dataset", "mnist1d"], cwd=root, env=project_env(), check=True
+        [sys.executable, "pipeline/prepare.py", "--dataset", "mnist1d"], cwd=root, env=project_env(root), check=True
     )
     return root
 
@@ -62,7 +62,13 @@ def start_training(project: Path) -> tuple[subprocess.Popen, set[str]]:
     log = project / f"train-{time.monotonic_ns()}.log"
     with log.open("w") as output:
         process = subprocess.Popen(
-            TRAIN, cwd=project, env=project_env(), start_new_session=True, stdout=output, stderr=output, text=True
+            TRAIN,
+            cwd=project,
+            env=project_env(project),
+            start_new_session=True,
+            stdout=output,
+            stderr=output,
+            text=True,
         )
     process.log = log
     STARTED.append(process)
@@ -124,7 +130,7 @@ def test_runs_of_a_killed_process_are_closed_failed_by_the_next_start(project):
     params = yaml.safe_load((project / "params.yaml").read_text())
     params["train"]["max_steps"] = 5
     (project / "params.yaml").write_text(yaml.safe_dump(params))
-    subprocess.run(TRAIN, cwd=project, env=project_env(), check=True, capture_output=True)
+    subprocess.run(TRAIN, cwd=project, env=project_env(project), check=True, capture_output=True)
     ended = status(project, started)
     assert all(state == "FAILED" and "closed by a later pipeline start" in error for state, error in ended.values()), (
         ended
@@ -134,7 +140,7 @@ def test_runs_of_a_killed_process_are_closed_failed_by_the_next_start(project):
 
 def test_an_unreachable_tracking_server_fails_fast_before_training(project):
     before = len(runs(project))
-    env = {**project_env(), "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}  # the discard port: nothing listens
+    env = {**project_env(project), "MLFLOW_TRACKING_URI": "http://127.0.0.1:9"}  # the discard port: nothing listens
     started = time.monotonic()
     done = subprocess.run(TRAIN, cwd=project, env=env, capture_output=True, text=True, timeout=60)
     assert time.monotonic() - started < 15
@@ -166,7 +172,7 @@ def test_an_interrupted_stage_resumes_from_its_last_state(project):
     assert saved and all(0 < step < steps for step in saved.values())
 
     before = {r.info.run_id for r in runs(project)}
-    subprocess.run(TRAIN, cwd=project, env=project_env(), check=True, capture_output=True)
+    subprocess.run(TRAIN, cwd=project, env=project_env(project), check=True, capture_output=True)
     second = [r for r in runs(project) if r.info.run_id not in before]
     resumed = [r for r in second if "resumed_from_step" in r.data.tags]
     assert len(resumed) >= len(saved) and all(r.info.status == "FINISHED" for r in second)

@@ -13,7 +13,7 @@ import yaml
 from mlflow import MlflowClient
 
 from tests.helpers.params import raw_params
-from tests.helpers.project import copy_project, project_env
+from tests.helpers.project import ROOT, copy_project, project_env
 
 pytestmark = pytest.mark.slow  # a real `mlflow server` process
 
@@ -46,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
             "--artifacts-destination",
             str(folder / "artifacts"),
         ],
-        env=project_env(),
+        env=project_env(ROOT),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -70,7 +70,7 @@ def test_pipeline_logs_runs_and_artifacts_to_a_real_server(server, tmp_path):
     uri, folder = server
     copy_project(tmp_path)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params()))
-    env = {**project_env(), "MLFLOW_TRACKING_URI": uri}
+    env = {**project_env(tmp_path), "MLFLOW_TRACKING_URI": uri}
     subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
     done = subprocess.run(["dvc", "repro"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]

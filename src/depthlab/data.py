@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ class Table:
     features: list[str]
     classes: list[str]
     sample_shape: tuple[int, ...]
+    dropped: dict[str, int] = field(default_factory=dict)  # rows left out, by reason (see _drop_repeats)
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,22 @@ class Meta:
     features: list[str]
     rows: dict[str, int]
     digest: str
+    dropped: dict[str, int] = field(default_factory=dict)
 
     @property
     def shape(self) -> DataShape:
         return DataShape(kind=self.kind, sample_shape=self.sample_shape, num_classes=len(self.classes))
+
+    @property
+    def dataset_notes(self) -> dict[str, str]:
+        """What prepare dropped, as tags of MLflow's dataset records (`rows_dropped.<reason>`)."""
+        return {f"rows_dropped.{reason}": str(count) for reason, count in self.dropped.items()}
+
+    @property
+    def dropped_text(self) -> str:
+        """What prepare left out of the source, for its output line; empty when nothing was."""
+        reasons = {"duplicates": "repeated rows", "conflicting_labels": "rows of features with two labels"}
+        return ", ".join(f"{count} {reasons[reason]} dropped" for reason, count in self.dropped.items() if count)
 
 
 def prepare(params: DataParams, dataset: str, out_dir: Path) -> Meta:
@@ -62,6 +75,7 @@ def prepare(params: DataParams, dataset: str, out_dir: Path) -> Meta:
         features=table.features,
         rows={split: len(y) for split, (_, y) in splits.items()},
         digest=_digest(splits),
+        dropped=table.dropped,
     )
     with staged_dir(out_dir) as tmp:
         for split, (x, y) in splits.items():
@@ -98,6 +112,7 @@ def load_meta(data_dir: Path) -> Meta:
             features=list(raw["features"]),
             rows=dict(raw["rows"]),
             digest=raw["digest"],
+            dropped=dict(raw.get("dropped", {})),
         )
     except (KeyError, TypeError) as err:
         raise DataError(f"{data_dir / 'meta.json'}: malformed, missing or wrong field {err}") from None
@@ -137,7 +152,7 @@ def _load_and_split(params: DataParams, dataset: str) -> tuple[dict[str, tuple[n
     else:
         table = _digits() if source == "digits" else _csv(params.csv[dataset])
         rest_x, rest_y, test_x, test_y = _split(table.x, table.y, params.test_fraction, params.split_seed)
-        table = Table(rest_x, rest_y, table.features, table.classes, table.sample_shape)
+        table = replace(table, x=rest_x, y=rest_y)
     val_share = params.val_fraction if source == "mnist1d" else params.val_fraction / (1 - params.test_fraction)
     train_x, train_y, val_x, val_y = _split(table.x, table.y, val_share, params.split_seed)
     if source == "csv" and params.csv[dataset].standardize:
@@ -196,17 +211,19 @@ def _digits() -> Table:
 
 
 def _csv(params: CsvParams) -> Table:
-    """A user's CSV: numeric feature columns and the label column named in params."""
+    """A user's CSV: numeric feature columns and the label column named in params. Spaces after a comma are
+    not part of a name or value (`a, b, label`)."""
     path, label = params.path, params.label_column
     if not path.exists():
         raise DataError(f"{path}: CSV file is missing (data.csv)")
-    _check_csv_shape(path)
+    lines = _check_csv_shape(path)
     try:
-        frame = pd.read_csv(path, index_col=False)
+        frame = pd.read_csv(path, index_col=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: CSV file is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise DataError(f"{path}: not a readable CSV file ({err})") from None
+    frame.columns = [str(name).strip() for name in frame.columns]
     if label not in frame.columns:
         raise DataError(
             f"{path}: label column '{label}' (label_column in data.csv) not found; columns are {list(frame.columns)}"
@@ -233,7 +250,7 @@ def _csv(params: CsvParams) -> Table:
     if frame[label].isna().any():
         rows = frame.index[frame[label].isna()][:3].tolist()
         raise DataError(f"{path}: label column '{label}' has empty values (rows {rows})")
-    frame = frame.drop_duplicates(subset=features)
+    frame, dropped = _drop_repeats(frame, features, label, params.conflicting_labels, path, lines)
     classes = sorted(frame[label].unique().tolist())
     if params.classes is not None:
         labels = frame[label].astype(str)
@@ -255,33 +272,68 @@ def _csv(params: CsvParams) -> Table:
         [str(c) for c in features],
         [str(c) for c in classes],
         (len(features),),
+        dropped,
     )
 
 
-def _check_csv_shape(path: Path) -> None:
+def _drop_repeats(
+    frame: pd.DataFrame, features: list[str], label: str, conflicting: str, path: Path, lines: list[int]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """Each input once, so that no row can land in both the training and the test split (a repeated row would
+    be an overlap that validation refuses, and a test the model has seen). A row repeated whole is dropped
+    and counted. Rows with the same features and different labels are refused, naming their lines (a
+    training set cannot hold two answers for one input), or all dropped where params say
+    `conflicting_labels: drop`. `lines[i]` is the file line of the frame's row i."""
+    duplicates = frame.duplicated(subset=[*features, label])
+    frame = frame[~duplicates]
+    repeated = frame.duplicated(subset=features, keep=False)
+    dropped = {"duplicates": int(duplicates.sum())}
+    if repeated.any():
+        groups = frame[repeated].groupby(features, sort=False)[label].nunique()
+        shown = [lines[i] for i in frame.index[repeated][:6]]
+        if conflicting == "refuse":
+            raise DataError(
+                f"{path}: {int(repeated.sum())} rows share their features with a row of another label "
+                f"({len(groups)} input{'s' if len(groups) > 1 else ''} with two or more labels), e.g. lines "
+                f"{shown}: a training set cannot hold two answers for one input, and each input is kept once so "
+                "that none is in both train and test. Fix the labels, or set "
+                "data.csv.<name>.conflicting_labels: drop to leave these rows out"
+            )
+        dropped["conflicting_labels"] = int(repeated.sum())
+        frame = frame[~repeated]
+    return frame, dropped
+
+
+def _check_csv_shape(path: Path) -> list[int]:
     """Refuse what `pandas.read_csv` would silently reinterpret: a repeated column name (renamed `name.1`), an
     empty one (named `Unnamed: 2`), and a row with more or fewer fields than the header (one more field in
-    every row makes the first column the index; a trailing comma adds an unnamed column)."""
+    every row makes the first column the index; a trailing comma adds an unnamed column). Returns the file
+    line of each row pandas will read (blank lines are skipped by both), for messages that name lines."""
+    lines: list[int] = []
     try:
         with path.open(newline="") as handle:
-            rows = csv.reader(handle)
+            rows = csv.reader(handle, skipinitialspace=True)
             header = next(rows, None)
             if header is None:
-                return  # empty: pandas says so
+                return lines  # empty: pandas says so
             seen: dict[str, int] = {}
-            for position, name in enumerate(header, start=1):
-                if not name.strip():
-                    raise DataError(f"{path}: column {position} of the header has no name")
+            for position, name in enumerate(name.strip() for name in header):
+                if not name:
+                    raise DataError(f"{path}: column {position + 1} of the header has no name")
                 if name in seen:
                     raise DataError(
-                        f"{path}: column '{name}' appears twice in the header, at columns {seen[name]} and {position}"
+                        f"{path}: column '{name}' appears twice in the header, at columns {seen[name]} and "
+                        f"{position + 1}"
                     )
-                seen[name] = position
+                seen[name] = position + 1
             for row in rows:
                 if row and len(row) != len(header):
                     raise DataError(f"{path}: line {rows.line_num} has {len(row)} fields, the header {len(header)}")
+                if row:
+                    lines.append(rows.line_num)
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not a readable CSV file ({err})") from None
+    return lines
 
 
 def _digest(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:

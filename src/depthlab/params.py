@@ -34,6 +34,10 @@ class CsvParams(StrictModel):
     label_column: str = "label"
     classes: list[str] | None = Field(None, min_length=2, description="the labels allowed; any other is an error")
     standardize: bool = Field(True, description="scale features by the training split's mean and std")
+    conflicting_labels: Literal["refuse", "drop"] = Field(
+        "refuse",
+        description="rows whose features repeat with another label: refuse the file, or drop every such row",
+    )
 
 
 class DataParams(StrictModel):

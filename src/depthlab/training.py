@@ -500,6 +500,7 @@ def load_study_data(params: Params, dataset: str, data_dir: Path) -> StudyData:
             {split: (frames[split], data_dir / f"{split}.parquet", contexts[split]) for split in splits},
             meta.name,
             meta.digest,
+            meta.dataset_notes,
         )
     return StudyData(meta, *(to_arrays(frames[split], meta) for split in ("train", "val")), inputs)
 

@@ -22,11 +22,13 @@ def copy_project(target: Path, source_root: Path = ROOT) -> None:
             shutil.copy(source, destination)
 
 
-def project_env(source_root: Path = ROOT, *extra_paths: Path) -> dict[str, str]:
-    """Environment for `dvc` in a throwaway project: this venv's tools, the project's own mlflow.db, and the
-    library of `source_root` (another commit's, for a before/after comparison) ahead of the installed one."""
-    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+def project_env(project: Path, *extra_paths: Path) -> dict[str, str]:
+    """Environment for `dvc` in a throwaway project, as a user's shell has it: this venv's tools, the project's
+    own mlflow.db, and the project's own library (`project/src`, copied by copy_project, perhaps from another
+    commit) ahead of the installed one, so its stages import and write bytecode where a user's would.
+    `PYTHONDONTWRITEBYTECODE` is removed: a user's Python writes `__pycache__/` beside the code."""
+    hidden = {"MLFLOW_TRACKING_URI", "PYTHONDONTWRITEBYTECODE"}
+    env = {key: value for key, value in os.environ.items() if key not in hidden}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    if source_root != ROOT:
-        env["PYTHONPATH"] = os.pathsep.join(str(path) for path in (source_root / "src", *extra_paths))
+    env["PYTHONPATH"] = os.pathsep.join(str(path) for path in (project / "src", *extra_paths))
     return env

@@ -39,11 +39,14 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def describe_datasets(splits: Mapping[str, tuple[pd.DataFrame, Path, str]], name: str, digest: str) -> list[Any]:
+def describe_datasets(
+    splits: Mapping[str, tuple[pd.DataFrame, Path, str]], name: str, digest: str, notes: Mapping[str, str]
+) -> list[Any]:
     """MLflow dataset inputs for {split: (frame, source file, context)}: built once per stage, not per run.
 
     MLflow would infer the schema by visiting every cell in Python, slow on large tables: validated data has
     no missing values, so its first row gives the same schema. The content digest is the prepare stage's own.
+    `notes` become tags of each input (what prepare dropped from the source), shown beside the dataset.
     """
     from mlflow.entities import DatasetInput, InputTag
     from mlflow.models import infer_signature
@@ -56,7 +59,8 @@ def describe_datasets(splits: Mapping[str, tuple[pd.DataFrame, Path, str]], name
                 frame, source=str(source), name=f"{name}-{split}", targets="label", digest=digest[:36]
             )
             dataset.schema = infer_signature(frame.iloc[:1]).inputs  # primes MLflow's cached property
-            inputs.append(DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag(MLFLOW_DATASET_CONTEXT, context)]))
+            tags = [InputTag(MLFLOW_DATASET_CONTEXT, context), *(InputTag(k, v) for k, v in notes.items())]
+            inputs.append(DatasetInput(dataset._to_mlflow_entity(), tags=tags))
     return inputs
 
 
