@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import os
 import platform
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -32,12 +34,69 @@ def fingerprint() -> dict[str, str]:
     import torch
 
     info["cuda"] = torch.version.cuda or "none"
-    info["gpu_count"] = str(torch.cuda.device_count() if torch.cuda.is_available() else 0)
-    if torch.cuda.is_available():
-        props = torch.cuda.get_device_properties(0)
-        info["gpu_name"] = props.name
-        info["gpu_memory_gb"] = f"{props.total_memory / 2**30:.1f}"
-    return info
+    if torch.version.cuda:
+        info["cudnn"] = str(torch.backends.cudnn.version() or "none")
+    return {**info, **_gpus()}
+
+
+def _gpus() -> dict[str, str]:
+    """The GPUs as NVML (nvidia-ml-py) sees them: name, memory, count, driver, compute capability, MIG mode.
+
+    Asked of NVML rather than torch.cuda, because torch creates a CUDA context (hundreds of MB of device
+    memory, a second of start-up) in every process that asks, and every process that records a run asks,
+    CPU runs and the report included. GPU 0 is described; a machine of mixed GPUs lists every name."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:  # no NVIDIA driver (or no nvidia-ml-py): a CUDA build on a machine without a GPU
+        return {}
+    try:
+        handles = [pynvml.nvmlDeviceGetHandleByIndex(i) for i in range(pynvml.nvmlDeviceGetCount())]
+        if not handles:
+            return {}
+        names = [_text(pynvml.nvmlDeviceGetName(handle)) for handle in handles]
+        first = handles[0]
+        major, minor = pynvml.nvmlDeviceGetCudaComputeCapability(first)
+        info = {
+            "gpu_count": str(len(handles)),
+            "gpu_name": names[0],
+            "gpu_memory_gb": f"{pynvml.nvmlDeviceGetMemoryInfo(first).total / 2**30:.1f}",
+            "gpu_driver": _text(pynvml.nvmlSystemGetDriverVersion()),
+            "gpu_compute_capability": f"{major}.{minor}",
+            "gpu_mig": _mig_mode(pynvml, first),
+        }
+        if len(set(names)) > 1:
+            info["gpu_names"] = ", ".join(names)
+        return info
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def _mig_mode(pynvml: Any, handle: Any) -> str:
+    """'enabled' when the GPU is split into MIG slices (a run then has a slice, not the whole GPU)."""
+    try:
+        current, _pending = pynvml.nvmlDeviceGetMigMode(handle)
+    except pynvml.NVMLError:  # a GPU without MIG support
+        return "unsupported"
+    return "enabled" if current == pynvml.NVML_DEVICE_MIG_ENABLE else "disabled"
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def determinism() -> dict[str, str]:
+    """The settings that decide whether this process's kernels are deterministic, as run tags: a run trained
+    with them off on a GPU may not reproduce bit for bit, and `reproduce` says so instead of "differs"."""
+    import torch
+
+    return {
+        "deterministic_algorithms": str(torch.are_deterministic_algorithms_enabled()).lower(),
+        "cudnn_deterministic": str(torch.backends.cudnn.deterministic).lower(),
+        "cudnn_benchmark": str(torch.backends.cudnn.benchmark).lower(),
+        "cublas_workspace_config": os.environ.get("CUBLAS_WORKSPACE_CONFIG", "unset"),
+    }
 
 
 def summary() -> str:

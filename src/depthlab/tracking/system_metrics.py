@@ -53,13 +53,12 @@ class SystemSampler:
 
 
 def _gpu_monitors() -> list[Any]:
-    import torch
+    """MLflow's GPU collector (utilisation, memory, power, through nvidia-ml-py) where NVML sees a GPU; asked
+    of the fingerprint, which reads NVML, not of torch.cuda, which would create a CUDA context here."""
+    from depthlab import hardware
 
-    if not torch.cuda.is_available():
+    if hardware.fingerprint()["gpu_count"] == "0":
         return []
-    try:
-        from mlflow.system_metrics.metrics.gpu_monitor import GPUMonitor
+    from mlflow.system_metrics.metrics.gpu_monitor import GPUMonitor
 
-        return [GPUMonitor()]
-    except Exception:  # it needs nvidia-ml-py; without it, the hw.* tags still name the GPU
-        return []
+    return [GPUMonitor()]
