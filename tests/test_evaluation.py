@@ -73,6 +73,11 @@ def test_evaluate_family_writes_details_and_headline_metrics_and_logs_test_metri
     metrics = MlflowClient().get_run(run_id).data.metrics
     assert metrics["test_accuracy"] == point["per_seed"]["1"]["test_accuracy"]
     assert not [key for key in metrics if "class" in key]  # per-class results are a table, not ten scalars
+    # Every run's class for every test example, kept for the report's resampling of test examples.
+    predictions = np.load(tmp_path / "details" / "mnist1d" / "predictions.npz")
+    labels, predicted = predictions["labels"], predictions[point["per_seed"]["1"]["predictions"]]
+    assert predicted.shape == labels.shape == (200,)
+    assert (predicted == labels).mean() == pytest.approx(point["per_seed"]["1"]["test_accuracy"])
 
 
 def test_the_representative_seed_of_each_depth_gets_a_per_class_table_and_a_confusion_figure(

@@ -23,6 +23,7 @@ from depthlab.params import Params
 
 QUALITY = ("test_accuracy", "test_loss", "test_macro_f1")
 HEADLINE = (*QUALITY, "latency_ms_per_sample", "throughput_samples_per_s")
+PREDICTIONS = "predictions.npz"
 
 
 def load_trained(params: Params, family: str, depth: int, meta: Meta, checkpoint: Path) -> nn.Module:
@@ -39,8 +40,8 @@ def load_trained(params: Params, family: str, depth: int, meta: Meta, checkpoint
 
 
 def measure(net: nn.Module, x: np.ndarray, y: np.ndarray, latency_samples: int) -> dict[str, Any]:
-    """Quality on the whole test set; with `latency_samples`, single-sample latency and batched throughput too
-    (NaN without), on the CPU."""
+    """Quality on the whole test set, and the class `predicted` for each test example; with `latency_samples`,
+    single-sample latency and batched throughput too (NaN without), on the CPU."""
     inputs, targets = torch.from_numpy(x), torch.from_numpy(y)
     latency_s = throughput = math.nan
     with torch.inference_mode():
@@ -62,6 +63,7 @@ def measure(net: nn.Module, x: np.ndarray, y: np.ndarray, latency_samples: int) 
     confusion = confusion_matrix(y, predicted, logits.shape[1])
     per_class = confusion.diagonal() / np.maximum(confusion.sum(axis=1), 1)
     return {
+        "predicted": predicted,
         "test_accuracy": float((predicted == y).mean()),
         "test_loss": loss,
         "test_macro_f1": macro_f1(confusion),
@@ -115,17 +117,19 @@ def _evaluate_dataset(
     grid: list[dict[str, Any]] = []
     details_dir.mkdir(parents=True)
     class_results: dict[tuple[int, int], dict[str, Any]] = {}  # per reported (depth, seed): for its class table
+    predictions = {"labels": y}
     for run in trained["runs"]:
         net = load_trained(params, family, run["depth"], meta, models_dir / run["checkpoint"])
         result = measure(net, x, y, params.evaluate.latency_samples if run["reported"] else 0)
+        name = Path(run["checkpoint"]).with_suffix("").as_posix().replace("/", "-")
+        predictions[name] = result.pop("predicted").astype(np.int16)
         headline_keys = HEADLINE if run["reported"] else QUALITY
         tracking.log_to_finished_run(
             run["run_id"],
             {k: result[k] for k in headline_keys},
             {"evaluation/test.json": {**result, "classes": meta.classes}},
         )
-        name = Path(run["checkpoint"]).with_suffix(".json").as_posix().replace("/", "-")
-        write_json(details_dir / name, {**result, "classes": meta.classes})
+        write_json(details_dir / f"{name}.json", {**result, "classes": meta.classes})
         if run["phase"] == "grid":
             grid.append(
                 {
@@ -137,6 +141,7 @@ def _evaluate_dataset(
                     "test_accuracy": _finite_or_none(result["test_accuracy"]),
                     "selected": run["selected"],
                     "diverged": int(run["diverged"]),
+                    "predictions": name,
                     "train_time_s": run["train_time_s"],
                     "train_samples_per_s": _samples_per_s(params, run),
                 }
@@ -151,7 +156,11 @@ def _evaluate_dataset(
             "train_samples_per_s": _samples_per_s(params, run),
             "diverged": int(run["diverged"]),
             "run_id": run["run_id"],
+            "predictions": name,
         }
+    # Every run's class for every test example (int16, compressed: kilobytes), so the report can resample test
+    # examples as well as seeds; keyed as the runs' `predictions` entries name them.
+    np.savez_compressed(details_dir / PREDICTIONS, **predictions)
     for depth, point in per_depth.items():
         point["representative_seed"] = seed = representative_seed(point["per_seed"])
         tracking.tag_finished_runs(
