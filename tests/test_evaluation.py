@@ -11,6 +11,7 @@ from depthlab.errors import DataError
 from depthlab.evaluation import (
     confusion_matrix,
     evaluate_family,
+    headline,
     load_trained,
     macro_f1,
     measure,
@@ -58,8 +59,8 @@ def test_evaluate_family_writes_details_and_headline_metrics_and_logs_test_metri
     headline = json.loads(
         (tmp_path / "metrics" / "mnist1d.json").read_text()
     )  # what `dvc metrics show` prints: one short row
-    assert list(headline) == ["d00", "d01"]
-    assert headline["d01"] == round(100 * on_disk["depths"]["1"]["test_accuracy"], 1)
+    assert list(headline) == ["00", "01"]
+    assert headline["01"] == round(100 * on_disk["depths"]["1"]["test_accuracy"], 1)
     point = on_disk["depths"]["1"]
     assert (
         point["seeds"] == 2 and 0 < point["test_accuracy"] <= 1 and point["param_count"] == 5110 and point["lr"] == 0.01
@@ -120,3 +121,29 @@ def test_a_damaged_checkpoint_is_a_clear_error(tmp_path, prepared, tiny_params):
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(DataError, match=r"seed-0\.ckpt: not a loadable checkpoint"):
         load_trained(tiny_params, "mlp", 1, load_meta(prepared), bad)
+
+
+@pytest.mark.slow  # runs `dvc metrics show`
+def test_dvc_metrics_show_of_the_default_study_fits_80_columns(tmp_path):
+    """Every (family, dataset) of params.yaml with every depth at its widest value (100.0), as DVC prints it."""
+    import subprocess
+
+    from depthlab.params import load_params
+    from depthlab.stages import METRICS
+    from tests.helpers.project import ROOT, project_env
+
+    params = load_params(ROOT / "params.yaml")
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, env=project_env(tmp_path), check=True)
+    (tmp_path / "dvc.yaml").write_text(f"metrics:\n  - {METRICS}\n")
+    for dataset, family, depths in params.study():
+        summary = {"depths": {str(depth): {"test_accuracy": 1.0} for depth in depths}}
+        path = tmp_path / METRICS / family / f"{dataset}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(headline(summary)))
+    env = {**project_env(tmp_path), "COLUMNS": "80"}
+    shown = subprocess.run(["dvc", "metrics", "show"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    lines = shown.stdout.splitlines()
+    assert len(lines) == 1 + len(list(params.study())) and "100 " in lines[1], shown.stdout + shown.stderr
+    assert max(len(line) for line in lines) <= 80, "\n" + shown.stdout
+    assert all(line.startswith(f"{METRICS}/") for line in lines[1:])

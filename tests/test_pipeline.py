@@ -101,7 +101,7 @@ def test_repro_logs_every_training_run_with_its_fields(repo):
     champion = client(repo).get_model_version_by_alias("depthlab-mnist1d", "champion")  # the report registered it
     assert champion.run_id in {r.info.run_id for r in runs} and champion.tags["dataset"] == "mnist1d"
     shown = sh(repo, "dvc", "metrics", "show").stdout.splitlines()
-    assert shown[0].split() == ["Path", "d00", "d01"] and shown[1].startswith("metrics/mlp/mnist1d.json")
+    assert shown[0].split() == ["Path", "00", "01"] and shown[1].startswith("metrics/mlp/mnist1d.json")
 
 
 def test_no_secret_from_the_environment_reaches_mlflow(repo):
