@@ -4,7 +4,6 @@ verdicts (reports/claims.md and .html), logged to MLflow as a `report` run."""
 from __future__ import annotations
 
 import functools
-import os
 import re
 import textwrap
 from collections.abc import Callable
@@ -19,7 +18,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from depthlab import champions, claims, hardware, reference, tracking
+from depthlab import champions, claims, environment, hardware, reference, tracking
 from depthlab.families import FAMILIES
 from depthlab.outputs import read_json, staged_dir, write_text
 from depthlab.params import Params, TrainParams
@@ -332,7 +331,7 @@ def _promote_champions(
 
 def _scheduled_regressions(params: Params, table: pd.DataFrame) -> dict[str, str]:
     """{dataset: how it regressed} for a scheduled run whose best accuracy dropped as the scheduler counts it."""
-    if os.environ.get("DEPTHLAB_TRIGGER") != "schedule":
+    if environment.trigger() != "schedule":
         return {}
     from depthlab import schedule
 

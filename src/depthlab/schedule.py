@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from depthlab.environment import PIPELINE_RUN_ID, TRIGGER
 from depthlab.errors import DepthlabError
 from depthlab.outputs import write_text
 from depthlab.params import load_params
@@ -139,8 +140,8 @@ def scheduled_run(trigger: str) -> int:
         **os.environ,
         # dvc and the stages' `python` from this interpreter's environment, whatever PATH cron or systemd give
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DEPTHLAB_TRIGGER": trigger,
-        "DEPTHLAB_PIPELINE_RUN_ID": pipeline_run_id,
+        TRIGGER: trigger,
+        PIPELINE_RUN_ID: pipeline_run_id,
     }
     started = time.monotonic()
     remote = default_remote(environment)
