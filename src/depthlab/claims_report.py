@@ -18,7 +18,7 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
-from depthlab import champions, claims, environment, hardware, reference, tracking
+from depthlab import champions, claims, hardware, reference, tracking
 from depthlab.families import FAMILIES
 from depthlab.outputs import read_json, staged_dir, write_text
 from depthlab.params import Params, TrainParams
@@ -291,53 +291,13 @@ def _log(params: Params, table: pd.DataFrame, runs: pd.DataFrame, verdicts: list
         run.log_artifacts(out_dir / "plots", "report/plots")
         run.set_tags({"best_model": f"{best['dataset']}/{best['family']}-d{best['depth']}"})
         if params.tracking.enabled:
-            decisions = _promote_champions(params, table, runs, run.run_id)
+            decisions = champions.promote(params, table, runs, run.run_id)
             run.set_tags(
                 {
                     **{f"champion.{d.dataset}": "moved" if d.moves else "kept" for d in decisions},
                     "mlflow.note.content": _description(verdicts, decisions, len(table), run),
                 }
             )
-
-
-def _promote_champions(
-    params: Params, table: pd.DataFrame, runs: pd.DataFrame, report_run_id: str
-) -> list[champions.Decision]:
-    regressions = _scheduled_regressions(params, table)
-    decisions = []
-    for dataset in params.data.datasets:
-        current = tracking.registered_champion(dataset)
-        registered = champions.Champion.from_tags(current[1]) if current else None
-        decision = champions.decide(champions.candidate(table, runs, dataset), registered, regressions.get(dataset))
-        if decision.moves:
-            new = decision.candidate
-            version = tracking.register_champion(
-                dataset,
-                new.run_id,
-                {**new.tags(), "report_run_id": report_run_id, "why": decision.reason},
-                description=(
-                    f"depthlab's champion on {dataset}: the configuration of highest mean test accuracy (the one "
-                    "with fewer parameters where another lies inside its interval), as its median seed's model. "
-                    f'Load it with mlflow.pyfunc.load_model("models:/{tracking.registered_model_name(dataset)}'
-                    f"@{tracking.CHAMPION}\"); each version's tags hold its configuration, accuracy and report run."
-                ),
-            )
-            if version is None:
-                decision = replace(decision, moves=False, reason="its run is in another tracking store")
-        decisions.append(decision)
-        print(f"champion of {dataset}: {'moved' if decision.moves else 'kept'} ({decision.reason})")
-    return decisions
-
-
-def _scheduled_regressions(params: Params, table: pd.DataFrame) -> dict[str, str]:
-    """{dataset: how it regressed} for a scheduled run whose best accuracy dropped as the scheduler counts it."""
-    if environment.trigger() != "schedule":
-        return {}
-    from depthlab import schedule
-
-    before = tracking.previous_pipeline_metrics("schedule")
-    found = schedule.regressions(schedule.best_accuracies(table), before, params.schedule.max_accuracy_drop)
-    return {key.removeprefix(schedule.BEST_ACCURACY): text for key, text in found.items()}
 
 
 def _description(

@@ -32,12 +32,12 @@ from depthlab.environment import PIPELINE_RUN_ID, TRIGGER
 from depthlab.errors import DepthlabError
 from depthlab.outputs import write_text
 from depthlab.params import load_params
+from depthlab.regressions import best_accuracies, dataset_of, regressions
 
 LOCK = Path(".cache/scheduled-run.lock")
 ALERT = Path("reports/alert.md")
 SUMMARY = Path("reports/summary.csv")
 EXIT_LOCKED, EXIT_REGRESSION, EXIT_PUSH_FAILED = 75, 6, 8
-BEST_ACCURACY = "best_accuracy."
 
 
 class Locked(DepthlabError):
@@ -113,20 +113,6 @@ def commit_lock(environment: dict[str, str], message: str) -> bool:
 def headline(summary: Path = SUMMARY) -> dict[str, float]:
     """Each dataset's best mean test accuracy, from the report's summary table."""
     return best_accuracies(pd.read_csv(summary)) if summary.exists() else {}
-
-
-def best_accuracies(table: pd.DataFrame) -> dict[str, float]:
-    """`best_accuracy.<dataset>`: the metrics a scheduled run compares with the previous one's."""
-    return {f"{BEST_ACCURACY}{dataset}": float(rows.accuracy.max()) for dataset, rows in table.groupby("dataset")}
-
-
-def regressions(now: dict[str, float], before: dict[str, float], max_drop: float) -> dict[str, str]:
-    """{metric: how far it dropped} for each best accuracy that dropped more than `max_drop`."""
-    return {
-        key: f"{key}: {before[key]:.4f} -> {value:.4f} (drop {before[key] - value:.4f} > {max_drop})"
-        for key, value in sorted(now.items())
-        if key in before and before[key] - value > max_drop
-    }
 
 
 def scheduled_run(trigger: str) -> int:
@@ -209,7 +195,7 @@ def _champions_kept(problems: dict[str, str]) -> str:
 
     lines = []
     for key in problems:
-        dataset = key.removeprefix(BEST_ACCURACY)
+        dataset = dataset_of(key)
         name = f"{tracking.registered_model_name(dataset)}@{tracking.CHAMPION}"
         registered = tracking.registered_champion(dataset)
         if registered is None:
