@@ -192,13 +192,6 @@ def test_a_machine_that_changes_what_is_learned_makes_the_hardware_claim_depend(
     assert claim.verdict == "depends" and "1 of 2 configurations" in claim.finding and "d/mlp-d2" in claim.finding
 
 
-def test_pareto_front():
-    from depthlab.claims_report import pareto_front
-
-    rows = pd.DataFrame({"train_time_s": [1, 2, 3, 4], "accuracy": [0.5, 0.4, 0.7, 0.6]})
-    assert list(pareto_front(rows).index) == [0, 2]
-
-
 def test_a_verdict_that_rests_on_the_lr_is_flagged_sensitive_and_one_that_does_not_is_not():
     """A grid of two lrs on 5 seeds: at lr 0.001 accuracy rises with depth everywhere, at lr 0.01 the deepest
     models collapse to chance; each configuration chose 0.001. Claim 2 ("deeper is more accurate") then
