@@ -8,7 +8,12 @@ import re
 import pandas as pd
 
 from depthlab import claims, reference
+from depthlab.claims.statistics import collapse
+from depthlab.claims.study import KEYS
+from depthlab.claims.text import percent
 from depthlab.params import Params, TrainParams
+from depthlab.report.evidence import as_markdown
+from depthlab.report.plots import CLAIM_PLOTS
 
 SUMMARY_COLUMNS = {
     "dataset": "dataset",
@@ -96,8 +101,8 @@ def document(
             f"Learning rate: {claim.lr_sensitivity}.",
             "",
         ]
-        lines += [claim.evidence, ""]
-        lines += [f"![{plot}](plots/{plot})" for plot in claim.plots] + [""]
+        lines += [as_markdown(claim.evidence), ""]
+        lines += [f"![{plot}](plots/{plot})" for plot in _plots(claim)] + [""]
     if not grid.empty:
         lines += [
             "## Learning rates",
@@ -106,7 +111,7 @@ def document(
             f"seeds and {params.train.selection.max_steps} steps: mean validation and test accuracy in percent at "
             "every lr; the chosen lr had the best validation accuracy.",
             "",
-            claims.lr_table(grid, study).to_markdown(index=False),
+            lr_table(grid, study).to_markdown(index=False),
             "",
         ]
     shown = table.rename(columns=SUMMARY_COLUMNS)[list(SUMMARY_COLUMNS.values())]
@@ -140,6 +145,33 @@ def _halves(claim: claims.Claim) -> str:
     if first == second:
         return f"agree with each other ({first}), not with all seeds"
     return f"disagree ({first} / {second}; all seeds: {claim.measured_verdict})"
+
+
+def _plots(claim: claims.Claim) -> tuple[str, ...]:
+    """The plots of the claim's figures; an untested claim has nothing measured to show."""
+    return () if claim.verdict == "untested" else CLAIM_PLOTS.get(claim.number, ())
+
+
+def lr_table(grid: pd.DataFrame, settings: claims.Settings) -> pd.DataFrame:
+    """Per configuration of the lr grid: the chosen lr, and at each lr the mean validation and test accuracy
+    of the grid's seeds with their collapses."""
+    rows = []
+    for (dataset, family, depth), group in grid.groupby(KEYS):
+        row = {
+            "dataset": dataset,
+            "family": family,
+            "depth": int(depth),
+            "chosen lr": f"{group[group.selected].lr.iloc[0]:g}" if group.selected.any() else "n/a",
+        }
+        for lr, at in group.groupby("lr"):
+            gone = collapse(at.test_accuracy, float(at.chance.iloc[0]), settings.collapse_margin, settings.confidence)
+            val, test = (percent(at[column].astype(float).mean()) for column in ("val_accuracy", "test_accuracy"))
+            shown = f"{val} / {test}"
+            row[f"lr {lr:g}: val / test %"] = shown + (
+                f", {gone.collapsed} of {gone.seeds} collapsed" if gone.collapsed else ""
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def html(markdown: str) -> str:

@@ -19,6 +19,15 @@ import pandas as pd
 from depthlab.claims import matched_configurations
 from depthlab.families import FAMILIES
 
+CLAIM_PLOTS = {  # the plots that show each claim's evidence
+    1: ("train_time_vs_depth.png",),
+    2: ("accuracy_vs_depth.png", "pareto.png"),
+    3: ("throughput_vs_depth.png",),
+    4: ("seed_spread_vs_depth.png", "accuracy_vs_depth.png"),
+    5: ("families_matched.png",),
+    6: ("pareto.png",),
+}
+
 
 def accuracy_curves(table: pd.DataFrame) -> pd.DataFrame:
     """Mean test accuracy per (dataset, family, depth) with its interval: the data of DVC's accuracy plot."""
