@@ -14,9 +14,9 @@ import pytest
 from mlflow import MlflowClient
 
 from depthlab import champions
-from depthlab.claims_report import write_report
 from depthlab.data import load_arrays, load_meta
 from depthlab.evaluation import evaluate_family
+from depthlab.report import write_report
 
 CONFIGURATIONS = pd.DataFrame(
     [  # dataset, family, depth, lr, param_count, seeds, accuracy, its interval

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from depthlab.schedule import EXIT_LOCKED, EXIT_REGRESSION, acquire, regressions
+from depthlab.schedule import EXIT_LOCKED, EXIT_REGRESSION, acquire
 from tests.helpers.params import corrupt_user_dataset, raw_params
 from tests.helpers.project import ROOT, copy_project, project_env
 
@@ -49,12 +49,6 @@ def pipeline_runs(project: Path) -> list:
     client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
     experiment = client.get_experiment_by_name("depthlab-pipeline")
     return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"]) if experiment else []
-
-
-def test_regressions_compare_each_dataset_with_the_previous_run():
-    assert regressions(
-        {"best_accuracy.a": 0.80, "best_accuracy.b": 0.5}, {"best_accuracy.a": 0.85, "best_accuracy.b": 0.51}, 0.02
-    ) == {"best_accuracy.a": "best_accuracy.a: 0.8500 -> 0.8000 (drop 0.0500 > 0.02)"}
 
 
 def test_an_overlapping_run_exits_with_its_own_code_and_the_first_finishes(project):

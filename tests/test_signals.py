@@ -187,7 +187,7 @@ def test_an_interrupted_stage_resumes_from_its_last_state(project):
 def test_stages_that_build_no_network_start_without_torch():
     """What a stage imports is most of its fixed cost, and torch is a large part of it."""
     load = (
-        "import sys; from depthlab import stages, data, validation, claims_report, params; params.load_params(); "
+        "import sys; from depthlab import stages, data, validation, report, params; params.load_params(); "
         "print(sorted(m for m in ('torch', 'lightning_fabric', 'sklearn') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", load], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -4,15 +4,20 @@ The champion is the configuration of highest mean test accuracy; a configuration
 with fewer parameters is as good by the evidence, and the smaller model wins. The registered model
 `depthlab-<dataset>` holds its representative (median) seed, and its alias `champion` moves only when a new
 champion's mean lies above the old champion's interval: a result the seeds cannot tell apart from the old one
-never moves it, and neither does a scheduled run that regressed.
+never moves it, and neither does a scheduled run that regressed. `promote` applies the rule to the registry
+after each report.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import pandas as pd
+
+from depthlab import environment, tracking
+from depthlab.params import Params
+from depthlab.regressions import best_accuracies, dataset_of, regressions
 
 DIGITS = 6  # accuracies in registry tags read 0.9245, not 0.9245000000000001
 
@@ -121,3 +126,41 @@ def decide(new: Champion | None, registered: Champion | None, regression: str | 
         f"{registered.configuration} ({100 * registered.accuracy:.1f}%) by more than its interval "
         f"(up to {100 * registered.accuracy_high:.1f}%)",
     )
+
+
+def promote(params: Params, table: pd.DataFrame, runs: pd.DataFrame, report_run_id: str) -> list[Decision]:
+    """Each dataset's decision against the registered champion, applied: a champion that moves is registered as
+    a new version of its dataset's model (tagged with the report run that chose it) and the alias follows."""
+    regressed = _scheduled_regressions(table, params.schedule.max_accuracy_drop)
+    decisions = []
+    for dataset in params.data.datasets:
+        current = tracking.registered_champion(dataset)
+        registered = Champion.from_tags(current[1]) if current else None
+        decision = decide(candidate(table, runs, dataset), registered, regressed.get(dataset))
+        if decision.moves:
+            new = decision.candidate
+            version = tracking.register_champion(
+                dataset,
+                new.run_id,
+                {**new.tags(), "report_run_id": report_run_id, "why": decision.reason},
+                description=(
+                    f"depthlab's champion on {dataset}: the configuration of highest mean test accuracy (the one "
+                    "with fewer parameters where another lies inside its interval), as its median seed's model. "
+                    f'Load it with mlflow.pyfunc.load_model("models:/{tracking.registered_model_name(dataset)}'
+                    f"@{tracking.CHAMPION}\"); each version's tags hold its configuration, accuracy and report run."
+                ),
+            )
+            if version is None:
+                decision = replace(decision, moves=False, reason="its run is in another tracking store")
+        decisions.append(decision)
+        print(f"champion of {dataset}: {'moved' if decision.moves else 'kept'} ({decision.reason})")
+    return decisions
+
+
+def _scheduled_regressions(table: pd.DataFrame, max_drop: float) -> dict[str, str]:
+    """{dataset: how it regressed} for a scheduled run whose best accuracy dropped as the scheduler counts it."""
+    if environment.trigger() != "schedule":
+        return {}
+    before = tracking.previous_pipeline_metrics("schedule")
+    found = regressions(best_accuracies(table), before, max_drop)
+    return {dataset_of(key): text for key, text in found.items()}

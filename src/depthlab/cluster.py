@@ -26,11 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import interrupts, tracking
+from depthlab.environment import EXECUTOR
 from depthlab.errors import ClusterError
 from depthlab.params import Params
 from depthlab.training import EnsembleCache, EnsembleJob, TrainedSeed, reuse_finished, train_members
 
-EXECUTOR = "DEPTHLAB_EXECUTOR"
 CONNECT_TIMEOUT_S = 10.0
 TASK_RETRIES = 3  # a task whose node is lost runs again elsewhere
 

@@ -28,15 +28,16 @@ from pathlib import Path
 
 import pandas as pd
 
+from depthlab.environment import PIPELINE_RUN_ID, TRIGGER
 from depthlab.errors import DepthlabError
 from depthlab.outputs import write_text
 from depthlab.params import load_params
+from depthlab.regressions import best_accuracies, dataset_of, regressions
 
 LOCK = Path(".cache/scheduled-run.lock")
 ALERT = Path("reports/alert.md")
 SUMMARY = Path("reports/summary.csv")
 EXIT_LOCKED, EXIT_REGRESSION, EXIT_PUSH_FAILED = 75, 6, 8
-BEST_ACCURACY = "best_accuracy."
 
 
 class Locked(DepthlabError):
@@ -114,20 +115,6 @@ def headline(summary: Path = SUMMARY) -> dict[str, float]:
     return best_accuracies(pd.read_csv(summary)) if summary.exists() else {}
 
 
-def best_accuracies(table: pd.DataFrame) -> dict[str, float]:
-    """`best_accuracy.<dataset>`: the metrics a scheduled run compares with the previous one's."""
-    return {f"{BEST_ACCURACY}{dataset}": float(rows.accuracy.max()) for dataset, rows in table.groupby("dataset")}
-
-
-def regressions(now: dict[str, float], before: dict[str, float], max_drop: float) -> dict[str, str]:
-    """{metric: how far it dropped} for each best accuracy that dropped more than `max_drop`."""
-    return {
-        key: f"{key}: {before[key]:.4f} -> {value:.4f} (drop {before[key] - value:.4f} > {max_drop})"
-        for key, value in sorted(now.items())
-        if key in before and before[key] - value > max_drop
-    }
-
-
 def scheduled_run(trigger: str) -> int:
     """The whole scheduled run; returns the exit code."""
     from depthlab import tracking
@@ -139,8 +126,8 @@ def scheduled_run(trigger: str) -> int:
         **os.environ,
         # dvc and the stages' `python` from this interpreter's environment, whatever PATH cron or systemd give
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DEPTHLAB_TRIGGER": trigger,
-        "DEPTHLAB_PIPELINE_RUN_ID": pipeline_run_id,
+        TRIGGER: trigger,
+        PIPELINE_RUN_ID: pipeline_run_id,
     }
     started = time.monotonic()
     remote = default_remote(environment)
@@ -208,7 +195,7 @@ def _champions_kept(problems: dict[str, str]) -> str:
 
     lines = []
     for key in problems:
-        dataset = key.removeprefix(BEST_ACCURACY)
+        dataset = dataset_of(key)
         name = f"{tracking.registered_model_name(dataset)}@{tracking.CHAMPION}"
         registered = tracking.registered_champion(dataset)
         if registered is None:

@@ -135,11 +135,11 @@ def evaluate(params: Params, family: str) -> None:
 
 
 def report(params: Params) -> None:
-    from depthlab import claims_report
+    from depthlab.report import write_report
 
     _check_tracking(params)
     print(f"writing the claims report from {EVALUATIONS}", flush=True)
-    table = claims_report.write_report(params, EVALUATIONS, REPORTS)
+    table = write_report(params, EVALUATIONS, REPORTS)
     print(f"report over {len(table)} configurations: {REPORTS / 'claims.md'}")
 
 

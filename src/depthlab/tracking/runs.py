@@ -20,7 +20,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
-from depthlab import hardware
+from depthlab import environment, hardware
 from depthlab.errors import TrackingError
 from depthlab.interrupts import deferred
 from depthlab.tracking import models
@@ -239,8 +239,8 @@ def tracked_runs(
             "dvc_stage": os.environ.get("DVC_STAGE", "none"),
             "dvc_experiment": os.environ.get("DVC_EXP_NAME", "none"),
             "pid": str(os.getpid()),  # with hw.host: lets a later start tell a killed process's run from a live one
-            "trigger": os.environ.get("DEPTHLAB_TRIGGER", "manual"),
-            "pipeline_run_id": os.environ.get("DEPTHLAB_PIPELINE_RUN_ID", "none"),
+            "trigger": environment.trigger(),
+            "pipeline_run_id": environment.pipeline_run_id(),
         }
     )
     opened: list[TrackedRun] = []

@@ -4,8 +4,8 @@ import re
 from mlflow import MlflowClient
 
 from depthlab import tracking
-from depthlab.claims_report import write_report
 from depthlab.evaluation import evaluate_family
+from depthlab.report import write_report
 from depthlab.training import train_family
 from tests.helpers.params import make_params
 

@@ -1,0 +1,75 @@
+"""What the report reads: the evaluate stage's summaries as the claims' runs and lr grid, and the settings the
+claims are judged with."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from depthlab import claims
+from depthlab.families import FAMILIES
+from depthlab.outputs import read_json
+from depthlab.params import Params
+
+RUN_COLUMNS = [
+    "test_accuracy",
+    "train_time_s",
+    "train_samples_per_s",
+    "throughput_samples_per_s",
+    "latency_ms_per_sample",
+    "diverged",
+]
+
+
+def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """From the evaluate stage's summary.json files: the reported runs, one row per (dataset, family, depth,
+    seed) at the configuration's chosen lr; and the lr grid's runs, one row per (dataset, family, depth, lr,
+    seed), empty where the grid has one lr."""
+    rows, grid = [], []
+    for dataset, family, _ in params.study():
+        summary = read_json(evaluations / family / dataset / "summary.json")
+        for depth, point in summary["depths"].items():
+            for seed, values in point["per_seed"].items():
+                rows.append(
+                    {
+                        "dataset": dataset,
+                        "family": family,
+                        "depth": int(depth),
+                        "seed": int(seed),
+                        "lr": point["lr"],
+                        "param_count": point["param_count"],
+                        "chance": summary["chance"],
+                        **{key: values[key] for key in RUN_COLUMNS},
+                        "run_id": values["run_id"],
+                        "representative": int(seed) == point["representative_seed"],
+                    }
+                )
+        counts = {int(depth): point["param_count"] for depth, point in summary["depths"].items()}
+        for run in summary["grid"]:
+            grid.append(
+                {
+                    "dataset": dataset,
+                    "family": family,
+                    "param_count": counts[run["depth"]],
+                    "chance": summary["chance"],
+                    "throughput_samples_per_s": np.nan,  # grid runs are not timed
+                    "latency_ms_per_sample": np.nan,
+                    **run,
+                }
+            )
+    runs = pd.DataFrame(rows)
+    runs["test_accuracy"] = runs["test_accuracy"].astype(float)
+    return runs, pd.DataFrame(grid)
+
+
+def settings(params: Params, machine: str) -> claims.Settings:
+    return claims.Settings(
+        confidence=params.report.confidence,
+        collapse_margin=params.report.collapse_margin,
+        deep_from=params.report.deep_from,
+        kinds={d: params.data.kind(d) for d in params.data.datasets},
+        hardware_summary=machine,
+        types={name: family.article_type for name, family in FAMILIES.items()},
+    )

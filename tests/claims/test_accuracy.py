@@ -1,0 +1,21 @@
+import re
+
+from depthlab import claims
+from depthlab.claims.accuracy import claim_accuracy
+from depthlab.report.evidence import as_markdown
+from tests.helpers.studies import SETTINGS, bimodal_plain, study
+
+
+def test_a_bimodal_collapse_is_a_large_effect_with_its_collapse_count_not_a_p_value():
+    runs = study(bimodal_plain, families=("mlp", "resmlp"))
+    claim = claim_accuracy(runs, claims.configurations(runs, SETTINGS), SETTINGS)
+    assert "depth 4 plain vs residual on signal" in claim.effect and "7 of 10 plain seeds collapsed" in claim.effect
+    row = as_markdown(claim.evidence).split("He et al.")[1].splitlines()[-1]  # the signal's row
+    difference, adjusted_p = re.search(r"\| (-[\d.]+) pts \[.*\|\s+([\d.]+) \|", row).groups()
+    assert -58 < float(difference) < -54 and float(adjusted_p) < 0.05 and "7 of 10 seeds collapsed" in row
+
+
+def test_a_peak_then_a_significant_drop_is_reported_as_such():
+    runs = study(lambda dataset, family, depth: {0: 0.5, 1: 0.8, 4: 0.6}[depth])
+    claim = claim_accuracy(runs, claims.configurations(runs, SETTINGS), SETTINGS)
+    assert claim.verdict == "depends" and "rises to depth 1, then significantly worse" in as_markdown(claim.evidence)
