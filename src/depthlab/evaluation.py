@@ -177,6 +177,7 @@ def _evaluate_dataset(
         "family": family,
         "chance": float(np.bincount(y).max() / len(y)),  # the majority class's share of the test split
         "lr_grid": trained["lr_grid"],
+        "predictions": PREDICTIONS,  # every run's answers, by its `predictions` entry
         "depths": {
             str(depth): {
                 "param_count": point["param_count"],

@@ -164,8 +164,15 @@ class ReportParams(StrictModel):
     confidence: float = Field(gt=0.5, lt=1, description="confidence intervals; tests count at p < 1 - this")
     deep_from: int = Field(ge=1, description="claim 6 calls a model deep from this many layers")
     collapse_margin: float = Field(
-        ge=0, lt=1, description="a seed has collapsed when its test accuracy is within this of the majority-class rate"
+        ge=0,
+        lt=1,
+        description="a seed failed when its accuracy is closer to chance than to its configuration's median seed, "
+        "or below chance + this x (1 - chance); chance is the majority class's share",
     )
+    verdict_agreement: float = Field(
+        gt=0.5, le=1, description="a verdict is stated when this share of the study's replicates reach it"
+    )
+    resamples: int = Field(ge=20, description="replicates of the study (seeds and test examples resampled)")
 
 
 class ScheduleParams(StrictModel):

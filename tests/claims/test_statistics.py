@@ -15,20 +15,14 @@ def test_accuracy_intervals_stay_inside_0_and_1_even_for_bimodal_seeds():
     assert all(np.isnan(statistics.mean_interval(pd.Series([], dtype=float), 0.95)))
 
 
-def test_collapse_rate_has_the_exact_binomial_interval():
-    found = statistics.collapse(pd.Series([0.1, 0.12, 0.9, 0.95, 0.11]), chance=0.1, margin=0.05, confidence=0.95)
-    assert (found.collapsed, found.seeds) == (3, 5)
-    assert (found.low, found.high) == pytest.approx((0.1466, 0.9473), abs=1e-3)  # Clopper-Pearson for 3 of 5
-    none = statistics.collapse(pd.Series([0.9] * 10), chance=0.1, margin=0.05, confidence=0.95)
-    assert none.low == 0 and none.high == pytest.approx(0.3085, abs=1e-3)
-
-
-def test_a_difference_has_a_permutation_test_and_an_interval_of_the_right_sign():
-    effect = statistics.difference(
-        pd.Series([0.9, 0.91, 0.92, 0.93, 0.94]), pd.Series([0.5, 0.52, 0.54, 0.56, 0.58]), 0.95
-    )
-    assert effect.estimate == pytest.approx(0.38) and 0.3 < effect.low < effect.estimate < effect.high < 0.45
-    assert effect.p == pytest.approx(2 / 252) and effect.cliffs_delta == 1.0  # exact: 252 relabellings of 5 vs 5
+def test_a_failed_seed_is_closer_to_chance_than_to_its_median_seed_or_under_a_margin_scaled_to_the_classes():
+    # Ten classes (chance 10%), median seed 95%: a seed at 21% failed though 11 points above chance.
+    digits = np.array([0.21, 0.5, 0.6, 0.94, 0.95, 0.95, 0.96, math.nan])
+    failed = statistics.failed(digits, chance=0.1, margin=0.1)
+    assert failed.tolist() == [True, True, False, False, False, False, False, True]
+    # Two classes, majority 63%: every seed at 65% failed, though none is far from its median (margin: 66.7%).
+    assert statistics.failed(np.full(5, 0.65), chance=0.63, margin=0.1).all()
+    assert not statistics.failed(np.full(5, 0.70), chance=0.63, margin=0.1).any()
 
 
 def test_benjamini_hochberg_adjusts_a_claims_tests_together():

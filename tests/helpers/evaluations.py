@@ -2,12 +2,14 @@
 
 The study is built so that every claim's rule has something to decide: accuracy that rises, peaks and
 collapses with depth, a diverged seed, a tabular dataset where depth does not pay, training time that
-grows with depth, and an lr grid whose seeds are enough for a permutation test.
+grows with depth, and an lr grid with enough seeds to be judged. Each run's answers on the test examples are
+written as the evaluate stage writes them (predictions.npz), sharing their dataset's example difficulty.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,29 @@ GRID = [0.001, 0.01]
 DEPTHS = {"mlp": [0, 1, 2, 4], "resmlp": [0, 1, 4], "cnn": [0, 1, 2], "rbm": [0, 2]}
 DATASETS = {"mlp": ["mnist1d", "breast_cancer"], "resmlp": ["mnist1d", "breast_cancer"], "cnn": ["mnist1d"]}
 CHANCE = {"mnist1d": 0.1, "breast_cancer": 0.63}
+EXAMPLES = 200
+CLASSES = {"mnist1d": 10, "breast_cancer": 2}
+
+
+def _labels(dataset: str) -> np.ndarray:
+    """Balanced classes for mnist1d; for breast_cancer, a majority class of CHANCE's share."""
+    if dataset == "breast_cancer":
+        return (np.arange(EXAMPLES) < round(CHANCE[dataset] * EXAMPLES)).astype(np.int16)
+    return (np.arange(EXAMPLES) % CLASSES[dataset]).astype(np.int16)
+
+
+def _predicted(dataset: str, accuracy: float | None, name: str) -> np.ndarray:
+    """Right on the examples easiest for this run (their dataset's difficulty, a little varied by run), wrong
+    (the next class) on the others; a diverged run predicts class 0 everywhere."""
+    labels = _labels(dataset)
+    if accuracy is None:
+        return np.zeros(EXAMPLES, dtype=np.int16)
+    difficulty = np.random.default_rng(len(dataset)).random(EXAMPLES)
+    jitter = np.random.default_rng(zlib.crc32(f"{dataset}/{name}".encode())).random(EXAMPLES)
+    right = np.argsort(difficulty + 0.2 * jitter)[: round(accuracy * EXAMPLES)]
+    predicted = (labels + 1) % CLASSES[dataset]
+    predicted[right] = labels[right]
+    return predicted.astype(np.int16)
 
 
 def study_params() -> Params:
@@ -49,36 +74,40 @@ def _accuracy(dataset: str, family: str, depth: int, seed: int, lr: float) -> fl
     return base - (0.02 if lr == GRID[1] else 0.0) + 0.01 * np.sin(7 * seed + depth)
 
 
-def _summary(dataset: str, family: str, depths: list[int]) -> dict[str, Any]:
+def _summary(dataset: str, family: str, depths: list[int]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     chosen = {depth: GRID[0] for depth in depths}
     seconds = {depth: 2.0 * (1 + depth) * (1.5 if family == "cnn" else 1.0) for depth in depths}
+    predictions = {"labels": _labels(dataset)}
 
-    def run(depth: int, seed: int, lr: float) -> dict[str, Any]:
-        accuracy = _accuracy(dataset, family, depth, seed, lr)
+    def run(depth: int, seed: int, lr: float, phase: str) -> dict[str, Any]:
+        name = f"d{depth}-lr{lr:g}-{phase}-seed-{seed}"
+        predictions[name] = _predicted(dataset, _accuracy(dataset, family, depth, seed, lr), f"{family}/{name}")
+        accuracy = float((predictions[name] == predictions["labels"]).mean())
         time = seconds[depth] * (1 + 0.001 * seed)
         return {
             "test_accuracy": accuracy,
             "train_time_s": time,
             "train_samples_per_s": 3000 / time,
-            "diverged": int(accuracy is None),
+            "diverged": int(_accuracy(dataset, family, depth, seed, lr) is None),
+            "predictions": name,
         }
 
     points = {}
     for depth in depths:
         per_seed = {
             str(seed): {
-                **run(depth, seed, chosen[depth]),
+                **run(depth, seed, chosen[depth], "final"),
                 "throughput_samples_per_s": 9000 / seconds[depth],
                 "latency_ms_per_sample": 0.1 * (1 + depth),
                 "run_id": f"{dataset}-{family}-{depth}-{seed}",
             }
             for seed in SEEDS
         }
-        finite = sorted((s["test_accuracy"], int(k)) for k, s in per_seed.items() if s["test_accuracy"] is not None)
+        ranked = sorted((s["test_accuracy"], int(k)) for k, s in per_seed.items())
         points[str(depth)] = {
             "param_count": (100 + 40 * depth) * (3 if family == "resmlp" else 1) + len(family),
             "lr": chosen[depth],
-            "representative_seed": finite[(len(finite) - 1) // 2][1],
+            "representative_seed": ranked[(len(ranked) - 1) // 2][1],
             "per_seed": per_seed,
         }
     grid = [
@@ -89,19 +118,29 @@ def _summary(dataset: str, family: str, depths: list[int]) -> dict[str, Any]:
             "steps": 30,
             "val_accuracy": _accuracy(dataset, family, depth, seed, lr),
             "selected": lr == chosen[depth],
-            **run(depth, seed, lr),
+            **run(depth, seed, lr, "grid"),
         }
         for depth in depths
         for lr in GRID
         for seed in SEEDS[:4]
     ]
-    return {"dataset": dataset, "family": family, "chance": CHANCE[dataset], "depths": points, "grid": grid}
+    summary = {
+        "dataset": dataset,
+        "family": family,
+        "chance": CHANCE[dataset],
+        "depths": points,
+        "grid": grid,
+        "predictions": "predictions.npz",
+    }
+    return summary, predictions
 
 
 def write_evaluations(params: Params, out: Path) -> Path:
-    """summary.json per (family, dataset) of `params`'s study, where the report reads them."""
+    """summary.json and predictions.npz per (family, dataset) of `params`'s study, where the report reads them."""
     for dataset, family, depths in params.study():
-        path = out / family / dataset / "summary.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(_summary(dataset, family, depths)))
+        folder = out / family / dataset
+        folder.mkdir(parents=True, exist_ok=True)
+        summary, predictions = _summary(dataset, family, depths)
+        (folder / "summary.json").write_text(json.dumps(summary))
+        np.savez_compressed(folder / summary["predictions"], **predictions)
     return out

@@ -31,7 +31,8 @@ def test_report_answers_every_claim_with_plots_and_a_run(tmp_path, tiny_params, 
     claims_md = (tmp_path / "reports" / "claims.md").read_text()
     for number in range(1, 8):
         assert f"## Claim {number}:" in claims_md
-    assert "Split-half check: not checked (too few seeds)" in claims_md  # two seeds here; halves need four
+    assert "| probability | effect [95% CI, seeds and test examples] |" in claims_md
+    assert "Replicates of the study:" in claims_md.split("## Claim 2:")[1]
     assert "Learning rate: not checked: train.lr has one value." in claims_md
     curves = (tmp_path / "reports" / "accuracy_by_depth.csv").read_text().splitlines()
     assert curves[0] == "dataset,family,depth,test_accuracy,ci_low,ci_high,collapsed,seeds" and len(curves) == 3

@@ -5,14 +5,12 @@ depth and the deepest's drop from the peak; and plain against residual MLPs at t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
-
-import pandas as pd
+from typing import Any
 
 from depthlab.claims.claim import Claim, Settings
 from depthlab.claims.comparisons import Comparison, Pairs, compare_all
-from depthlab.claims.statistics import Collapse, Effect, collapse, difference
-from depthlab.claims.study import seeds_of
+from depthlab.claims.replicates import Overall, View, most_accurate
+from depthlab.claims.statistics import Collapse, Effect
 from depthlab.claims.text import pair, points
 
 NO_DIFFERENCE = Effect(0.0, 0.0, 0.0)  # the peak is the shallowest (or the deepest) depth: nothing to test
@@ -25,9 +23,9 @@ class DepthCurve:
 
     dataset: str
     family: str
-    shallow: pd.Series
-    best: pd.Series
-    deep: pd.Series
+    shallow: Any  # rows of the study's table (claims.replicates.View.rows)
+    best: Any
+    deep: Any
     gain: Comparison[tuple[str, str]]
     drop: Comparison[tuple[str, str]]
     rises: bool  # the gain is significant and positive
@@ -48,14 +46,15 @@ class PlainVsResidual:
 
 @dataclass(frozen=True)
 class Accuracy:
-    """Claim 2's evidence."""
+    """Claim 2's evidence; `overall`: every family's deepest against its shallowest over every dataset."""
 
     curves: list[DepthCurve]
     plain_vs_residual: list[PlainVsResidual]
+    overall: Overall | None = None
 
 
-def claim_accuracy(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> Claim:
-    evidence = _measure(runs, table, settings)
+def claim_accuracy(view: View, settings: Settings) -> Claim:
+    evidence = _measure(view, settings)
     curves, residual = evidence.curves, evidence.plain_vs_residual
     if all(c.rises and c.peaks_deepest for c in curves):
         verdict, finding = "supported", "accuracy rises significantly with depth up to the deepest model everywhere."
@@ -85,22 +84,22 @@ def claim_accuracy(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) 
         worst = min(residual, key=lambda r: r.difference.effect.estimate)
         effect += (
             f"; depth {worst.depth} plain vs residual on {worst.dataset}: {points(worst.difference.effect)}, "
-            f"{worst.plain.collapsed} of {worst.plain.seeds} plain seeds collapsed"
+            f"{worst.plain.collapsed} of {worst.plain.seeds} plain seeds failed"
         )
-    return Claim(2, "Deeper models are more accurate.", verdict, finding, effect, evidence)
+    tests = [c.gain for c in curves] + [c.drop for c in curves] + [r.difference for r in residual]
+    return Claim(2, "Deeper models are more accurate.", verdict, finding, effect, evidence, tuple(tests))
 
 
-def _measure(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> Accuracy:
+def _measure(view: View, settings: Settings) -> Accuracy:
     ends, gains, drops = {}, {}, {}
-    for (dataset, family), group in table.groupby(["dataset", "family"]):
-        group = group.sort_values("depth")
-        shallow, best, deep = group.iloc[0], group.loc[group.accuracy.idxmax()], group.iloc[-1]
+    for (dataset, family), rows in view.groups("dataset", "family").items():
+        shallow, best, deep = rows[0], most_accurate(rows), rows[-1]
         ends[dataset, family] = (shallow, best, deep)
-        at = {d: seeds_of(runs, dataset, family, d) for d in (best.depth, shallow.depth, deep.depth)}
         if best.depth != shallow.depth:
-            gains[dataset, family] = (at[best.depth], at[shallow.depth])
+            gains[dataset, family] = (view.key(best), view.key(shallow))
         if best.depth != deep.depth:
-            drops[dataset, family] = (at[deep.depth], at[best.depth])
+            drops[dataset, family] = (view.key(deep), view.key(best))
+    runs = view.runs
     plain_and_residual = {}
     for dataset in sorted(set(runs.dataset)):
         common = sorted(
@@ -108,25 +107,19 @@ def _measure(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> Acc
             & set(runs[(runs.dataset == dataset) & (runs.family == "resmlp")].depth)
         )
         if common:
-            plain_and_residual[dataset, int(common[-1])] = tuple(
-                seeds_of(runs, dataset, f, common[-1]) for f in ("mlp", "resmlp")
-            )
-    test = partial(difference, confidence=settings.confidence)
+            depth = int(common[-1])
+            plain_and_residual[dataset, depth] = ((dataset, "mlp", depth), (dataset, "resmlp", depth))
     gain, drop, plain_minus_residual = compare_all(
-        Pairs(test, gains), Pairs(test, drops), Pairs(test, plain_and_residual)
+        Pairs(view.difference, gains), Pairs(view.difference, drops), Pairs(view.difference, plain_and_residual)
     )
     alpha = settings.alpha
     curves = []
     for key, (shallow, best, deep) in ends.items():
         up, down = (found.get(key, Comparison(key, NO_DIFFERENCE)) for found in (gain, drop))
         curves.append(DepthCurve(*key, shallow, best, deep, up, down, up.above(alpha), down.below(alpha)))
-    residual = []
-    for (dataset, depth), compared in plain_minus_residual.items():
-        chance = float(runs[runs.dataset == dataset].chance.iloc[0])
-        plain = plain_and_residual[dataset, depth][0]
-        residual.append(
-            PlainVsResidual(
-                dataset, depth, compared, collapse(plain, chance, settings.collapse_margin, settings.confidence)
-            )
-        )
-    return Accuracy(curves, residual)
+    residual = [
+        PlainVsResidual(dataset, depth, compared, view.collapse(plain_and_residual[dataset, depth][0]))
+        for (dataset, depth), compared in plain_minus_residual.items()
+    ]
+    overall = view.overall([(view.key(c.deep), view.key(c.shallow)) for c in curves if c.deep is not c.shallow])
+    return Accuracy(curves, residual, overall)

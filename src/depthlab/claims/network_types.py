@@ -4,14 +4,12 @@ compared with the dataset's best."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
-
-import pandas as pd
+from typing import Any
 
 from depthlab.claims.claim import Claim, Settings
 from depthlab.claims.comparisons import Comparison, Pairs, compare_all
-from depthlab.claims.statistics import difference
-from depthlab.claims.study import matched_configurations, seeds_of
+from depthlab.claims.replicates import View
+from depthlab.claims.study import matched_configurations
 from depthlab.claims.text import points
 
 STATEMENT = (
@@ -28,7 +26,7 @@ class Matched:
     """One family's configuration at its dataset's matched parameter count (a row of the study's table), its
     type and the article's group of that type, and the dataset's best minus it (None for the best)."""
 
-    configuration: pd.Series
+    configuration: Any  # a row of the study's table (claims.replicates.View.rows)
     network_type: str
     group: str  # the article's: deep, plain, or both
     behind_best: Comparison[tuple[str, str]] | None
@@ -50,20 +48,21 @@ def article_group(network_type: str) -> str:
     return " and ".join(groups) or "-"
 
 
-def claim_types(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> Claim:
-    matched = matched_configurations(table)
-    if len(matched.family.unique()) < 2:
+def claim_types(view: View, settings: Settings) -> Claim:
+    matched = matched_configurations(view.rows)
+    families = sorted({row.family for row in matched})
+    if len(families) < 2:
         return Claim(5, STATEMENT, "untested", "the sweep trains fewer than two families.", "n/a", NetworkTypes([]))
-    types = {family: settings.types.get(family, family) for family in matched.family.unique()}
+    types = {family: settings.types.get(family, family) for family in families}
+    by_dataset: dict[str, list[Any]] = {}
+    for row in matched:
+        by_dataset.setdefault(row.dataset, []).append(row)
     best, pairs = {}, {}
-    for dataset, group in matched.groupby("dataset", sort=True):
-        best[dataset] = group.iloc[0]
-        for _, config in group.iloc[1:].iterrows():
-            pairs[dataset, config.family] = (
-                seeds_of(runs, dataset, best[dataset].family, best[dataset].depth),
-                seeds_of(runs, dataset, config.family, config.depth),
-            )
-    (behind,) = compare_all(Pairs(partial(difference, confidence=settings.confidence), pairs))
+    for dataset, rows in by_dataset.items():
+        best[dataset] = rows[0]
+        for config in rows[1:]:
+            pairs[dataset, config.family] = (view.key(best[dataset]), view.key(config))
+    (behind,) = compare_all(Pairs(view.difference, pairs))
     alpha = settings.alpha
     differs = [c for c in behind.values() if c.significant(alpha)]
     winners = sorted({f"{types[best[d].family]} ({best[d].family}) on {d}" for d, _ in behind})
@@ -82,8 +81,8 @@ def claim_types(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> 
     evidence = NetworkTypes(
         [
             Matched(config, types[config.family], article_group(types[config.family]), behind.get((d, config.family)))
-            for d, group in matched.groupby("dataset", sort=True)
-            for _, config in group.iterrows()
+            for d, rows in by_dataset.items()
+            for config in rows
         ]
     )
-    return Claim(5, STATEMENT, verdict, finding, effect, evidence)
+    return Claim(5, STATEMENT, verdict, finding, effect, evidence, tuple(behind.values()))

@@ -1,18 +1,17 @@
 """Claim 4: deep learning is more stable. Per family and dataset, the deepest against the shallowest
-configuration: the spread of its seeds' accuracies, and how many of them collapsed (one family of tests)."""
+configuration: the spread of its seeds' accuracies, and how many of them failed (statistics.failed), one
+family of tests; and the runs that diverged at any depth."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import partial
-
-import pandas as pd
+from typing import Any
 
 from depthlab.claims.claim import Claim, Settings
 from depthlab.claims.comparisons import Comparison, Pairs, compare_all
-from depthlab.claims.statistics import Collapse, collapse, more_collapses, spread_difference
-from depthlab.claims.study import seeds_of
+from depthlab.claims.replicates import View
+from depthlab.claims.statistics import Collapse
 from depthlab.claims.text import collapsed, p_value, pair, points
 
 
@@ -23,11 +22,11 @@ class Spread:
 
     dataset: str
     family: str
-    shallow: pd.Series  # rows of the study's table
-    deep: pd.Series
+    shallow: Any  # rows of the study's table (claims.replicates.View.rows)
+    deep: Any
     spread: Comparison[tuple[str, str]]  # std(deepest) - std(shallowest)
     collapse: Collapse  # at the deepest
-    collapses: Comparison[tuple[str, str]]  # collapsed seeds, deepest - shallowest (Fisher's exact test)
+    collapses: Comparison[tuple[str, str]]  # collapsed seeds, deepest - shallowest
     diverged: int
     less_stable: bool
     more_stable: bool
@@ -44,8 +43,8 @@ class Stability:
     spreads: list[Spread]
 
 
-def claim_stability(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> Claim:
-    spreads = _measure(runs, table, settings)
+def claim_stability(view: View, settings: Settings) -> Claim:
+    spreads = _measure(view, settings)
     diverged = sum(s.diverged for s in spreads)
     less, more = [s.less_stable for s in spreads], [s.more_stable for s in spreads]
     grew = [pair(s.dataset, s.family) for s in spreads if s.less_stable]
@@ -71,7 +70,7 @@ def claim_stability(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings)
     effect = (
         f"{pair(worst.dataset, worst.family)}, depth {int(worst.deep.depth)} vs "
         f"{int(worst.shallow.depth)}: {collapsed(worst.collapse)} at depth {int(worst.deep.depth)} "
-        f"({worst.more_collapses:+d}, Fisher adjusted p {p_value(worst.collapses.q)}); "
+        f"({worst.more_collapses:+d}, adjusted p {p_value(worst.collapses.q)}); "
         f"std of test accuracy {points(worst.spread.effect)}"
     )
     return Claim(
@@ -81,6 +80,7 @@ def claim_stability(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings)
         finding,
         effect,
         Stability(spreads),
+        tuple(test for s in spreads for test in (s.spread, s.collapses)),
     )
 
 
@@ -88,28 +88,20 @@ def _or_lowest(value: float) -> float:
     return -math.inf if math.isnan(value) else value
 
 
-def _measure(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> list[Spread]:
-    ends, seeds, collapses, diverged = {}, {}, {}, {}
-    for (dataset, family), group in table.groupby(["dataset", "family"]):
-        group = group.sort_values("depth")
-        shallow, deep = group.iloc[0], group.iloc[-1]
-        chance = float(runs[runs.dataset == dataset].chance.iloc[0])
-        deepest, shallowest = (seeds_of(runs, dataset, family, d) for d in (deep.depth, shallow.depth))
-        key = dataset, family
-        ends[key], seeds[key], diverged[key] = (shallow, deep), (deepest, shallowest), int(group.diverged.sum())
-        collapses[key] = tuple(
-            collapse(s, chance, settings.collapse_margin, settings.confidence) for s in (deepest, shallowest)
-        )
-    spread, more = compare_all(
-        Pairs(partial(spread_difference, confidence=settings.confidence), seeds), Pairs(more_collapses, collapses)
-    )
+def _measure(view: View, settings: Settings) -> list[Spread]:
+    ends, pairs, diverged = {}, {}, {}
+    for key, rows in view.groups("dataset", "family").items():
+        shallow, deep = rows[0], rows[-1]
+        ends[key], pairs[key] = (shallow, deep), (view.key(deep), view.key(shallow))
+        diverged[key] = sum(int(row.diverged) for row in rows)
+    spread, more = compare_all(Pairs(view.spread_difference, pairs), Pairs(view.more_collapses, pairs))
     alpha = settings.alpha
     return [
         Spread(
             *key,
             *ends[key],
             spread[key],
-            collapses[key][0],
+            view.collapse(pairs[key][0]),
             more[key],
             diverged[key],
             less_stable=diverged[key] > 0 or spread[key].above(alpha) or more[key].above(alpha),

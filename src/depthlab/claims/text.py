@@ -30,9 +30,9 @@ def times(effect: Effect) -> str:
 
 
 def collapsed(collapse: Collapse) -> str:
+    """Failed seeds, with the interval of their share over the study's replicates."""
     return (
-        f"{collapse.collapsed} of {collapse.seeds} seeds collapsed "
-        f"[{100 * collapse.low:.0f}%, {100 * collapse.high:.0f}%]"
+        f"{collapse.collapsed} of {collapse.seeds} seeds failed [{100 * collapse.low:.0f}%, {100 * collapse.high:.0f}%]"
     )
 
 

@@ -3,15 +3,12 @@ depth should pay on signals and images and not on tables."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import partial
-
-import pandas as pd
+from dataclasses import dataclass, field
+from typing import Any
 
 from depthlab.claims.claim import Claim, Settings
 from depthlab.claims.comparisons import Comparison, Pairs, compare_all
-from depthlab.claims.statistics import difference
-from depthlab.claims.study import seeds_of
+from depthlab.claims.replicates import Key, Overall, View, most_accurate
 from depthlab.claims.text import points
 
 STATEMENT = (
@@ -26,31 +23,38 @@ class DeepVsShallow:
 
     dataset: str
     kind: str
-    deep: pd.Series
-    shallow: pd.Series
+    deep: Any  # rows of the study's table (claims.replicates.View.rows)
+    shallow: Any
     difference: Comparison[str]
     deep_wins: bool  # significantly better
 
 
 @dataclass(frozen=True)
 class Uses:
-    """Claim 6's evidence."""
+    """Claim 6's evidence; `overall`: per kind of data, the best deep against the best shallow configuration
+    over its datasets."""
 
     datasets: list[DeepVsShallow]
+    overall: dict[str, Overall] = field(default_factory=dict)
 
 
-def claim_uses(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> Claim:
+def claim_uses(view: View, settings: Settings) -> Claim:
     kinds, deep_from = settings.kinds, settings.deep_from
     ends, pairs = {}, {}
-    for dataset, group in table.groupby("dataset"):
-        deep, shallow = group[group.depth >= deep_from], group[group.depth < deep_from]
-        if deep.empty or shallow.empty:
+    for (dataset,), rows in view.groups("dataset").items():
+        deep, shallow = [r for r in rows if r.depth >= deep_from], [r for r in rows if r.depth < deep_from]
+        if not deep or not shallow:
             continue
-        ends[dataset] = deep.loc[deep.accuracy.idxmax()], shallow.loc[shallow.accuracy.idxmax()]
-        pairs[dataset] = tuple(seeds_of(runs, dataset, c.family, c.depth) for c in ends[dataset])
-    (differences,) = compare_all(Pairs(partial(difference, confidence=settings.confidence), pairs))
+        ends[dataset] = most_accurate(deep), most_accurate(shallow)
+        pairs[dataset] = tuple(view.key(c) for c in ends[dataset])
+    (differences,) = compare_all(Pairs(view.difference, pairs))
     found = [DeepVsShallow(d, kinds.get(d, "?"), *ends[d], c, c.above(settings.alpha)) for d, c in differences.items()]
-    evidence = Uses(found)
+    by_kind: dict[str, list[tuple[Key, Key]]] = {}
+    for d in found:
+        by_kind.setdefault(d.kind, []).append((view.key(d.deep), view.key(d.shallow)))
+    overall = {kind: view.overall(pairs) for kind, pairs in sorted(by_kind.items())}
+    evidence = Uses(found, {kind: o for kind, o in overall.items() if o is not None})
+    tests = tuple(differences.values())
     effect = "; ".join(f"deep - shallow on {f.dataset}: {points(f.difference.effect)}" for f in found) or "n/a"
     deep_wins = {f.dataset: f.deep_wins for f in found}
     perceptual = [d for d in deep_wins if kinds.get(d) in ("sequence", "image")]
@@ -63,6 +67,7 @@ def claim_uses(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> C
             "needs at least one signal or image dataset and one tabular dataset with both shallow and deep models.",
             effect,
             evidence,
+            tests,
         )
     perceptual_wins = [deep_wins[d] for d in perceptual]
     tabular_wins = [deep_wins[d] for d in tabular]
@@ -74,4 +79,4 @@ def claim_uses(runs: pd.DataFrame, table: pd.DataFrame, settings: Settings) -> C
         verdict = "depends"
         won = [d for d, w in deep_wins.items() if w]
         finding = f"deep models are significantly better on {', '.join(won) or 'no dataset'}, not on the others."
-    return Claim(6, STATEMENT, verdict, finding + f" (deep = depth >= {deep_from})", effect, evidence)
+    return Claim(6, STATEMENT, verdict, finding + f" (deep = depth >= {deep_from})", effect, evidence, tests)

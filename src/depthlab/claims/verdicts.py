@@ -1,41 +1,113 @@
-"""The seven verdicts, and how far each holds: on two disjoint halves of the seeds (a verdict the halves do not
-agree on reads UNSTABLE), and at each fixed learning rate of the grid."""
+"""The seven verdicts, each with its probability: the share of replicates of the study (seeds and test
+examples resampled together, `claims.replicates`) whose own verdict it is. A verdict is stated where it holds
+in at least `settings.agreement` of the replicates; otherwise it reads INCONCLUSIVE, with the candidates'
+shares and the test it turns on. This replaces the split-half check, a cruder view of the same question
+(two replicates of half the seeds each, which could only agree or not). Also: would a verdict change at a
+fixed learning rate of the grid?"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import pandas as pd
 
 from depthlab.claims.accuracy import claim_accuracy
 from depthlab.claims.claim import Claim, Settings
-from depthlab.claims.machines import claim_hardware
+from depthlab.claims.comparisons import Comparison
+from depthlab.claims.machines import MACHINE_KEYS, claim_hardware
 from depthlab.claims.network_types import claim_types
+from depthlab.claims.replicates import Key, Replicates, View
+from depthlab.claims.resampling import verdict_shares
 from depthlab.claims.stability import claim_stability
-from depthlab.claims.study import configurations
+from depthlab.claims.text import points
 from depthlab.claims.trends import claim_rate, claim_time
 from depthlab.claims.uses import claim_uses
 
-UNSTABLE = "unstable at this seed count"
-MIN_SEEDS_FOR_HALVES = 4
+INCONCLUSIVE = "inconclusive"
+MIN_SEEDS = 4  # fewer seeds per configuration than this cannot tell seed noise from an effect
+# The claims whose evidence is accuracy, judged on every replicate; 1 and 3 are about time, measured once per
+# configuration (its seeds share their ensemble's time), and are not resampled.
+RESAMPLED: dict[int, Callable[[View, Settings], Claim]] = {
+    2: claim_accuracy,
+    4: claim_stability,
+    5: claim_types,
+    6: claim_uses,
+}
 
 
-def judge(runs: pd.DataFrame, machines: pd.DataFrame, settings: Settings) -> list[Claim]:
-    """The seven verdicts over these runs."""
-    table = configurations(runs, settings)
-    return [
-        claim_time(runs, settings),
-        claim_accuracy(runs, table, settings),
-        claim_rate(runs, settings),
-        claim_stability(runs, table, settings),
-        claim_types(runs, table, settings),
-        claim_uses(runs, table, settings),
-        claim_hardware(machines, settings),
-    ]
+def judge(study: Replicates, machines: pd.DataFrame) -> list[Claim]:
+    """The seven verdicts over the study's runs (and the runs of every machine in MLflow, for claim 7), each
+    with its probability over the replicates of the study."""
+    runs, settings = study.runs, study.settings
+    on_machines = Replicates(machines, settings, MACHINE_KEYS)
+    measured = {n: judge_claim(study.at(0), settings) for n, judge_claim in RESAMPLED.items()}
+    measured[7] = claim_hardware(on_machines.at(0), settings)
+    judged = {}
+    for number, claim in measured.items():
+        replicates, judge_claim = (on_machines, claim_hardware) if number == 7 else (study, RESAMPLED[number])
+        if claim.verdict == "untested":  # nothing measured to resample
+            judged[number] = claim
+            continue
+        per_replicate = [judge_claim(replicates.at(i), settings) for i in range(1, replicates.count + 1)]
+        judged[number] = _with_probability(claim, per_replicate, replicates, settings)
+    claims = [claim_time(runs, settings), claim_rate(runs, settings), *judged.values()]
+    return sorted(claims, key=lambda claim: claim.number)
 
 
-LR_SENSITIVE = {2: claim_accuracy, 4: claim_stability, 5: claim_types, 6: claim_uses}  # claims about accuracy
+def _with_probability(measured: Claim, replicated: list[Claim], replicates: Replicates, settings: Settings) -> Claim:
+    shares = verdict_shares([measured.verdict] + [claim.verdict for claim in replicated], settings.agreement)
+    if shares.stated != INCONCLUSIVE:
+        return replace(measured, shares=shares, verdict=shares.stated)
+    return replace(measured, shares=shares, verdict=INCONCLUSIVE, settle=_settle(measured, replicated, replicates))
+
+
+def _settle(measured: Claim, replicated: list[Claim], replicates: Replicates) -> str:
+    """The test whose outcome varies most over the replicates (significant closest to half the time), and
+    how many seeds would find its effect with 80% power, or why seeds cannot."""
+    significant: dict[tuple, list[bool]] = {}
+    for claim in replicated:
+        for test in claim.comparisons:
+            if test.effect.basis is not None:
+                significant.setdefault(test.effect.basis, []).append(test.significant(replicates.settings.alpha))
+    measured_tests = {t.effect.basis: t for t in measured.comparisons if t.effect.basis is not None}
+    candidates = {
+        basis: sum(flags) / len(replicated) for basis, flags in significant.items() if basis in measured_tests
+    }
+    if not candidates:
+        return "no single test decides it: the candidates differ in which configurations they compare"
+    basis = min(candidates, key=lambda b: abs(candidates[b] - 0.5))
+    test = measured_tests[basis]
+    seeds = replicates.seeds_to_settle(basis)
+    need = (
+        f"about {seeds} seeds per configuration would find it with 80% power"
+        if seeds is not None
+        else "more seeds cannot settle it: the test split's examples alone leave its interval too wide"
+        if replicates.examples_kept
+        else "no number of seeds is estimated"
+    )
+    share = f"{100 * candidates[basis]:.0f}%"
+    return f"it turns on {describe(basis)}, {_measured(test)}, significant in {share} of replicates; {need}"
+
+
+def describe(basis: tuple[str, Key, Key]) -> str:
+    """ "rbm on breast_cancer, depth 4 vs 2 (accuracy)": the two configurations a test compared."""
+    kind, a, b = basis
+    what = {"difference": "accuracy", "spread": "spread of seeds", "collapses": "failed seeds"}[kind]
+    (dataset_a, family_a, depth_a), (_, family_b, depth_b) = a[-3:], b[-3:]
+    if a[:-3] != b[:-3]:  # machines: the rest of the key names them
+        return f"{family_a}-d{depth_a} on {dataset_a}, {a[0]} vs {b[0]} ({what})"
+    if family_a == family_b:
+        return f"{family_a} on {dataset_a}, depth {depth_a} vs {depth_b} ({what})"
+    return f"{family_a}-d{depth_a} vs {family_b}-d{depth_b} on {dataset_a} ({what})"
+
+
+def _measured(test: Comparison[object]) -> str:
+    kind = test.effect.basis[0] if test.effect.basis else "difference"
+    if kind == "collapses":
+        return f"{test.effect.estimate:+.0f} seeds [{test.effect.low:+.0f}, {test.effect.high:+.0f}]"
+    return points(test.effect)
 
 
 def lr_sensitivity(grid: pd.DataFrame, settings: Settings) -> dict[int, str]:
@@ -45,27 +117,26 @@ def lr_sensitivity(grid: pd.DataFrame, settings: Settings) -> dict[int, str]:
     if grid.empty or grid.lr.nunique() < 2:
         return {}
     seeds = int(grid.groupby(["dataset", "family", "depth", "lr"]).seed.nunique().min())
-    smallest_p = 2 / math.comb(2 * seeds, seeds)  # two-sided, seeds against seeds, every relabelling
-    if smallest_p >= settings.alpha:
+    if seeds < MIN_SEEDS:
         return dict.fromkeys(
-            LR_SENSITIVE,
+            RESAMPLED,
             (
-                f"cannot be judged on the lr grid's {seeds} seeds per configuration: a permutation test of {seeds} "
-                f"against {seeds} seeds has p >= {smallest_p:.2f}, so no verdict could rest on a significant"
-                " difference; "
+                f"cannot be judged on the lr grid's {seeds} seeds per configuration: resampling fewer than "
+                f"{MIN_SEEDS} seeds cannot tell seed noise from an effect; "
                 'each configuration\'s accuracy at every lr is in the table "Learning rates"'
             ),
         )
+    quick = replace(settings, resamples=min(settings.resamples, 200))
 
     def verdicts(runs: pd.DataFrame) -> dict[int, str]:
-        table = configurations(runs, settings)
-        return {n: judge_claim(runs, table, settings).verdict for n, judge_claim in LR_SENSITIVE.items()}
+        view = Replicates(runs, quick).at(0)
+        return {n: judge_claim(view, quick).verdict for n, judge_claim in RESAMPLED.items()}
 
     chosen = verdicts(grid[grid.selected])
     fixed = {lr: verdicts(grid[grid.lr == lr]) for lr in sorted(grid.lr.unique())}
     where = f"on the lr grid's {grid.seed.nunique()} seeds and {int(grid.steps.max())} steps"
     out = {}
-    for number in LR_SENSITIVE:
+    for number in RESAMPLED:
         detail = "; ".join(f"lr {lr:g}: {v[number]}" for lr, v in fixed.items())
         changed = any(v[number] != chosen[number] for v in fixed.values())
         out[number] = (
@@ -75,44 +146,11 @@ def lr_sensitivity(grid: pd.DataFrame, settings: Settings) -> dict[int, str]:
     return out
 
 
-def seed_halves(runs: pd.DataFrame) -> tuple[list[int], list[int]] | None:
-    """The seeds split into two disjoint halves in order (0-4 and 5-9 for ten); None below 4 seeds."""
-    seeds = sorted(int(s) for s in runs.seed.unique())
-    if len(seeds) < MIN_SEEDS_FOR_HALVES:
-        return None
-    return seeds[: len(seeds) // 2], seeds[len(seeds) // 2 :]
-
-
-def judge_with_halves(runs: pd.DataFrame, machines: pd.DataFrame, settings: Settings) -> list[Claim]:
-    """The verdicts over every seed, each checked on the two halves of the seeds: a verdict the halves do not
-    agree on is replaced by UNSTABLE (the measured one stays in `measured_verdict`)."""
-    verdicts = judge(runs, machines, settings)
-    halves = seed_halves(runs)
-    if halves is None:
-        return [replace(c, measured_verdict=c.verdict) for c in verdicts]
-    per_half = [
-        judge(runs[runs.seed.isin(h)], machines[machines.seed.isin(h)] if not machines.empty else machines, settings)
-        for h in halves
-    ]
-    checked = []
-    for claim, first, second in zip(verdicts, *per_half, strict=True):
-        agree = first.verdict == second.verdict
-        checked.append(
-            replace(
-                claim,
-                halves=(first.verdict, second.verdict),
-                measured_verdict=claim.verdict,
-                verdict=claim.verdict if agree else UNSTABLE,
-            )
-        )
-    return checked
-
-
-def halves_text(runs: pd.DataFrame) -> str:
-    halves = seed_halves(runs)
-    if halves is None:
-        return f"split-half check needs at least {MIN_SEEDS_FOR_HALVES} seeds"
-    return " and ".join(
-        f"seeds {h[0]}-{h[-1]}" if h == list(range(h[0], h[-1] + 1)) else "seeds " + ", ".join(map(str, h))
-        for h in halves
-    )
+def stated_share(claim: Claim) -> str:
+    """A verdict's probability at a glance: "96%", or every candidate's share for an inconclusive one, or why
+    there is none."""
+    if claim.shares is None:
+        return "n/a" if claim.verdict == "untested" else "not resampled: one time per configuration"
+    if claim.verdict == INCONCLUSIVE:
+        return claim.shares.text()
+    return f"{100 * claim.shares.shares.get(claim.verdict, math.nan):.0f}%"

@@ -35,16 +35,17 @@ def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFra
     all-or-nothing; return the summary."""
     runs, grid = inputs.load_runs(params, evaluations)
     machine = hardware.summary()
-    study = inputs.settings(params, machine)
-    table = claims.configurations(runs, study)
+    settings = inputs.settings(params, machine)
+    study = claims.Replicates(runs, settings)
+    table = study.table
     machines = tracking.runs_by_machine(params.data.datasets) if params.tracking.enabled else pd.DataFrame()
-    sensitivity = claims.lr_sensitivity(grid, study)
+    sensitivity = claims.lr_sensitivity(grid, settings)
     verdicts = [
         replace(c, lr_sensitivity=sensitivity.get(c.number, _insensitive(c.number, grid)))
-        for c in claims.judge_with_halves(runs, machines, study)
+        for c in claims.judge(study, machines)
     ]
     references = reference.reference_table(params, runs)
-    document = markdown.document(params, table, grid, verdicts, references, study, claims.halves_text(runs))
+    document = markdown.document(params, table, grid, verdicts, references, settings)
 
     with staged_dir(out_dir / "plots") as written:
         plots.write_plots(table, runs, written, machine)

@@ -9,7 +9,9 @@ import pandas as pd
 from depthlab.claims.accuracy import Accuracy, DepthCurve
 from depthlab.claims.machines import Machines
 from depthlab.claims.network_types import NetworkTypes
+from depthlab.claims.replicates import Overall
 from depthlab.claims.stability import Stability
+from depthlab.claims.statistics import Effect
 from depthlab.claims.text import collapsed, p_value, percent, points, times
 from depthlab.claims.trends import Throughput, TrainingTime
 from depthlab.claims.uses import Uses
@@ -86,7 +88,7 @@ def _accuracy(evidence: Accuracy) -> str:
             "acc at shallowest": percent(c.shallow.accuracy),
             "acc at peak": percent(c.best.accuracy),
             "acc at deepest": percent(c.deep.accuracy),
-            "collapsed at deepest": f"{int(c.deep.collapsed)}/{int(c.deep.seeds)}",
+            "failed at deepest": f"{int(c.deep.collapsed)}/{int(c.deep.seeds)}",
             "peak - shallowest [95% CI]": points(c.gain.effect),
             "adj. p": p_value(c.gain.q),
             "deepest - peak [95% CI]": points(c.drop.effect),
@@ -106,7 +108,34 @@ def _accuracy(evidence: Accuracy) -> str:
         }
         for r in evidence.plain_vs_residual
     ]
-    return f"{table(curves)}\n\n{DEGRADATION}\n\n{table(residual)}"
+    overall = _overall({"every family's deepest vs its shallowest": evidence.overall}, "deepest", "shallowest")
+    return f"{table(curves)}\n\n{overall}{DEGRADATION}\n\n{table(residual)}"
+
+
+def _overall(found: dict[str, Overall | None], first: str, second: str) -> str:
+    """Aggregates over tasks (Agarwal et al. 2021): interquartile means of normalized scores and the probability
+    of improvement, each with its interval over the study's replicates; empty where there is none."""
+    rows = [
+        {
+            "over": what,
+            "tasks": o.tasks,
+            f"IQM {first} [95% CI]": _score(o.first_iqm),
+            f"IQM {second} [95% CI]": _score(o.second_iqm),
+            f"P({first} seed beats {second}) [95% CI]": _score(o.improvement),
+        }
+        for what, o in found.items()
+        if o is not None
+    ]
+    if not rows:
+        return ""
+    return (
+        f"Over the tasks, normalized score (accuracy - chance) / (1 - chance): interquartile means and the "
+        f"probability of improvement (Agarwal et al. 2021):\n\n{table(rows)}\n\n"
+    )
+
+
+def _score(effect: Effect) -> str:
+    return f"{effect.estimate:.2f} [{effect.low:.2f}, {effect.high:.2f}]"
 
 
 @as_markdown.register
@@ -120,9 +149,9 @@ def _stability(evidence: Stability) -> str:
                 "std at shallowest (pts)": percent(s.shallow.accuracy_std),
                 "std at deepest (pts)": percent(s.deep.accuracy_std),
                 "deepest - shallowest std [95% CI]": points(s.spread.effect),
-                "permutation adjusted p": p_value(s.spread.q),
-                "at deepest": collapsed(s.collapse),
-                "more collapses than at shallowest, Fisher adjusted p": p_value(s.collapses.q),
+                "adjusted p": p_value(s.spread.q),
+                "failed at deepest [95% CI]": collapsed(s.collapse),
+                "more failed than at shallowest, adjusted p": p_value(s.collapses.q),
                 "diverged runs": s.diverged,
             }
             for s in evidence.spreads
@@ -155,7 +184,8 @@ def _network_types(evidence: NetworkTypes) -> str:
 
 @as_markdown.register
 def _uses(evidence: Uses) -> str:
-    return table(
+    overall = _overall({f"{kind} datasets": o for kind, o in evidence.overall.items()}, "deep", "shallow")
+    return overall + table(
         [
             {
                 "dataset": u.dataset,
@@ -173,17 +203,18 @@ def _uses(evidence: Uses) -> str:
 
 @as_markdown.register
 def _machines(evidence: Machines) -> str:
-    if not evidence.first:
-        return table([{"machine": name, "runs": runs} for name, runs in evidence.runs.items()])
-    if not evidence.compared:
-        return ""
-    rows = [
-        {
-            "configuration": c.configuration,
-            "time B / A [95% CI]": times(c.time),
-            "accuracy B - A [95% CI]": points(c.accuracy.effect),
-            "adjusted p": p_value(c.accuracy.q),
-        }
-        for c in evidence.compared
-    ]
-    return f"A = {evidence.first}\n\nB = {evidence.second}\n\n{table(rows)}"
+    parts = [table([{"machine": name, "runs": runs} for name, runs in evidence.runs.items()])]
+    for pair in evidence.pairs:
+        rows = [
+            {
+                "configuration": c.configuration,
+                "time B / A [95% CI]": times(c.time),
+                "accuracy B - A [95% CI, seeds]": points(c.accuracy.effect),
+                "adjusted p": p_value(c.accuracy.q),
+            }
+            for c in pair.compared
+        ]
+        parts.append(f"Protocol {pair.protocol}: A = {pair.first}, B = {pair.second}\n\n{table(rows)}")
+    if evidence.left_out:
+        parts.append("Not compared (left out): " + "; ".join(evidence.left_out) + ".")
+    return "\n\n".join(parts)

@@ -3,12 +3,14 @@ claims are judged with."""
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from depthlab import claims
+from depthlab.errors import DataError
 from depthlab.families import FAMILIES
 from depthlab.outputs import read_json
 from depthlab.params import Params
@@ -26,10 +28,13 @@ RUN_COLUMNS = [
 def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """From the evaluate stage's summary.json files: the reported runs, one row per (dataset, family, depth,
     seed) at the configuration's chosen lr; and the lr grid's runs, one row per (dataset, family, depth, lr,
-    seed), empty where the grid has one lr."""
+    seed), empty where the grid has one lr. Each run's `correct` holds its right or wrong answer on every
+    test example (from predictions.npz), what the report resamples besides seeds."""
     rows, grid = [], []
     for dataset, family, _ in params.study():
-        summary = read_json(evaluations / family / dataset / "summary.json")
+        folder = evaluations / family / dataset
+        summary = read_json(folder / "summary.json")
+        correct = _answers(folder / summary["predictions"])
         for depth, point in summary["depths"].items():
             for seed, values in point["per_seed"].items():
                 rows.append(
@@ -44,6 +49,7 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
                         **{key: values[key] for key in RUN_COLUMNS},
                         "run_id": values["run_id"],
                         "representative": int(seed) == point["representative_seed"],
+                        "correct": correct[values["predictions"]],
                     }
                 )
         counts = {int(depth): point["param_count"] for depth, point in summary["depths"].items()}
@@ -57,6 +63,7 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
                     "throughput_samples_per_s": np.nan,  # grid runs are not timed
                     "latency_ms_per_sample": np.nan,
                     **run,
+                    "correct": correct[run["predictions"]],
                 }
             )
     runs = pd.DataFrame(rows)
@@ -64,10 +71,24 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
     return runs, pd.DataFrame(grid)
 
 
+def _answers(path: Path) -> dict[str, np.ndarray]:
+    """Per run (as its `predictions` entry names it), whether it classified each test example right."""
+    try:
+        with np.load(path) as predictions:
+            labels = predictions["labels"]
+            return {name: predictions[name] == labels for name in predictions.files if name != "labels"}
+    except FileNotFoundError:
+        raise DataError(f"{path}: file is missing; run the evaluate stage (dvc repro)") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
+        raise DataError(f"{path}: not readable predictions ({type(err).__name__}: {err})") from None
+
+
 def settings(params: Params, machine: str) -> claims.Settings:
     return claims.Settings(
         confidence=params.report.confidence,
         collapse_margin=params.report.collapse_margin,
+        resamples=params.report.resamples,
+        agreement=params.report.verdict_agreement,
         deep_from=params.report.deep_from,
         kinds={d: params.data.kind(d) for d in params.data.datasets},
         hardware_summary=machine,

@@ -8,7 +8,7 @@ import re
 import pandas as pd
 
 from depthlab import claims, reference
-from depthlab.claims.statistics import collapse
+from depthlab.claims.statistics import failed
 from depthlab.claims.study import KEYS
 from depthlab.claims.text import percent
 from depthlab.params import Params, TrainParams
@@ -40,14 +40,12 @@ def document(
     grid: pd.DataFrame,
     verdicts: list[claims.Claim],
     references: pd.DataFrame,
-    study: claims.Settings,
-    halves: str,
+    settings: claims.Settings,
 ) -> str:
-    machine = study.hardware_summary
+    machine = settings.hardware_summary
     train, report = params.train, params.report
     confidence = f"{100 * report.confidence:g}%"
-    agree = [c for c in verdicts if c.halves is not None and c.verdict != claims.UNSTABLE]
-    as_all = [c for c in agree if c.halves[0] == c.measured_verdict]
+    stated = [c for c in verdicts if c.verdict not in (claims.INCONCLUSIVE, "untested")]
     lines = [
         "# What does depth buy a neural network? Measured answers",
         "",
@@ -56,29 +54,31 @@ def document(
         f"Adam, weight decay {train.weight_decay}, shuffled batches: {str(train.shuffle).lower()}. "
         + _lr_protocol(train),
         f"Datasets: {', '.join(f'{d} ({params.data.kind(d)})' for d in params.data.datasets)}.",
-        f"Statistics: means over seeds with {confidence} bootstrap intervals (BCa); two configurations compared "
-        "by a permutation test of the difference in means, which is the effect, with its bootstrap interval; trends "
-        "with depth by Spearman's rho; spread by a permutation test of the difference in standard deviations; "
-        "collapse rates by Fisher's exact test. Each claim's tests are adjusted together "
-        f"for multiple comparisons (Benjamini-Hochberg) and count at adjusted p < {1 - report.confidence:.2g}. "
-        f"A seed has collapsed when its accuracy is within {100 * report.collapse_margin:g} points of the majority "
-        f"class's share of the test split; its rate has an exact binomial interval.",
-        f"Stability: every verdict is recomputed on two disjoint halves of the seeds ({halves}); a verdict they "
-        f'do not agree on reads "{claims.UNSTABLE}". '
-        + (
-            f"**{len(agree)}/{len(verdicts)} claims agree between the halves**, {len(as_all)} of them with the "
-            "verdict over all seeds (where both halves differ from it, half the seeds lack the power to show it)."
-            if any(c.halves for c in verdicts)
-            else ""
-        ),
+        f"Statistics: a configuration's accuracy varies with its seeds and with the test examples it happens to "
+        f"be scored on (Bouthillier et al. 2021), so the study is replicated {report.resamples} times, drawing "
+        "each configuration's seeds and each dataset's test examples again (one draw of examples for every "
+        "configuration of a dataset, so comparisons stay paired by example). An interval is the "
+        f"{confidence} percentile interval over the replicates; a difference is tested against zero by the "
+        "replicates' own spread (the bootstrap's null distribution), each claim's tests adjusted together "
+        f"(Benjamini-Hochberg), counting at adjusted p < {1 - report.confidence:.2g}. "
+        f"A seed failed (collapsed) when its accuracy is closer to chance, the majority class's share of the test "
+        f"split, than to its configuration's median seed, or below chance + {report.collapse_margin:g} x "
+        "(1 - chance).",
+        f"A verdict's probability is the share of replicates whose own verdict, by the same rule on the same "
+        f"tests, it is; a verdict is stated where at least {100 * report.verdict_agreement:g}% of them agree, "
+        f'else it reads "{claims.INCONCLUSIVE}" with its candidates and the test it turns on. Claims 1 and 3 '
+        "rest on training time, measured once per configuration (its seeds share their ensemble's time): they "
+        "are not resampled. "
+        f"**{len(stated)} of {len(verdicts)} verdicts are stated.**",
         "",
         "## Verdicts",
         "",
-        "| # | claim | verdict | effect [95% CI] | halves | at a fixed lr | why |",
+        f"| # | claim | verdict | probability | effect [{confidence} CI, seeds and test examples] | at a fixed lr "
+        "| why |",
         "|---|---|---|---|---|---|---|",
         *(
-            f"| {c.number} | {c.statement} | **{c.verdict}** | {c.effect} | {_halves(c)} | "
-            f"{re.split(r':| [(]', c.lr_sensitivity)[0]} | {c.finding} |"
+            f"| {c.number} | {c.statement} | {shown_verdict(c)} | {claims.stated_share(c)} | {c.effect} | "
+            f"{re.split(r':| [(]', c.lr_sensitivity)[0]} | {_why(c)} |"
             for c in verdicts
         ),
         "",
@@ -92,11 +92,15 @@ def document(
         lines += [
             f"## Claim {claim.number}: {claim.statement}",
             "",
-            f"**Verdict: {claim.verdict}** - {claim.finding}",
+            f"**Verdict: {claim.verdict}** ({claims.stated_share(claim)}) - {_why(claim)}",
             "",
+            *(
+                [f"Replicates of the study: {claim.shares.text()} (as measured: {claim.shares.measured}).", ""]
+                if claim.shares
+                else []
+            ),
+            *([f"What would settle it: {claim.settle}.", ""] if claim.settle else []),
             f"Effect: {claim.effect}.",
-            "",
-            f"Split-half check: {_halves(claim)}.",
             "",
             f"Learning rate: {claim.lr_sensitivity}.",
             "",
@@ -107,16 +111,28 @@ def document(
         lines += [
             "## Learning rates",
             "",
-            f"Each configuration's lr grid on its first {params.train.selection.seeds} "
-            f"seeds and {params.train.selection.max_steps} steps: mean validation and test accuracy in percent at "
+            f"Each configuration's lr grid on its first {params.train.selection.seeds} seeds and "
+            f"{params.train.selection.max_steps} steps: mean validation and test accuracy in percent at "
             "every lr; the chosen lr had the best validation accuracy.",
             "",
-            lr_table(grid, study).to_markdown(index=False),
+            lr_table(grid, settings).to_markdown(index=False),
             "",
         ]
     shown = table.rename(columns=SUMMARY_COLUMNS)[list(SUMMARY_COLUMNS.values())]
     lines += ["## Every configuration", "", shown.to_markdown(index=False, floatfmt=".4g"), ""]
     return "\n".join(lines)
+
+
+def shown_verdict(claim: claims.Claim) -> str:
+    """Bold where stated; an inconclusive or untested verdict is not a finding, so it is not bold."""
+    return claim.verdict if claim.verdict in (claims.INCONCLUSIVE, "untested") else f"**{claim.verdict}**"
+
+
+def _why(claim: claims.Claim) -> str:
+    """The finding; for an inconclusive verdict, the measured one's finding, labelled as such."""
+    if claim.verdict == claims.INCONCLUSIVE and claim.shares:
+        return f"as measured ({claim.shares.measured}): {claim.finding}"
+    return claim.finding
 
 
 def _lr_protocol(train: TrainParams) -> str:
@@ -136,17 +152,6 @@ def _lr_protocol(train: TrainParams) -> str:
     )
 
 
-def _halves(claim: claims.Claim) -> str:
-    if claim.halves is None:
-        return "not checked (too few seeds)"
-    first, second = claim.halves
-    if first == second == claim.measured_verdict:
-        return f"agree ({first})"
-    if first == second:
-        return f"agree with each other ({first}), not with all seeds"
-    return f"disagree ({first} / {second}; all seeds: {claim.measured_verdict})"
-
-
 def _plots(claim: claims.Claim) -> tuple[str, ...]:
     """The plots of the claim's figures; an untested claim has nothing measured to show."""
     return () if claim.verdict == "untested" else CLAIM_PLOTS.get(claim.number, ())
@@ -164,12 +169,11 @@ def lr_table(grid: pd.DataFrame, settings: claims.Settings) -> pd.DataFrame:
             "chosen lr": f"{group[group.selected].lr.iloc[0]:g}" if group.selected.any() else "n/a",
         }
         for lr, at in group.groupby("lr"):
-            gone = collapse(at.test_accuracy, float(at.chance.iloc[0]), settings.collapse_margin, settings.confidence)
+            accuracies = at.test_accuracy.to_numpy(float)
+            gone = int(failed(accuracies, float(at.chance.iloc[0]), settings.collapse_margin).sum())
             val, test = (percent(at[column].astype(float).mean()) for column in ("val_accuracy", "test_accuracy"))
             shown = f"{val} / {test}"
-            row[f"lr {lr:g}: val / test %"] = shown + (
-                f", {gone.collapsed} of {gone.seeds} collapsed" if gone.collapsed else ""
-            )
+            row[f"lr {lr:g}: val / test %"] = shown + (f", {gone} of {len(accuracies)} failed" if gone else "")
         rows.append(row)
     return pd.DataFrame(rows)
 

@@ -83,7 +83,7 @@ def write_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: s
         lambda axes, rows: _pareto(axes, rows, colors),
     )
     _by_dataset(
-        matched_configurations(table),
+        pd.DataFrame(matched_configurations(list(table.itertuples(index=False)))),
         plots / "families_matched.png",
         "families at matched parameter counts: mean test accuracy, 95% bootstrap interval, seeds as dots",
         machine,

@@ -9,6 +9,7 @@ import pandas as pd
 
 from depthlab import champions, claims, tracking
 from depthlab.params import Params
+from depthlab.report import markdown
 
 
 def log(
@@ -31,7 +32,11 @@ def log(
             "train": params.train.model_dump(mode="json"),
             "report": params.report.model_dump(),
         },
-        tags={"kind": "report", **{f"claim_{c.number}": c.verdict for c in verdicts}},
+        tags={
+            "kind": "report",
+            **{f"claim_{c.number}": c.verdict for c in verdicts},
+            **{f"claim_{c.number}.probability": claims.stated_share(c) for c in verdicts},
+        },
         flush_interval_s=params.tracking.flush_interval_s,
         enabled=params.tracking.enabled,
     ) as run:
@@ -39,7 +44,7 @@ def log(
             {
                 "best_test_accuracy": float(best["accuracy"]),
                 "configurations": len(table),
-                "claims_halves_agree": sum(c.halves is not None and c.verdict != claims.UNSTABLE for c in verdicts),
+                "claims_stated": sum(c.verdict not in (claims.INCONCLUSIVE, "untested") for c in verdicts),
             }
         )
         for name in files:
@@ -67,9 +72,9 @@ def _description(
         f"verdict: [claims.html]({report}); every configuration: [summary.csv]({summary}); plots in "
         "`report/plots/`.",
         "",
-        "| # | claim | verdict |",
-        "|---|---|---|",
-        *(f"| {c.number} | {c.statement} | **{c.verdict}** |" for c in verdicts),
+        "| # | claim | verdict | probability |",
+        "|---|---|---|---|",
+        *(f"| {c.number} | {c.statement} | {markdown.shown_verdict(c)} | {claims.stated_share(c)} |" for c in verdicts),
     ]
     lines += ["", "Champions in the Model Registry:"]
     for decision in decisions:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Mapping
 
@@ -12,12 +14,12 @@ from depthlab.tracking.store import PIPELINE, client, experiment_id, experiment_
 
 
 def runs_by_machine(datasets: list[str]) -> pd.DataFrame:
-    """Every evaluated training run the reports rest on (`reported`) in these datasets' experiments, labelled
-    with the machine it ran on, so that runs from different machines logging to one server can be compared
-    side by side (claim 7)."""
+    """Every evaluated training run the reports rest on (`reported`) in these datasets' experiments, whatever
+    workspace logged it, labelled with the machine it ran on and the protocol it followed, so that runs from
+    different machines logging to one server can be compared like with like (claim 7)."""
     store = client()
     experiments = [e for e in (store.get_experiment_by_name(experiment_name(d)) for d in datasets) if e is not None]
-    columns = ["dataset", "family", "depth", "seed", "hardware", "test_accuracy", "train_time_s"]
+    columns = ["machine", "protocol", "dataset", "family", "depth", "seed", "test_accuracy", "train_time_s"]
     if not experiments:
         return pd.DataFrame(columns=columns)
     runs = store.search_runs(
@@ -30,14 +32,36 @@ def runs_by_machine(datasets: list[str]) -> pd.DataFrame:
         tags, metrics = run.data.tags, run.data.metrics
         if "test_accuracy" not in metrics or "train_time_s" not in metrics:
             continue
-        gpu = tags.get("hw.gpu_name", "no GPU") if tags.get("accelerator") == "cuda" else "CPU"
-        cores = tags.get("hw.cpu_logical_cores", "?")
-        machine = f"{tags.get('hw.host', '?')}: {tags.get('hw.cpu_model', '?')}, {cores} cores, {gpu}"
         rows.append([
-            tags["dataset"], tags["family"], int(tags["depth"]), int(tags["seed"]), machine,
-            metrics["test_accuracy"], metrics["train_time_s"],
+            machine_of(tags), protocol_of(tags, run.data.params), tags["dataset"], tags["family"],
+            int(tags["depth"]), int(tags["seed"]), metrics["test_accuracy"], metrics["train_time_s"],
         ])  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
+
+
+def machine_of(tags: Mapping[str, str]) -> str:
+    """The hardware a run trained on, not a host name (one machine under two names is one machine, and two
+    workspaces on one host that train on different devices are two): on CUDA the GPU (or its MIG slice); on
+    the CPU its model and the torch threads the run had, the share of the CPU it used."""
+    if tags.get("accelerator") == "cuda":
+        mig = " (a MIG slice)" if tags.get("hw.gpu_mig") == "enabled" else ""
+        return f"{tags.get('hw.gpu_name', 'a GPU')}{mig}"
+    threads = tags.get("torch_threads", "?")
+    return f"{tags.get('hw.cpu_model', 'a CPU')}, {threads} thread{'s' if threads != '1' else ''}"
+
+
+def protocol_of(tags: Mapping[str, str], params: Mapping[str, str]) -> str:
+    """What must be equal for two runs to be compared: the commit, the data's digest, and every param that
+    shapes training but the device (steps, batch, weight decay, shuffling, the lr grid, the model, the data's
+    settings). Shown as the commit and a digest of the rest."""
+    shaping = {
+        key: value
+        for key, value in params.items()
+        if (key.startswith(("train.", "model.", "data.")) and key != "train.accelerator") or key == "lr_grid"
+    }
+    shaping["dataset_digest"] = tags.get("dataset_digest", "?")
+    digest = hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{tags.get('git_commit', 'unknown')[:8]}-{digest}"
 
 
 def previous_pipeline_metrics(trigger: str) -> dict[str, float]:

@@ -31,41 +31,47 @@ Key = Hashable  # a configuration, e.g. (dataset, family, depth)
 
 @dataclass(frozen=True)
 class Evidence:
-    """One configuration's reported runs: `correct[s, e]`, whether seed s classified test example e right
-    (a diverged seed is all wrong), and per-seed values that have no test examples (training time)."""
+    """One configuration's reported runs: `correct[s, e]`, whether seed s classified test example e right,
+    and per-seed values that have no test examples (`test_accuracy` where `correct` is not kept: runs read
+    back from MLflow, whose test examples are then treated as fixed)."""
 
     dataset: str
-    correct: np.ndarray  # (seeds, examples) bool
+    correct: np.ndarray | None  # (seeds, examples) bool
     per_seed: Mapping[str, np.ndarray]  # name -> (seeds,) float
 
     @property
     def seeds(self) -> int:
-        return self.correct.shape[0]
+        return len(next(iter(self.per_seed.values()))) if self.correct is None else self.correct.shape[0]
 
 
 class Resamples:
     """`count` joint resamples of a study's evidence (plus resample 0, the study itself), drawn once and
     shared by every statistic, so that the statistics of one resample describe one replicate of the study.
 
-    With `examples=False` only seeds are resampled: the test set is then treated as fixed, as it would be
-    if only seed variance mattered (kept for comparison with the full resampling)."""
+    `seeds=False` or `examples=False` resample one source alone: what is left of the variance when the other
+    is held fixed, to tell which of the two an uncertain effect would need more of."""
 
-    def __init__(self, evidence: Mapping[Key, Evidence], count: int, seed: int = 0, examples: bool = True):
+    def __init__(
+        self, evidence: Mapping[Key, Evidence], count: int, seed: int = 0, seeds: bool = True, examples: bool = True
+    ):
         self.evidence = dict(evidence)
         self.count = count
         rng = np.random.default_rng(seed)
         self._example_weights: dict[str, np.ndarray] = {}
-        for dataset in sorted({e.dataset for e in self.evidence.values()}):
-            size = next(e.correct.shape[1] for e in self.evidence.values() if e.dataset == dataset)
+        for dataset in sorted({e.dataset for e in self.evidence.values() if e.correct is not None}):
+            size = next(
+                e.correct.shape[1] for e in self.evidence.values() if e.dataset == dataset and e.correct is not None
+            )
             weights = np.ones((count + 1, size), dtype=np.float32)
             if examples:
                 weights[1:] = rng.multinomial(size, np.full(size, 1 / size), size=count)
             self._example_weights[dataset] = weights  # counts: their products with 0/1 are exact in float32
         self._seed_draws = {}
         for key in sorted(self.evidence, key=repr):
-            seeds = self.evidence[key].seeds
-            draws = np.tile(np.arange(seeds), (count + 1, 1))
-            draws[1:] = rng.integers(0, seeds, size=(count, seeds))
+            count_of_seeds = self.evidence[key].seeds
+            draws = np.tile(np.arange(count_of_seeds), (count + 1, 1))
+            if seeds:
+                draws[1:] = rng.integers(0, count_of_seeds, size=(count, count_of_seeds))
             self._seed_draws[key] = draws
         self._seed_accuracy: dict[Key, np.ndarray] = {}
 
@@ -76,10 +82,13 @@ class Resamples:
         """(count + 1, seeds): the accuracy of each drawn seed on each resample's test examples."""
         if key not in self._seed_accuracy:
             evidence = self.evidence[key]
-            weights = self._example_weights[evidence.dataset]
-            hits = weights @ evidence.correct.T.astype(np.float32)  # (count + 1, seeds): every seed, every draw
-            by_seed = hits.astype(np.float64) / evidence.correct.shape[1]
-            self._seed_accuracy[key] = np.take_along_axis(by_seed, self._seed_draws[key], axis=1)
+            if evidence.correct is None:
+                self._seed_accuracy[key] = self.seed_values(key, "test_accuracy")
+            else:
+                weights = self._example_weights[evidence.dataset]
+                hits = weights @ evidence.correct.T.astype(np.float32)  # (count + 1, seeds): every seed, every draw
+                by_seed = hits.astype(np.float64) / evidence.correct.shape[1]
+                self._seed_accuracy[key] = np.take_along_axis(by_seed, self._seed_draws[key], axis=1)
         return self._seed_accuracy[key]
 
     def seed_values(self, key: Key, name: str) -> np.ndarray:

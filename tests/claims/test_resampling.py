@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from depthlab.resampling import Evidence, Resamples, adjusted, interval, null_p, seeds_to_settle, verdict_shares
+from depthlab.claims.resampling import Evidence, Resamples, adjusted, interval, null_p, seeds_to_settle, verdict_shares
 
 EXAMPLES = 114  # breast_cancer's test split
 
