@@ -2,68 +2,24 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
-import sys
-import time
 
 import pytest
-import requests
 import yaml
 from mlflow import MlflowClient
 
 from tests.helpers.params import raw_params
-from tests.helpers.project import ROOT, copy_project, project_env
+from tests.helpers.project import copy_project, project_env
+from tests.helpers.server import mlflow_server
 
 pytestmark = pytest.mark.slow  # a real `mlflow server` process
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
     folder = tmp_path_factory.mktemp("server")
-    port = free_port()
-    uri = f"http://127.0.0.1:{port}"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mlflow",
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{folder / 'server.db'}",
-            "--artifacts-destination",
-            str(folder / "artifacts"),
-        ],
-        env=project_env(ROOT),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{uri}/health", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, "mlflow server did not start"
-            time.sleep(0.5)
+    with mlflow_server(folder) as uri:
         yield uri, folder
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_pipeline_logs_runs_and_artifacts_to_a_real_server(server, tmp_path):
