@@ -15,8 +15,8 @@ def test_clean_data_passes_and_writes_gx_result_and_data_docs(prepared, tiny_par
     assert summary["success"] and summary["expectations"] == 3 * (4 + 2) + 3
     result = json.loads((tmp_path / "report" / "result.json").read_text())
     splits = {"train", "val", "test"}
-    features = {f"{split}_features" for split in splits}
-    assert set(result) == splits | features | {"dtypes", "class_balance", "train_test_overlap"}
+    per_split = {f"{split}{part}" for split in splits for part in ("", "_columns", "_features")}
+    assert set(result) == per_split | {"dtypes", "class_balance", "train_test_overlap"}
     assert (tmp_path / "report" / "data_docs" / "index.html").exists()
 
 
@@ -63,7 +63,7 @@ def test_a_missing_class_breaks_the_balance_bounds(damaged, tiny_params, tmp_pat
 
 def test_a_split_with_other_columns_is_refused(damaged, tiny_params, tmp_path):
     rewrite(damaged / "test.parquet", lambda f: f.drop(columns=["x39"], inplace=True))
-    with pytest.raises(ValidationFailed, match=r"test: expect_table_columns_to_match_ordered_list.*missing \['x39'\]"):
+    with pytest.raises(ValidationFailed, match=r"test_columns: expect_table_columns_to_match_ordered_list.*missing \['x39'\]"):
         validate(damaged, tiny_params.validation, tmp_path / "report")
 
 
