@@ -63,7 +63,9 @@ def test_a_missing_class_breaks_the_balance_bounds(damaged, tiny_params, tmp_pat
 
 def test_a_split_with_other_columns_is_refused(damaged, tiny_params, tmp_path):
     rewrite(damaged / "test.parquet", lambda f: f.drop(columns=["x39"], inplace=True))
-    with pytest.raises(ValidationFailed, match=r"test_columns: expect_table_columns_to_match_ordered_list.*missing \['x39'\]"):
+    with pytest.raises(
+        ValidationFailed, match=r"test_columns: expect_table_columns_to_match_ordered_list.*missing \['x39'\]"
+    ):
         validate(damaged, tiny_params.validation, tmp_path / "report")
 
 

@@ -63,10 +63,11 @@ def drop_repeats(samples: Samples, conflicting: str, setting: str) -> tuple[np.n
     if conflicts.any():
         inputs = table[conflicts].groupby(list(HASH_KEYS), sort=False).ngroups
         count, unit = int(conflicts.sum()), samples.unit
+        article = "an" if unit[0] in "aeiou" else "a"
         shown = np.sort(table.index[conflicts].to_numpy())[:6].tolist()
         if conflicting == "refuse":
             raise DataError(
-                f"{samples.origin}: {count} {unit}s share their features with a {unit} of another label "
+                f"{samples.origin}: {count} {unit}s share their features with {article} {unit} of another label "
                 f"({inputs} input{'s' if inputs > 1 else ''} with two or more labels), e.g. {samples.where(shown)}: "
                 "a training set cannot hold two answers for one input, and each input is kept once so that none "
                 f"is in both train and test. Fix the labels, or set {setting}: drop to leave these {unit}s out"
