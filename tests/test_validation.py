@@ -81,3 +81,20 @@ def test_a_large_split_is_checked_in_parts_that_still_locate_a_bad_value(damaged
     assert "train_features_from_row_20: expect_column_values_to_be_between" in str(caught.value)
     assert "[inf] at column=x07, row=25" in str(caught.value)
     assert "1 of " in str(caught.value)
+
+
+def test_gx_keeps_no_part_after_checking_it(damaged, tiny_params, tmp_path, monkeypatch):
+    """Memory stays at one part: GX's engine holds no batch, data or metric of a part once it is checked."""
+    engines = []
+    release = validation._release
+
+    def spy(engine):
+        release(engine)
+        engines.append(engine)
+
+    monkeypatch.setattr(validation, "_release", spy)
+    monkeypatch.setattr(validation, "CELLS_PER_CHECK", 4000)  # 100 rows of 40 features a part
+    validate(damaged, tiny_params.validation, tmp_path / "report")
+    engine = engines[-1]
+    assert len(engines) > 10
+    assert not engine.batch_manager._batch_data_cache and not engine._metric_cache

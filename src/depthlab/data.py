@@ -53,7 +53,12 @@ class Meta:
     @property
     def dropped_text(self) -> str:
         """What prepare left out of the source, for its output line; empty when nothing was."""
-        reasons = {"duplicates": "repeated rows", "conflicting_labels": "rows of features with two labels"}
+        reasons = {
+            "duplicates": "repeated rows",
+            "conflicting_labels": "rows of features with two labels",
+            "unreadable": "unreadable images",  # image_folder's unreadable: skip
+            "other_size": "images of another size",  # image_folder's resize: skip
+        }
         return ", ".join(f"{count} {reasons[reason]} dropped" for reason, count in self.dropped.items() if count)
 
 
@@ -223,9 +228,9 @@ def _write_split(
             x = samples.read(part)
             if scale is not None:
                 x = (x - scale[0]) / scale[1]
-            x = np.asfortranarray(x, dtype=np.float32)
-            digest.update(np.ascontiguousarray(x).tobytes())
-            columns = [pa.array(column) for column in x.T]
+            x = np.ascontiguousarray(x, dtype=np.float32)
+            digest.update(x)
+            columns = [pa.array(column) for column in np.asfortranarray(x).T]  # each column contiguous: no copy
             y = pa.array(labels[start : start + len(part)])
             writer.write_table(pa.Table.from_arrays([*columns, y], schema=schema), row_group_size=len(part))
             start += len(part)

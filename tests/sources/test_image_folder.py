@@ -38,6 +38,7 @@ def test_an_image_of_another_size_is_refused_naming_it_or_left_out_where_params_
     assert not (tmp_path / "out").exists()
     meta = prepare(folder_data(root, resize="skip"), "user", tmp_path / "out")
     assert meta.dropped["other_size"] == 1 and sum(meta.rows.values()) == 60
+    assert meta.dropped_text == "1 images of another size dropped"
 
 
 def test_an_unreadable_image_is_refused_naming_it_or_left_out_where_params_say(tmp_path):
