@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
 
@@ -27,12 +27,13 @@ if TYPE_CHECKING:
     from PIL import Image
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
+Pixels = Annotated[int, Field(gt=0)]
 GRAYSCALE_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
 class ImageFolderParams(SourceParams):
     root: Path = Field(description="root/<class>/<image>.png|.jpg|.jpeg")
-    size: tuple[int, int] | None = Field(
+    size: tuple[Pixels, Pixels] | None = Field(
         None, description="[height, width] of every sample; null: the images' own (the most common size)"
     )
     channels: Literal[1, 3] | None = Field(None, description="1 or 3; null: 1 unless some image has colour")

@@ -59,11 +59,12 @@ def load(params: NpzParams, key: str) -> Samples:
         ys.append(y)
         given += [split] * len(x)
     codes, classes = labels.encode(np.concatenate(ys), params.classes, path, "'y'")
+    counted = " (counted over x, then x_val, then x_test)" if len(xs) > 1 else ""
     return Samples.of_array(
         np.concatenate(xs),
         path,
         codes,
         classes,
         given=np.array(given) if len(xs) > 1 else None,
-        where=lambda rows: f"samples {list(rows)} (of x, then x_val, then x_test)",
+        where=lambda rows: f"samples {list(rows)}{counted}",
     )
