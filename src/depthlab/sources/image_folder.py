@@ -68,8 +68,9 @@ def load(params: ImageFolderParams, key: str) -> Samples:
     other = [(path, info[0]) for path, _, info in found if info[0] != size]
     if other and params.resize == "refuse":
         (path, (height, width)), count = other[0], len(other)
+        wanted = f"{key}.size is" if params.size else "the images are"
         raise DataError(
-            f"{path}: {height}x{width} pixels (height x width), but the images are {size[0]}x{size[1]} "
+            f"{path}: {height}x{width} pixels (height x width), but {wanted} {size[0]}x{size[1]} "
             f"({count} image{'s' if count > 1 else ''} of another size): set resize: stretch (resample to "
             f"`size`) or skip (leave them out) under {key}, or make them one size"
         )
@@ -83,7 +84,8 @@ def load(params: ImageFolderParams, key: str) -> Samples:
         out = np.empty((len(rows), int(np.prod(shape))), np.float32)
         for i, row in enumerate(rows):
             out[i] = _pixels(paths[row], size, channels).ravel()
-        return out / np.float32(255)
+        out /= 255
+        return out
 
     def where(rows: Sequence[int]) -> str:
         return f"files {[str(paths[row].relative_to(root)) for row in rows]}"
