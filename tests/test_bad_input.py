@@ -3,17 +3,15 @@ file, column or key; dvc.lock, earlier outputs and MLflow runs stay as they were
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
-from mlflow import MlflowClient
 
 from tests.helpers.params import NO_SWEEP, raw_params
-from tests.helpers.project import copy_project, project_env
+from tests.helpers.project import copy_project, dvc, snapshot
 
 pytestmark = pytest.mark.slow  # every case through a real `dvc repro`
 
@@ -30,30 +28,6 @@ def user_params(**overrides: object) -> dict:
     from depthlab.presets import merged
 
     return merged(base, overrides)
-
-
-def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        ["dvc", *args], cwd=project, env=project_env(project), capture_output=True, text=True, timeout=600
-    )
-
-
-def snapshot(project: Path) -> dict[str, str]:
-    """Digest of dvc.lock and of every earlier output, and the number of MLflow runs."""
-    files = [
-        project / "dvc.lock",
-        *sorted(
-            p
-            for d in ("data/prepared", "data/models", "metrics", "reports/claims.md")
-            for p in ((project / d).rglob("*") if (project / d).is_dir() else [project / d])
-            if p.is_file()
-        ),
-    ]
-    digests = {str(p.relative_to(project)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
-    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
-    experiments = [e.experiment_id for e in client.search_experiments()]
-    digests["mlflow runs"] = str(len(client.search_runs(experiments)))
-    return digests
 
 
 @pytest.fixture(scope="module")

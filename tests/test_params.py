@@ -26,8 +26,9 @@ def test_repository_params_load_and_cover_every_family_and_three_datasets():
 
 
 def test_params_yaml_is_the_one_home_of_every_default(tmp_path):
-    """No model field has a default of its own, so params.yaml cannot be contradicted by code; only a CSV
-    entry's optional keys (params.yaml declares no template entry) have them."""
+    """No model field has a default of its own, so params.yaml cannot be contradicted by code; only the optional
+    keys of a source's dataset entry (`data.<source>.<name>`: params.yaml declares no template entry, its
+    comments show every default) have them."""
     from pydantic import BaseModel
 
     from depthlab.params import CsvParams, Params

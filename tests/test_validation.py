@@ -15,8 +15,8 @@ def test_clean_data_passes_and_writes_gx_result_and_data_docs(prepared, tiny_par
     assert summary["success"] and summary["expectations"] == 3 * (4 + 2) + 3
     result = json.loads((tmp_path / "report" / "result.json").read_text())
     splits = {"train", "val", "test"}
-    features = {f"{split}_features" for split in splits}
-    assert set(result) == splits | features | {"dtypes", "class_balance", "train_test_overlap"}
+    per_split = {f"{split}{part}" for split in splits for part in ("", "_columns", "_features")}
+    assert set(result) == per_split | {"dtypes", "class_balance", "train_test_overlap"}
     assert (tmp_path / "report" / "data_docs" / "index.html").exists()
 
 
@@ -63,7 +63,9 @@ def test_a_missing_class_breaks_the_balance_bounds(damaged, tiny_params, tmp_pat
 
 def test_a_split_with_other_columns_is_refused(damaged, tiny_params, tmp_path):
     rewrite(damaged / "test.parquet", lambda f: f.drop(columns=["x39"], inplace=True))
-    with pytest.raises(ValidationFailed, match=r"test: expect_table_columns_to_match_ordered_list.*missing \['x39'\]"):
+    with pytest.raises(
+        ValidationFailed, match=r"test_columns: expect_table_columns_to_match_ordered_list.*missing \['x39'\]"
+    ):
         validate(damaged, tiny_params.validation, tmp_path / "report")
 
 
@@ -79,3 +81,20 @@ def test_a_large_split_is_checked_in_parts_that_still_locate_a_bad_value(damaged
     assert "train_features_from_row_20: expect_column_values_to_be_between" in str(caught.value)
     assert "[inf] at column=x07, row=25" in str(caught.value)
     assert "1 of " in str(caught.value)
+
+
+def test_gx_keeps_no_part_after_checking_it(damaged, tiny_params, tmp_path, monkeypatch):
+    """Memory stays at one part: GX's engine holds no batch, data or metric of a part once it is checked."""
+    engines = []
+    release = validation._release
+
+    def spy(engine):
+        release(engine)
+        engines.append(engine)
+
+    monkeypatch.setattr(validation, "_release", spy)
+    monkeypatch.setattr(validation, "CELLS_PER_CHECK", 4000)  # 100 rows of 40 features a part
+    validate(damaged, tiny_params.validation, tmp_path / "report")
+    engine = engines[-1]
+    assert len(engines) > 10
+    assert not engine.batch_manager._batch_data_cache and not engine._metric_cache

@@ -1,15 +1,17 @@
-"""Data sources, deterministic splits, and the prepared-data format every later stage reads.
+"""Prepared data: deterministic splits of a source's samples, and the format every later stage reads.
 
 Prepared data is one Parquet file per split (float32 feature columns plus an int64 `label`) and a
-`meta.json` that declares the sample shape, the classes, the feature columns and a content digest.
+`meta.json` that declares the sample shape, the classes, the feature columns and a content digest. Where the
+samples come from is `depthlab.sources`; here they are split from their labels alone and written a chunk
+of rows at a time (a Parquet row group each), so preparing holds the labels whole and the features in pieces.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -17,22 +19,13 @@ import pandas as pd
 from depthlab.errors import DataError
 from depthlab.families import DataShape
 from depthlab.outputs import read_json, staged_dir, write_json, write_text
-from depthlab.params import CsvParams, DataParams
+from depthlab.params import DataParams
+
+if TYPE_CHECKING:
+    from depthlab.sources import Samples
 
 SPLITS = ("train", "val", "test")
 LABEL = "label"
-
-
-@dataclass(frozen=True)
-class Table:
-    """A labelled table before splitting: features (n, f) float32, integer labels (n,)."""
-
-    x: np.ndarray
-    y: np.ndarray
-    features: list[str]
-    classes: list[str]
-    sample_shape: tuple[int, ...]
-    dropped: dict[str, int] = field(default_factory=dict)  # rows left out, by reason (see _drop_repeats)
 
 
 @dataclass(frozen=True)
@@ -60,28 +53,35 @@ class Meta:
     @property
     def dropped_text(self) -> str:
         """What prepare left out of the source, for its output line; empty when nothing was."""
-        reasons = {"duplicates": "repeated rows", "conflicting_labels": "rows of features with two labels"}
+        reasons = {
+            "duplicates": "repeated rows",
+            "conflicting_labels": "rows of features with two labels",
+            "unreadable": "unreadable images",  # image_folder's unreadable: skip
+            "other_size": "images of another size",  # image_folder's resize: skip
+        }
         return ", ".join(f"{count} {reasons[reason]} dropped" for reason, count in self.dropped.items() if count)
 
 
 def prepare(params: DataParams, dataset: str, out_dir: Path) -> Meta:
     """Load one dataset of the study, split it, and write the prepared splits and meta.json."""
-    splits, table = _load_and_split(params, dataset)
-    meta = Meta(
-        name=dataset,
-        kind=params.kind(dataset),
-        sample_shape=table.sample_shape,
-        classes=table.classes,
-        features=table.features,
-        rows={split: len(y) for split, (_, y) in splits.items()},
-        digest=_digest(splits),
-        dropped=table.dropped,
-    )
+    samples, kept, dropped = _samples(params, dataset)
+    splits = _draw_splits(params, samples, kept)
+    entry = params.entry(dataset)
+    scale = _standardization(samples, splits["train"]) if getattr(entry, "standardize", False) else None
     with staged_dir(out_dir) as tmp:
-        for split, (x, y) in splits.items():
-            frame = pd.DataFrame(x, columns=table.features)
-            frame[LABEL] = y
-            frame.to_parquet(tmp / f"{split}.parquet", index=False)
+        digest = hashlib.sha256()
+        for split in SPLITS:
+            _write_split(tmp / f"{split}.parquet", samples, splits[split], scale, digest, split)
+        meta = Meta(
+            name=dataset,
+            kind=params.kind(dataset),
+            sample_shape=samples.sample_shape,
+            classes=samples.classes,
+            features=samples.features,
+            rows={split: len(rows) for split, rows in splits.items()},
+            digest=digest.hexdigest(),
+            dropped=dropped,
+        )
         write_json(tmp / "meta.json", {**meta.__dict__, "source": params.source(dataset)})
     return meta
 
@@ -143,205 +143,97 @@ def to_arrays(frame: pd.DataFrame, meta: Meta) -> tuple[np.ndarray, np.ndarray]:
     return x, frame[LABEL].to_numpy(np.int64, copy=True)
 
 
-def _load_and_split(params: DataParams, dataset: str) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], Table]:
-    source = params.source(dataset)
-    if source == "mnist1d":
-        train, test = _mnist1d(params)
-        test_x, test_y = test.x, test.y
-        table = train
-    else:
-        table = _digits() if source == "digits" else _csv(params.csv[dataset])
-        rest_x, rest_y, test_x, test_y = _split(table.x, table.y, params.test_fraction, params.split_seed)
-        table = replace(table, x=rest_x, y=rest_y)
-    val_share = params.val_fraction if source == "mnist1d" else params.val_fraction / (1 - params.test_fraction)
-    train_x, train_y, val_x, val_y = _split(table.x, table.y, val_share, params.split_seed)
-    if source == "csv" and params.csv[dataset].standardize:
-        mean, std = train_x.mean(axis=0), train_x.std(axis=0)
-        std[std == 0] = 1.0
-        train_x, val_x, test_x = ((x - mean) / std for x in (train_x, val_x, test_x))
-    splits = {"train": (train_x, train_y), "val": (val_x, val_y), "test": (test_x, test_y)}
-    return {split: (x.astype(np.float32), y) for split, (x, y) in splits.items()}, table
-
-
-def _split(x: np.ndarray, y: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, ...]:
-    """Stratified split: (kept x, kept y, split-off x, split-off y); a share of 0 splits off nothing."""
+def _split(rows: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified split of sample indices: (kept, split off); a share of 0 splits off nothing. The same
+    permutation as splitting the samples themselves: it depends on the labels and the seed alone."""
     if share == 0:
-        return x, y, x[:0], y[:0]
+        return rows, rows[:0]
     from sklearn.model_selection import train_test_split  # here: stages that only read prepared data skip scipy
 
+    y = labels[rows]
     counts = np.bincount(y)
     if (counts[counts > 0] < 2).any():
         rare = [int(c) for c in np.flatnonzero(counts == 1)]
         raise DataError(f"classes {rare} have a single row: too few to split into train, validation and test")
-    kept_x, off_x, kept_y, off_y = train_test_split(x, y, test_size=share, random_state=seed, stratify=y)
-    return kept_x, kept_y, off_x, off_y
+    kept, off = train_test_split(rows, test_size=share, random_state=seed, stratify=y)
+    return kept, off
 
 
-def _mnist1d(params: DataParams) -> tuple[Table, Table]:
-    """Generated offline; never `mnist1d.get_dataset`, which downloads."""
-    from mnist1d.data import get_dataset_args, make_dataset
+def _samples(params: DataParams, dataset: str) -> tuple[Samples, np.ndarray, dict[str, int]]:
+    """The dataset's samples, the indices of those kept, and what was dropped by reason: a user source's
+    repeats are dropped (`sources.repeats`); a built-in dataset is taken whole."""
+    from depthlab.sources import USER_SOURCES, builtin, repeats
 
-    args = get_dataset_args()
-    args.num_samples = params.mnist1d.num_samples
-    args.seed = params.mnist1d.generator_seed
-    args.train_split = params.mnist1d.train_split
-    raw = make_dataset(args)
-    length = raw["x"].shape[1]
-    features = [f"x{i:02d}" for i in range(length)]
-    classes = [str(c) for c in range(10)]
-
-    def table(x: np.ndarray, y: np.ndarray) -> Table:
-        return Table(x.astype(np.float32), y.astype(np.int64), features, classes, (length,))
-
-    return table(raw["x"], raw["y"]), table(raw["x_test"], raw["y_test"])
-
-
-def _digits() -> Table:
-    """scikit-learn's bundled 8x8 digit images (no download)."""
-    from sklearn.datasets import load_digits
-
-    digits = load_digits()
-    return Table(
-        digits.data.astype(np.float32),
-        digits.target.astype(np.int64),
-        list(digits.feature_names),
-        [str(c) for c in digits.target_names],
-        (8, 8),
-    )
-
-
-def _csv(params: CsvParams) -> Table:
-    """A user's CSV: numeric feature columns and the label column named in params. Spaces after a comma are
-    not part of a name or value (`a, b, label`)."""
-    path, label = params.path, params.label_column
-    if not path.exists():
-        raise DataError(f"{path}: CSV file is missing (data.csv)")
-    lines = _check_csv_shape(path)
-    try:
-        frame = pd.read_csv(path, index_col=False, skipinitialspace=True)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: CSV file is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise DataError(f"{path}: not a readable CSV file ({err})") from None
-    frame.columns = [str(name).strip() for name in frame.columns]
-    if label not in frame.columns:
-        raise DataError(
-            f"{path}: label column '{label}' (label_column in data.csv) not found; columns are {list(frame.columns)}"
-        )
-    if frame.empty:
-        raise DataError(f"{path}: CSV file has a header but no rows")
-    features = [c for c in frame.columns if c != label]
-    if not features:
-        raise DataError(f"{path}: no feature columns besides the label column '{label}'")
-    for column in features:
-        numeric = pd.to_numeric(frame[column], errors="coerce")
-        bad = frame[column][numeric.isna() & frame[column].notna()]
-        if len(bad):
-            raise DataError(
-                f"{path}: column '{column}' has non-numeric values, e.g. {bad.head(3).tolist()} "
-                f"(rows {bad.index[:3].tolist()})"
-            )
-        for problem, rows in (("empty", numeric.isna()), ("infinite", np.isinf(numeric))):
-            if rows.any():
-                raise DataError(
-                    f"{path}: column '{column}' has {problem} values (rows {frame.index[rows][:3].tolist()})"
-                )
-        frame[column] = numeric
-    if frame[label].isna().any():
-        rows = frame.index[frame[label].isna()][:3].tolist()
-        raise DataError(f"{path}: label column '{label}' has empty values (rows {rows})")
-    frame, dropped = _drop_repeats(frame, features, label, params.conflicting_labels, path, lines)
-    classes = sorted(frame[label].unique().tolist())
-    if params.classes is not None:
-        labels = frame[label].astype(str)
-        unknown = frame.index[~labels.isin(params.classes)]
-        if len(unknown):
-            raise DataError(
-                f"{path}: label column '{label}' has values outside the declared classes {params.classes}: "
-                f"{sorted(set(labels[unknown]))[:5]} (rows {unknown[:3].tolist()})"
-            )
-        frame[label] = labels
-        classes = list(params.classes)
-    present = sorted(frame[label].astype(str).unique())
+    entry = params.entry(dataset)
+    if entry is None:
+        samples = builtin.mnist1d(params.mnist1d) if dataset == "mnist1d" else builtin.digits()
+        return samples, np.arange(len(samples)), {}
+    section = params.source(dataset)
+    samples = USER_SOURCES[section].load(entry, f"data.{section}.{dataset}")
+    setting = f"data.{section}.{dataset}.conflicting_labels"
+    kept, dropped = repeats.drop_repeats(samples, entry.conflicting_labels, setting)
+    present = np.unique(samples.labels[kept])
     if len(present) < 2:
-        raise DataError(f"{path}: label column '{label}' holds a single class {present}; need at least two")
-    codes = frame[label].map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
-    return Table(
-        frame[features].to_numpy(np.float32),
-        codes,
-        [str(c) for c in features],
-        [str(c) for c in classes],
-        (len(features),),
-        dropped,
-    )
+        single = [samples.classes[c] for c in present]
+        raise DataError(f"{samples.origin}: the labels hold a single class {single}; need at least two")
+    return samples, kept, {**samples.dropped, **dropped}
 
 
-def _drop_repeats(
-    frame: pd.DataFrame, features: list[str], label: str, conflicting: str, path: Path, lines: list[int]
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Each input once, so that no row can land in both the training and the test split (a repeated row would
-    be an overlap that validation refuses, and a test the model has seen). A row repeated whole is dropped
-    and counted. Rows with the same features and different labels are refused, naming their lines (a
-    training set cannot hold two answers for one input), or all dropped where params say
-    `conflicting_labels: drop`. `lines[i]` is the file line of the frame's row i."""
-    duplicates = frame.duplicated(subset=[*features, label])
-    frame = frame[~duplicates]
-    repeated = frame.duplicated(subset=features, keep=False)
-    dropped = {"duplicates": int(duplicates.sum())}
-    if repeated.any():
-        groups = frame[repeated].groupby(features, sort=False)[label].nunique()
-        shown = [lines[i] for i in frame.index[repeated][:6]]
-        if conflicting == "refuse":
-            raise DataError(
-                f"{path}: {int(repeated.sum())} rows share their features with a row of another label "
-                f"({len(groups)} input{'s' if len(groups) > 1 else ''} with two or more labels), e.g. lines "
-                f"{shown}: a training set cannot hold two answers for one input, and each input is kept once so "
-                "that none is in both train and test. Fix the labels, or set "
-                "data.csv.<name>.conflicting_labels: drop to leave these rows out"
-            )
-        dropped["conflicting_labels"] = int(repeated.sum())
-        frame = frame[~repeated]
-    return frame, dropped
+def _draw_splits(params: DataParams, samples: Samples, kept: np.ndarray) -> dict[str, np.ndarray]:
+    """Sample indices per split. A split the source gives (MNIST's test set) is kept as it is; the others are
+    drawn, stratified by label: the test split (test_fraction of all) from what the source does not assign,
+    then the validation split, val_fraction of the training data (of the data before the test split was drawn
+    where params drew it, so that test_fraction and val_fraction both count shares of the whole)."""
+    given = samples.given[kept] if samples.given is not None else np.full(len(kept), "train")
+    splits = {split: kept[given == split] for split in SPLITS}
+    labels = samples.labels
+    val_share = params.val_fraction
+    if not (given == "test").any():
+        splits["train"], splits["test"] = _split(splits["train"], labels, params.test_fraction, params.split_seed)
+        val_share = params.val_fraction / (1 - params.test_fraction)
+    if not (given == "val").any():
+        splits["train"], splits["val"] = _split(splits["train"], labels, val_share, params.split_seed)
+    return splits
 
 
-def _check_csv_shape(path: Path) -> list[int]:
-    """Refuse what `pandas.read_csv` would silently reinterpret: a repeated column name (renamed `name.1`), an
-    empty one (named `Unnamed: 2`), and a row with more or fewer fields than the header (one more field in
-    every row makes the first column the index; a trailing comma adds an unnamed column). Returns the file
-    line of each row pandas will read (blank lines are skipped by both), for messages that name lines."""
-    lines: list[int] = []
-    try:
-        with path.open(newline="") as handle:
-            rows = csv.reader(handle, skipinitialspace=True)
-            header = next(rows, None)
-            if header is None:
-                return lines  # empty: pandas says so
-            seen: dict[str, int] = {}
-            for position, name in enumerate(name.strip() for name in header):
-                if not name:
-                    raise DataError(f"{path}: column {position + 1} of the header has no name")
-                if name in seen:
-                    raise DataError(
-                        f"{path}: column '{name}' appears twice in the header, at columns {seen[name]} and "
-                        f"{position + 1}"
-                    )
-                seen[name] = position + 1
-            for row in rows:
-                if row and len(row) != len(header):
-                    raise DataError(f"{path}: line {rows.line_num} has {len(row)} fields, the header {len(header)}")
-                if row:
-                    lines.append(rows.line_num)
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not a readable CSV file ({err})") from None
-    return lines
+def _standardization(samples: Samples, train: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The training split's feature means and standard deviations (1 where a feature is constant)."""
+    x = samples.read(train)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    std[std == 0] = 1.0
+    return mean, std
 
 
-def _digest(splits: dict[str, tuple[np.ndarray, np.ndarray]]) -> str:
-    """Content digest over every split's features and labels, in split order."""
-    h = hashlib.sha256()
-    for split in SPLITS:
-        x, y = splits[split]
-        h.update(split.encode())
-        h.update(np.ascontiguousarray(x).tobytes())
-        h.update(np.ascontiguousarray(y).tobytes())
-    return h.hexdigest()
+def _write_split(
+    path: Path,
+    samples: Samples,
+    rows: np.ndarray,
+    scale: tuple[np.ndarray, np.ndarray] | None,
+    digest: hashlib._Hash,
+    split: str,
+) -> None:
+    """One split as Parquet, a row group per chunk of samples; the digest covers the split's name, its features
+    and then its labels (the order `Meta.digest` has always had)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from depthlab.sources.repeats import chunks
+
+    schema = pa.schema([*(pa.field(name, pa.float32()) for name in samples.features), pa.field(LABEL, pa.int64())])
+    labels = samples.labels[rows]
+    digest.update(split.encode())
+    with pq.ParquetWriter(path, schema) as writer:
+        start = 0
+        for part in chunks(rows, len(samples.features)):
+            x = samples.read(part)
+            if scale is not None:
+                x = (x - scale[0]) / scale[1]
+            x = np.ascontiguousarray(x, dtype=np.float32)
+            digest.update(x)
+            columns = [pa.array(column) for column in np.asfortranarray(x).T]  # each column contiguous: no copy
+            y = pa.array(labels[start : start + len(part)])
+            writer.write_table(pa.Table.from_arrays([*columns, y], schema=schema), row_group_size=len(part))
+            start += len(part)
+        if not len(rows):
+            writer.write_table(schema.empty_table())
+    digest.update(np.ascontiguousarray(labels).tobytes())

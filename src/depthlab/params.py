@@ -15,12 +15,14 @@ from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_m
 from depthlab.errors import ParamsError
 from depthlab.families import FAMILIES
 from depthlab.schema import StrictModel
+from depthlab.sources import BUILT_IN_KINDS, USER_SOURCES, SourceParams
+from depthlab.sources.csv import CsvParams
+from depthlab.sources.image_folder import ImageFolderParams
+from depthlab.sources.npz import NpzParams
+from depthlab.sources.parquet import ParquetParams
+from depthlab.sources.vision import VisionParams
 
 PARAMS_FILE = Path("params.yaml")
-
-# Built-in sources by dataset name; any other dataset name is a CSV declared under data.csv.
-BUILT_IN_SOURCES = {"mnist1d": "sequence", "digits": "image"}
-CSV_KIND = "tabular"
 
 
 class Mnist1dParams(StrictModel):
@@ -29,45 +31,55 @@ class Mnist1dParams(StrictModel):
     train_split: float = Field(gt=0, lt=1, description="the generator's own train/test split")
 
 
-class CsvParams(StrictModel):
-    path: Path
-    label_column: str = "label"
-    classes: list[str] | None = Field(None, min_length=2, description="the labels allowed; any other is an error")
-    standardize: bool = Field(True, description="scale features by the training split's mean and std")
-    conflicting_labels: Literal["refuse", "drop"] = Field(
-        "refuse",
-        description="rows whose features repeat with another label: refuse the file, or drop every such row",
-    )
-
-
 class DataParams(StrictModel):
-    datasets: list[str] = Field(min_length=1, description="mnist1d, digits, or a name under data.csv")
+    """The study's datasets: built in (mnist1d, digits) or declared by name under a source's section."""
+
+    datasets: list[str] = Field(min_length=1, description="mnist1d, digits, or a name under a source's section")
     split_seed: int
     val_fraction: float = Field(
         ge=0, lt=0.5, description="share of the training data held out for validation; 0 = none"
     )
-    test_fraction: float = Field(gt=0, lt=0.5, description="digits and csv; mnist1d splits itself")
+    test_fraction: float = Field(gt=0, lt=0.5, description="sources without a test split of their own")
     mnist1d: Mnist1dParams
+    # One section per user source (depthlab.sources.USER_SOURCES), each a mapping of dataset name -> settings.
     csv: dict[str, CsvParams]
+    image_folder: dict[str, ImageFolderParams]
+    npz: dict[str, NpzParams]
+    parquet: dict[str, ParquetParams]
+    vision: dict[str, VisionParams]
 
     @model_validator(mode="after")
     def _datasets_are_defined(self) -> DataParams:
         if len(set(self.datasets)) != len(self.datasets):
             raise ValueError(f"data.datasets lists a dataset twice: {self.datasets}")
+        sections: dict[str, list[str]] = {name: [name] for name in BUILT_IN_KINDS}
+        for section in USER_SOURCES:
+            for name in getattr(self, section):
+                sections.setdefault(name, []).append(section)
+        for name, places in sections.items():
+            if len(places) > 1:
+                raise ValueError(f"data: '{name}' is declared twice, as {' and '.join(places)}: give one a new name")
         for name in self.datasets:
-            if name not in BUILT_IN_SOURCES and name not in self.csv:
-                known = [*BUILT_IN_SOURCES, *self.csv]
+            if name not in sections:
                 raise ValueError(
-                    f"data.datasets: '{name}' is neither built in nor declared under data.csv (known: {known})"
+                    f"data.datasets: '{name}' is neither built in nor declared under data.<source> "
+                    f"({', '.join(USER_SOURCES)}) (known: {list(sections)})"
                 )
         return self
 
     def source(self, dataset: str) -> str:
-        return dataset if dataset in BUILT_IN_SOURCES else "csv"
+        """The dataset's source: its own name for a built-in one, else the section declaring it (csv, npz, ...)."""
+        if dataset in BUILT_IN_KINDS:
+            return dataset
+        return next(section for section in USER_SOURCES if dataset in getattr(self, section))
+
+    def entry(self, dataset: str) -> SourceParams | None:
+        """The settings of a user source's dataset (`data.<source>.<dataset>`); None for a built-in one."""
+        return None if dataset in BUILT_IN_KINDS else getattr(self, self.source(dataset))[dataset]
 
     def describe(self, dataset: str) -> dict[str, Any]:
         """The settings that made one dataset, as logged with every run trained on it."""
-        own = self.mnist1d if self.source(dataset) == "mnist1d" else self.csv.get(dataset)
+        own = self.mnist1d if dataset == "mnist1d" else self.entry(dataset)
         shared = self.model_dump(mode="json", include={"split_seed", "val_fraction", "test_fraction"})
         return {
             "name": dataset,
@@ -78,7 +90,8 @@ class DataParams(StrictModel):
 
     def kind(self, dataset: str) -> str:
         """What one sample is: a sequence, an image or a tabular row; decides which families apply."""
-        return BUILT_IN_SOURCES.get(dataset, CSV_KIND)
+        entry = self.entry(dataset)
+        return BUILT_IN_KINDS[dataset] if entry is None else entry.kind
 
 
 class ValidationParams(StrictModel):

@@ -1,8 +1,8 @@
 """The Great Expectations suite that gates training: prepared data must match what meta.json declares.
 
 Four kinds of checks, all run by GX on pandas frames:
-- every split: columns as declared, enough rows, known labels; its feature values, in long form (one row per
-  (row, column) cell), without nulls or infinities and in range;
+- every split: columns as declared (on the file's header), enough rows and known labels (on its labels); its
+  feature values, in long form (one row per (row, column) cell), without nulls or infinities and in range;
 - every column of every split: the dtype meta.json implies;
 - per split and class: enough rows and a class share within the configured bounds;
 - train against test: no feature row appears in both.
@@ -11,24 +11,31 @@ Long form keeps GX's cost flat in the number of features: an expectation costs G
 reads a value, and one per (column, check) made 377 expectations and 3.3 s for MNIST-1D's 40 features
 (`make bench`, target 7). The long frame is the values alone, row-major, so it costs one copy of the features;
 a bad value is located by decoding its row number into the split's row and column.
+
+Splits are read from their Parquet files a part at a time, never whole: the labels are held, the features
+only as one part (CELLS_PER_CHECK values) and one 64-bit hash per row, so validating a split larger than
+memory needs about what a part does. Checks are made one after another and dropped once GX has run them.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from depthlab.data import LABEL, SPLITS, Meta, load_frame, load_meta
-from depthlab.errors import ValidationFailed
+from depthlab.data import LABEL, SPLITS, Meta, load_meta
+from depthlab.errors import DataError, ValidationFailed
 from depthlab.outputs import write_text
 from depthlab.params import ValidationParams
+
+if TYPE_CHECKING:
+    import pyarrow.parquet as pq
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -44,7 +51,7 @@ class Check:
     split's feature values in long form, the split's feature columns that its row numbers decode to."""
 
     name: str
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None  # None once GX has run it
     expectations: list[Any]
     locate_by: list[str]
     cells_of: list[str] | None = None
@@ -55,17 +62,20 @@ def validate(data_dir: Path, params: ValidationParams, report_dir: Path) -> dict
     meta = load_meta(data_dir)
     # A validation split is optional (data.val_fraction 0); train and test are not.
     splits = [split for split in SPLITS if split != "val" or meta.rows.get("val", 0) > 0]
-    frames = {split: load_frame(data_dir, split) for split in splits}
-    checks = [
-        *(check for split, frame in frames.items() for check in _split_checks(split, frame, meta, params)),
-        _dtype_check(frames, meta),
-        _balance_check(frames, meta, params),
-        _leakage_check(frames, meta),
-    ]
-    results = _run_gx(checks, report_dir / "data_docs")
+    files = {split: _open(data_dir / f"{split}.parquet") for split in splits}
+    labels = {split: _labels(file) for split, file in files.items()}
+
+    def checks() -> Iterator[Check]:
+        for split, file in files.items():
+            yield from _split_checks(split, file, labels[split], meta, params)
+        yield _dtype_check(files, meta)
+        yield _balance_check(labels, meta, params)
+        yield _leakage_check(files, meta)
+
+    ran, results = _run_gx(checks(), report_dir / "data_docs")
     write_text(report_dir / "result.json", json.dumps(results, indent=2, default=str) + "\n")
 
-    failures = [line for check in checks for line in _failure_lines(check, results[check.name])]
+    failures = [line for check in ran for line in _failure_lines(check, results[check.name])]
     total = sum(r["statistics"]["evaluated_expectations"] for r in results.values())
     if failures:
         shown = "\n".join(f"  - {line}" for line in failures[:20])
@@ -78,29 +88,66 @@ def validate(data_dir: Path, params: ValidationParams, report_dir: Path) -> dict
     return {"dataset": meta.name, "digest": meta.digest, "expectations": total, "success": True}
 
 
-def _split_checks(split: str, frame: pd.DataFrame, meta: Meta, params: ValidationParams) -> list[Check]:
-    """The split's table (columns, rows, labels) and its feature values in long form."""
+def _open(path: Path) -> pq.ParquetFile:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if not path.exists():
+        raise DataError(f"{path}: file is missing; run `dvc repro` to prepare the data")
+    try:
+        return pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as err:
+        raise DataError(f"{path}: not a readable Parquet file ({type(err).__name__}: {err})") from None
+
+
+def _labels(file: pq.ParquetFile) -> pd.Series | None:
+    """The split's label column, None where the file has none (the column check reports it)."""
+    if LABEL not in file.schema_arrow.names:
+        return None
+    return file.read(columns=[LABEL]).column(LABEL).to_pandas()
+
+
+def _feature_parts(file: pq.ParquetFile, columns: list[str], rows: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, values (rows, columns) row-major) of consecutive parts of at most `rows` rows."""
+    first = 0
+    for batch in file.iter_batches(batch_size=rows, columns=columns):
+        values = np.empty((batch.num_rows, len(columns)), np.result_type(*[c.type.to_pandas_dtype() for c in batch]))
+        for i, column in enumerate(batch.columns):
+            values[:, i] = column.to_numpy(zero_copy_only=False)
+        yield first, values
+        first += batch.num_rows
+
+
+def _split_checks(
+    split: str, file: pq.ParquetFile, labels: pd.Series | None, meta: Meta, params: ValidationParams
+) -> Iterator[Check]:
+    """The split's columns (from its header), rows and labels, and its feature values in long form, in parts."""
     import great_expectations.expectations as gxe
 
-    table: list[Any] = [
-        gxe.ExpectTableColumnsToMatchOrderedList(column_list=[*meta.features, LABEL]),
-        gxe.ExpectTableRowCountToBeBetween(min_value=params.min_rows),
-    ]
-    if LABEL in frame.columns:
+    names = file.schema_arrow.names
+    yield Check(
+        f"{split}_columns",
+        pd.DataFrame(columns=names),
+        [gxe.ExpectTableColumnsToMatchOrderedList(column_list=[*meta.features, LABEL])],
+        [],
+    )
+    rows = file.metadata.num_rows
+    table: list[Any] = [gxe.ExpectTableRowCountToBeBetween(min_value=params.min_rows)]
+    if labels is not None:
         table += [
             gxe.ExpectColumnValuesToNotBeNull(column=LABEL),
             gxe.ExpectColumnValuesToBeInSet(column=LABEL, value_set=list(range(len(meta.classes)))),
         ]
-    columns = [column for column in meta.features if column in frame.columns]  # others: the column list reports
-    cells = frame[columns].to_numpy().ravel()  # row-major: cell number = row * len(columns) + column
+    frame = pd.DataFrame({LABEL: labels}) if labels is not None else pd.DataFrame(index=pd.RangeIndex(rows))
+    yield Check(split, frame, table, [])
+    columns = [column for column in meta.features if column in names]  # others: the column check reports
     rows_per_check = max(1, CELLS_PER_CHECK // max(len(columns), 1))
-    checks = [Check(split, frame, table, [])]
-    for first in range(0, len(frame), rows_per_check):
-        chunk = slice(first * len(columns), min(first + rows_per_check, len(frame)) * len(columns))
-        name = f"{split}_features" if rows_per_check >= len(frame) else f"{split}_features_from_row_{first}"
-        values = pd.DataFrame({FEATURE_VALUE: cells[chunk]}, index=pd.RangeIndex(chunk.start, chunk.stop))
-        checks.append(Check(name, values, _value_expectations(params), [], cells_of=columns))
-    return checks
+    for first, values in _feature_parts(file, columns, rows_per_check):
+        cells = values.ravel()  # row-major: cell number = row * len(columns) + column
+        start = first * len(columns)
+        name = f"{split}_features" if rows_per_check >= rows else f"{split}_features_from_row_{first}"
+        part = pd.DataFrame({FEATURE_VALUE: cells}, index=pd.RangeIndex(start, start + len(cells)))
+        yield Check(name, part, _value_expectations(params), [], cells_of=columns)
 
 
 def _value_expectations(params: ValidationParams) -> list[Any]:
@@ -115,32 +162,34 @@ def _value_expectations(params: ValidationParams) -> list[Any]:
     ]
 
 
-def _dtype_check(frames: dict[str, pd.DataFrame], meta: Meta) -> Check:
-    """One row per (split, column): its dtype against the declared one (float32 features, int64 labels)."""
+def _dtype_check(files: dict[str, pq.ParquetFile], meta: Meta) -> Check:
+    """One row per (split, column): its dtype, as pandas reads the file, against the declared one (float32
+    features, int64 labels)."""
     import great_expectations.expectations as gxe
 
     declared = {**dict.fromkeys(meta.features, "float32"), LABEL: "int64"}
     rows = [
         {"split": split, "column": column, "dtype": str(dtype), "declared": declared[column]}
-        for split, frame in frames.items()
-        for column, dtype in frame.dtypes.items()
+        for split, file in files.items()
+        for column, dtype in file.schema_arrow.empty_table().to_pandas().dtypes.items()
         if column in declared
     ]
     expectations = [gxe.ExpectColumnPairValuesToBeEqual(column_A="dtype", column_B="declared")]
     return Check("dtypes", pd.DataFrame(rows), expectations, ["split", "column"])
 
 
-def _balance_check(frames: dict[str, pd.DataFrame], meta: Meta, params: ValidationParams) -> Check:
+def _balance_check(labels: dict[str, pd.Series | None], meta: Meta, params: ValidationParams) -> Check:
     """One row per (split, declared class): its row count and share of the split."""
     import great_expectations.expectations as gxe
 
     k = len(meta.classes)
     rows = []
-    for split, frame in frames.items():
-        counts = frame[LABEL].value_counts() if LABEL in frame.columns else pd.Series(dtype=int)
+    for split, column in labels.items():
+        counts = column.value_counts() if column is not None else pd.Series(dtype=int)
         for label in range(k):
             n = int(counts.get(label, 0))
-            rows.append({"split": split, "label": label, "rows": n, "share": n / max(len(frame), 1)})
+            share = n / max(len(column), 1) if column is not None else 0.0
+            rows.append({"split": split, "label": label, "rows": n, "share": share})
     expectations = [
         gxe.ExpectColumnValuesToBeBetween(
             column="share", min_value=params.min_class_share_ratio / k, max_value=params.max_class_share_ratio / k
@@ -149,23 +198,28 @@ def _balance_check(frames: dict[str, pd.DataFrame], meta: Meta, params: Validati
     return Check("class_balance", pd.DataFrame(rows), expectations, ["split", "label"])
 
 
-def _leakage_check(frames: dict[str, pd.DataFrame], meta: Meta) -> Check:
-    """Distinct feature rows of train and test, hashed: a repeated hash is a row in both splits."""
+def _leakage_check(files: dict[str, pq.ParquetFile], meta: Meta) -> Check:
+    """Distinct feature rows of train and test, hashed (64 bits, read in parts): a repeated hash is a row in both
+    splits."""
     import great_expectations.expectations as gxe
+
+    from depthlab.sources.repeats import hash_rows
 
     parts = []
     for split in ("train", "test"):
-        frame = frames[split]
-        columns = [c for c in meta.features if c in frame.columns]
-        values = np.ascontiguousarray(frame[columns].to_numpy(np.float64))
-        hashes = [hashlib.blake2b(row.tobytes(), digest_size=8).hexdigest() for row in values]
-        part = pd.DataFrame({"split": split, "row": np.arange(len(frame)), "row_hash": hashes})
+        file = files[split]
+        columns = [c for c in meta.features if c in file.schema_arrow.names]
+        rows = max(1, CELLS_PER_CHECK // max(len(columns), 1))
+        hashes = [hash_rows(values) for _, values in _feature_parts(file, columns, rows)]
+        row_hash = np.concatenate(hashes) if hashes else np.zeros(0, np.uint64)
+        part = pd.DataFrame({"split": split, "row": np.arange(len(row_hash)), "row_hash": row_hash})
         parts.append(part.drop_duplicates("row_hash"))
     expectations = [gxe.ExpectColumnValuesToBeUnique(column="row_hash")]
     return Check("train_test_overlap", pd.concat(parts, ignore_index=True), expectations, ["split", "row"])
 
 
-def _run_gx(checks: list[Check], docs_dir: Path) -> dict[str, dict[str, Any]]:
+def _run_gx(checks: Iterator[Check], docs_dir: Path) -> tuple[list[Check], dict[str, dict[str, Any]]]:
+    """Run each check as it is made; return the checks run (their frames dropped) and GX's results by name."""
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -184,7 +238,7 @@ def _run_gx(checks: list[Check], docs_dir: Path) -> dict[str, dict[str, Any]]:
         },
     )
     source = context.data_sources.add_pandas("prepared")
-    results = {}
+    results, ran = {}, []
     for check in checks:
         batch = source.add_dataframe_asset(check.name).add_batch_definition_whole_dataframe("all")
         suite = context.suites.add(gx.ExpectationSuite(name=check.name, expectations=check.expectations))
@@ -196,8 +250,20 @@ def _run_gx(checks: list[Check], docs_dir: Path) -> dict[str, dict[str, Any]]:
             result_format={"result_format": "SUMMARY", "unexpected_index_column_names": check.locate_by},
         )
         results[check.name] = result.to_json_dict()
+        ran.append(replace(check, frame=None))
+        _release(source.get_execution_engine())
     context.build_data_docs()
-    return results
+    return ran, results
+
+
+def _release(engine: Any) -> None:
+    """Drop what GX's pandas engine keeps of a validated frame: the batch, its data, and every metric computed
+    on it (per-row Series that hold the frame). GX keeps them for the context's lifetime, about 15 MB per
+    million-cell part (a 50,000-image folder grew validation to 1 GB); without them memory stays at one part.
+    Private attributes of the pinned great-expectations: tests/test_validation.py checks they still exist."""
+    engine.batch_manager.reset_batch_cache()
+    engine.batch_manager._batch_data_cache.clear()
+    engine._metric_cache.clear()
 
 
 def _failure_lines(check: Check, result: dict[str, Any]) -> list[str]:

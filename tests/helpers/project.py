@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -32,3 +34,29 @@ def project_env(project: Path, *extra_paths: Path) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env["PYTHONPATH"] = os.pathsep.join(str(path) for path in (project / "src", *extra_paths))
     return env
+
+
+def dvc(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["dvc", *args], cwd=project, env=project_env(project), capture_output=True, text=True, timeout=600
+    )
+
+
+def snapshot(project: Path) -> dict[str, str]:
+    """Digest of dvc.lock and of every earlier output, and the number of MLflow runs."""
+    files = [
+        project / "dvc.lock",
+        *sorted(
+            p
+            for d in ("data/prepared", "data/models", "metrics", "reports/claims.md")
+            for p in ((project / d).rglob("*") if (project / d).is_dir() else [project / d])
+            if p.is_file()
+        ),
+    ]
+    digests = {str(p.relative_to(project)): hashlib.sha256(p.read_bytes()).hexdigest() for p in files}
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    digests["mlflow runs"] = str(len(client.search_runs(experiments)))
+    return digests

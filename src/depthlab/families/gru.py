@@ -14,12 +14,20 @@ from depthlab.families.base import DataShape, linear_baseline
 
 
 class SequenceGRU(nn.Module):
-    """A sequence of scalars gets one input per step; an image is read row by row."""
+    """A sequence of scalars gets one input per step; an image is read row by row, a colour image's row with
+    every channel's values of that row as its inputs."""
 
     def __init__(self, config: GRUConfig, depth: int, shape: DataShape):
         super().__init__()
         self.scalar_steps = shape.sample_dims == 1
-        steps, inputs = (shape.sample_shape[0], 1) if self.scalar_steps else shape.sample_shape[:2]
+        self.channels_first = shape.sample_dims == 3
+        if self.scalar_steps:
+            steps, inputs = shape.sample_shape[0], 1
+        elif self.channels_first:
+            channels, steps, width = shape.sample_shape
+            inputs = channels * width
+        else:
+            steps, inputs = shape.sample_shape
         self.gru = nn.GRU(inputs, config.hidden, depth, batch_first=True, bidirectional=config.bidirectional)
         directions = 2 if config.bidirectional else 1
         self.head = nn.Linear(steps * config.hidden * directions, shape.num_classes)
@@ -27,6 +35,8 @@ class SequenceGRU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.scalar_steps:
             x = x.unsqueeze(-1)
+        elif self.channels_first:  # (..., channels, rows, width) -> (..., rows, channels * width)
+            x = x.movedim(-3, -2).flatten(-2)
         outputs, _ = self.gru(x)
         return self.head(outputs.flatten(-2))
 

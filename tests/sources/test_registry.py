@@ -1,0 +1,65 @@
+"""Every source is a section of `data` in params.yaml, declares its sample kind, and is checked with the sweep."""
+
+import pytest
+import yaml
+
+from depthlab.errors import ParamsError
+from depthlab.params import DataParams, load_params
+from depthlab.sources import USER_SOURCES
+from tests.helpers.params import NO_SWEEP, raw_params
+from tests.helpers.project import ROOT
+
+ENTRIES = {
+    "csv": {"path": "data/raw/t.csv"},
+    "image_folder": {"root": "data/raw/imgs"},
+    "npz": {"path": "data/raw/a.npz", "kind": "sequence"},
+    "parquet": {"path": "data/raw/t.parquet", "kind": "tabular"},
+    "vision": {"dataset": "cifar10", "root": "data/raw/vision"},
+}
+KINDS = {"csv": "tabular", "image_folder": "image", "npz": "sequence", "parquet": "tabular", "vision": "image"}
+
+
+def study(section: str, *families: str) -> dict:
+    sweep = {**NO_SWEEP, **{family: {"datasets": ["mine"], "depths": [0, 1]} for family in families}}
+    return raw_params(data={"datasets": ["mine"], section: {"mine": ENTRIES[section]}}, sweep=sweep)
+
+
+def load(tmp_path, raw):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    return load_params(tmp_path / "params.yaml")
+
+
+def test_every_source_has_a_section_in_data_params_and_params_yaml():
+    assert set(USER_SOURCES) <= set(DataParams.model_fields)
+    declared = yaml.safe_load((ROOT / "params.yaml").read_text())["data"]
+    assert set(USER_SOURCES) <= set(declared)
+
+
+@pytest.mark.parametrize("section", list(ENTRIES))
+def test_each_source_declares_its_kind_and_families_that_cannot_model_it_are_refused(tmp_path, section):
+    kind = KINDS[section]
+    params = load(tmp_path, study(section, "mlp", "resmlp"))
+    assert params.data.kind("mine") == kind and params.data.source("mine") == section
+    if kind == "tabular":
+        with pytest.raises(ParamsError, match="family 'cnn' cannot model tabular data"):
+            load(tmp_path, study(section, "cnn"))
+    else:
+        assert load(tmp_path, study(section, "mlp", "resmlp", "cnn", "gru")).data.kind("mine") == kind
+
+
+def test_a_name_declared_by_two_sources_or_by_none_is_refused(tmp_path):
+    raw = study("npz")
+    raw["data"]["parquet"] = {"mine": ENTRIES["parquet"]}
+    with pytest.raises(ParamsError, match="'mine' is declared twice, as npz and parquet"):
+        load(tmp_path, raw)
+    raw = study("npz")
+    raw["data"]["datasets"] = ["other"]
+    with pytest.raises(ParamsError, match=r"'other' is neither built in nor declared under data.<source>"):
+        load(tmp_path, raw)
+
+
+def test_an_unknown_key_of_a_source_is_named(tmp_path):
+    raw = study("image_folder", "mlp")
+    raw["data"]["image_folder"]["mine"]["resize_policy"] = "stretch"
+    with pytest.raises(ParamsError, match=r"data.image_folder.mine.resize_policy: unknown key"):
+        load(tmp_path, raw)
