@@ -83,7 +83,7 @@ def write_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: s
         lambda axes, rows: _pareto(axes, rows, colors),
     )
     _by_dataset(
-        pd.DataFrame(matched_configurations(list(table.itertuples(index=False)))),
+        pd.DataFrame(matched_configurations(list(table.itertuples(index=False))), columns=table.columns),
         plots / "families_matched.png",
         "families at matched parameter counts: mean test accuracy, 95% bootstrap interval, seeds as dots",
         machine,
