@@ -154,17 +154,20 @@ def test_an_unreachable_address_fails_fast_naming_it(validated):
 
 
 def test_a_worker_with_other_code_is_refused(tiny_params, prepared, tmp_path):
-    from depthlab.cluster import train_task
     from depthlab.errors import ClusterError
     from depthlab.training import ensemble_job
+    from depthlab.training.cluster import train_task
 
-    job = ensemble_job(tiny_params, "mnist1d", "mlp", 0, prepared, tmp_path)
+    job, data = ensemble_job(tiny_params, "mnist1d", "mlp", 0, prepared, tmp_path)
     with pytest.raises(ClusterError, match=r"differs from the driver's \(0123456789abcdef\): install the same"):
-        train_task(job, "0123456789abcdef")
+        train_task(job, data, "0123456789abcdef")
 
 
 def test_the_local_path_imports_nothing_from_ray():
-    check = "import sys; from depthlab import cluster, stages, training; print(cluster.wanted(), 'ray' in sys.modules)"
+    check = (
+        "import sys; from depthlab import stages; from depthlab.training import cluster; "
+        "print(cluster.wanted(), 'ray' in sys.modules)"
+    )
     env = {key: value for key, value in project_env().items() if key not in {"RAY_ADDRESS", "DEPTHLAB_EXECUTOR"}}
     done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
