@@ -48,7 +48,7 @@ from depthlab import hardware, tracking
 from depthlab.data import load_arrays, load_meta, prepare
 from depthlab.families import FAMILIES, build_network
 from depthlab.params import Params, TrackingParams, load_params
-from depthlab.training import EnsembleJob, ensemble_job, in_child_process, train_ensemble, train_family
+from depthlab.training import EnsembleJob, StudyData, ensemble_job, in_child_process, train_ensemble, train_family
 from tests.helpers.project import ROOT, copy_project
 from tests.helpers.project import project_env as helpers_project_env
 
@@ -136,22 +136,26 @@ def one_run(params: Params, family: str, depth: int, data_dir: Path, threads: in
     """
     out = Path(tempfile.mkdtemp(prefix="depthlab-bench-"))
     try:
-        job = dataclasses.replace(stage_job(params, family, depth, data_dir, threads), out_dir=out)
+        job, data = stage_job(params, family, depth, data_dir, threads)
+        job = dataclasses.replace(job, out_dir=out)
         started = time.perf_counter()
-        trained = quiet(lambda: train_ensemble(job))
+        trained = quiet(lambda: train_ensemble(job, data))
         return time.perf_counter() - started, trained[0].train_time_s
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
 
 @functools.cache
-def _stage_job(params_json: str, family: str, depth: int, data_dir: Path, threads: int) -> EnsembleJob:
+def _stage_job(
+    params_json: str, family: str, depth: int, data_dir: Path, threads: int
+) -> tuple[EnsembleJob, StudyData]:
     params = Params.model_validate_json(params_json)
-    return dataclasses.replace(ensemble_job(params, DATASET, family, depth, data_dir, data_dir.parent), threads=threads)
+    job, data = ensemble_job(params, DATASET, family, depth, data_dir, data_dir.parent)
+    return dataclasses.replace(job, threads=threads), data
 
 
-def stage_job(params: Params, family: str, depth: int, data_dir: Path, threads: int) -> EnsembleJob:
-    """The job a train stage would make for one (family, depth), made once per process and params."""
+def stage_job(params: Params, family: str, depth: int, data_dir: Path, threads: int) -> tuple[EnsembleJob, StudyData]:
+    """The job a train stage would make for one (family, depth), and its data, made once per process and params."""
     return _stage_job(params.model_dump_json(), family, depth, data_dir, threads)
 
 
@@ -629,10 +633,10 @@ def train_for_peak_memory(family: str, seeds: int, data_dir: Path) -> dict[str, 
     )
     out = Path(tempfile.mkdtemp(prefix="depthlab-bench-"))
     try:
-        job = ensemble_job(params, DATASET, family, 2, data_dir, out)
+        job, data = ensemble_job(params, DATASET, family, 2, data_dir, out)
         before = _rss_mb()
         with PeakMemory() as peak:
-            quiet(lambda: train_ensemble(job))
+            quiet(lambda: train_ensemble(job, data))
         return {"before_training_mb": before, "peak_mb": peak.mb}
     finally:
         shutil.rmtree(out, ignore_errors=True)

@@ -78,7 +78,7 @@ def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     from depthlab.data import load_arrays, load_meta, prepare
     from depthlab.evaluation import load_trained, measure
     from depthlab.params import load_params
-    from depthlab.training import EnsembleJob, code_digest, load_study_data, train_members
+    from depthlab.training import EnsembleJob, code_digest, load_study_data, train_ensemble
 
     params = load_params()
     params = params.model_copy(update={"tracking": params.tracking.model_copy(update={"enabled": False})})
@@ -94,12 +94,21 @@ def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
             f"{spec['dataset']}: the data made at commit {spec['commit'][:12]} has digest {meta.digest[:16]}, the run "
             f"recorded {spec['digest'][:16]}: the data changed, so the run cannot be reproduced"
         )
+    data = load_study_data(params, spec["dataset"], data_dir)
     job = EnsembleJob(
-        params, spec["dataset"], spec["family"], spec["depth"], tuple(spec["ensemble_seeds"]),
-        tuple(spec["ensemble_lrs"]), spec["steps"], spec["phase"], load_study_data(params, spec["dataset"], data_dir),
-        out / "models", code_digest(spec["family"]), None, spec["threads"],
-    )  # fmt: skip
-    trained, _ = train_members(job, None)
+        params=params,
+        dataset=spec["dataset"],
+        family=spec["family"],
+        depth=spec["depth"],
+        members=tuple(zip(spec["ensemble_seeds"], spec["ensemble_lrs"], strict=True)),
+        max_steps=spec["steps"],
+        phase=spec["phase"],
+        data_digest=data.meta.digest,
+        out_dir=out / "models",
+        code=code_digest(spec["family"]),
+        threads=spec["threads"],
+    )
+    trained = train_ensemble(job, data)  # in this process, with no cache: the whole ensemble trains again
     [member] = [t for t in trained if t.seed == spec["seed"] and t.lr == spec["lr"]]
     checkpoint = out / "models" / member.checkpoint
     x, y = load_arrays(data_dir, "test", meta)

@@ -80,7 +80,8 @@ def train(params: Params, family: str) -> None:
     datasets = _datasets_of(params, family)
     if not datasets:
         return _nothing_to_do(family, MODELS / family)
-    from depthlab import cluster, training
+    from depthlab import training
+    from depthlab.training import cluster
 
     _check_tracking(params)
     if cluster.wanted():

@@ -9,15 +9,13 @@ Depth 0 is logistic regression.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
 from depthlab.families import PretrainedConfig
 from depthlab.families.base import DataShape
 from depthlab.families.mlp import hidden_stack
-from depthlab.families.pretraining import LayerView, greedy
+from depthlab.families.pretraining import LayerLoss, greedy
 
 
 def build(config: PretrainedConfig, depth: int, shape: DataShape) -> nn.Module:
@@ -27,16 +25,11 @@ def build(config: PretrainedConfig, depth: int, shape: DataShape) -> nn.Module:
 def pretrain(
     config: PretrainedConfig, net: nn.Module, inputs: torch.Tensor, seeds: list[int], batch_size: int
 ) -> list[dict[str, float]]:
-    def denoising(
-        index: int,
-        view: LayerView,
-        visible_bias: torch.Tensor,
-        v: torch.Tensor,
-        noise: Callable[[tuple[int, ...]], torch.Tensor],
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def denoising(index, view, visible_bias, v, noise):
         kept = noise(v.shape[1:]) >= config.corruption
         hidden = torch.relu(view.pre_activation(v * kept))
         error = (view.transposed(hidden, visible_bias) - v).square().mean(dim=(1, 2))  # mean squared, per seed
         return error, error.detach()
 
-    return greedy(net, inputs, seeds, torch.relu, denoising, config.pretrain_steps, batch_size, config.pretrain_lr)
+    layer_loss: LayerLoss = denoising  # its arguments: see LayerLoss
+    return greedy(net, inputs, seeds, torch.relu, layer_loss, config.pretrain_steps, batch_size, config.pretrain_lr)

@@ -14,8 +14,6 @@ Depth 0 is logistic regression. The parameter count equals `mlp`'s at the same w
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -23,7 +21,7 @@ from torch import nn
 from depthlab.families import RBMConfig
 from depthlab.families.base import DataShape
 from depthlab.families.mlp import hidden_stack
-from depthlab.families.pretraining import LayerView, greedy, hidden_layers
+from depthlab.families.pretraining import LayerLoss, LayerView, greedy, hidden_layers
 
 MIN_STD = 1e-6  # a constant feature (a border pixel of digits) is centred, not divided by zero
 
@@ -48,13 +46,7 @@ def pretrain(
     flat = inputs.flatten(1)
     mean, std = flat.mean(dim=0), flat.std(dim=0).clamp_min(MIN_STD)
 
-    def contrastive_divergence(
-        index: int,
-        view: LayerView,
-        visible_bias: torch.Tensor,
-        v: torch.Tensor,
-        noise: Callable[[tuple[int, ...]], torch.Tensor],
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def contrastive_divergence(index, view, visible_bias, v, noise):
         gaussian = index == 0
         with torch.no_grad():
             on = noise((*v.shape[1:-1], view.weight.shape[1])) < torch.sigmoid(view.pre_activation(v))
@@ -68,12 +60,13 @@ def pretrain(
         ).mean(dim=1)
         return loss, (reconstruction - v).square().mean(dim=(1, 2))
 
+    layer_loss: LayerLoss = contrastive_divergence  # its arguments: see LayerLoss
     metrics = greedy(
         net,
         (inputs - mean.view(inputs.shape[1:])) / std.view(inputs.shape[1:]),
         seeds,
         torch.sigmoid,
-        contrastive_divergence,
+        layer_loss,
         config.pretrain_steps,
         batch_size,
         config.pretrain_lr,

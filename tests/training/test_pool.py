@@ -4,7 +4,9 @@ import multiprocessing
 import os
 from pathlib import Path
 
+import mlflow
 import pandas as pd
+import pytest
 from mlflow import MlflowClient
 
 from depthlab import tracking
@@ -12,9 +14,19 @@ from depthlab.training import train_family, worker_count
 from tests.helpers.params import NO_SWEEP, make_params
 
 
-def test_parallel_seeds_on_a_fresh_store_lose_nothing(tmp_path, prepared, monkeypatch):
+@pytest.fixture
+def fresh_store(tmp_path, monkeypatch):
+    """A store of the test's own. The stage points MLflow's global URI at it (`tracking.client`), so the
+    session's store is pointed at again afterwards, for the tests that follow."""
+    session = os.environ["MLFLOW_TRACKING_URI"]
     uri = f"sqlite:///{tmp_path / 'fresh.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    yield uri
+    mlflow.set_tracking_uri(session)
+
+
+def test_parallel_seeds_on_a_fresh_store_lose_nothing(tmp_path, prepared, fresh_store):
+    uri = fresh_store
     params = make_params(
         train={"seeds": [0, 1], "max_steps": 40},
         runtime={"workers": 2},

@@ -17,6 +17,7 @@ import yaml
 from mlflow import MlflowClient
 from ray.cluster_utils import Cluster
 
+from depthlab.environment import EXECUTOR
 from tests.helpers.params import raw_params
 from tests.helpers.project import ROOT, copy_project, project_env
 
@@ -167,17 +168,20 @@ def test_an_unreachable_address_fails_fast_naming_it(validated):
 
 
 def test_a_worker_with_other_code_is_refused(tiny_params, prepared, tmp_path):
-    from depthlab.cluster import train_task
     from depthlab.errors import ClusterError
     from depthlab.training import ensemble_job
+    from depthlab.training.cluster import train_task
 
-    job = ensemble_job(tiny_params, "mnist1d", "mlp", 0, prepared, tmp_path)
+    job, data = ensemble_job(tiny_params, "mnist1d", "mlp", 0, prepared, tmp_path)
     with pytest.raises(ClusterError, match=r"differs from the driver's \(0123456789abcdef\): install the same"):
-        train_task(job, "0123456789abcdef")
+        train_task(job, data, "0123456789abcdef")
 
 
 def test_the_local_path_imports_nothing_from_ray():
-    check = "import sys; from depthlab import cluster, stages, training; print(cluster.wanted(), 'ray' in sys.modules)"
-    env = {key: value for key, value in project_env(ROOT).items() if key not in {"RAY_ADDRESS", "DEPTHLAB_EXECUTOR"}}
+    check = (
+        "import sys; from depthlab import stages; from depthlab.training import cluster; "
+        "print(cluster.wanted(), 'ray' in sys.modules)"
+    )
+    env = {key: value for key, value in project_env(ROOT).items() if key not in {"RAY_ADDRESS", EXECUTOR}}
     done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]

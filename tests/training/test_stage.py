@@ -73,54 +73,6 @@ def test_same_params_data_and_code_give_identical_results(tmp_path, tiny_params,
     assert results[0] == results[1]
 
 
-def test_epoch_metrics_are_exact_means_per_seed_over_uneven_batches():
-    from depthlab.ensemble import stack
-    from depthlab.training import Classifier
-
-    torch.manual_seed(0)
-    nets = [torch.nn.Linear(4, 3), torch.nn.Linear(4, 3)]
-    module = Classifier(stack(nets), seeds=2, lr=0.1, weight_decay=0.0)
-    batches = [(torch.randn(2, n, 4), torch.randint(0, 3, (2, n))) for n in (5, 5, 2)]
-    for batch in batches:
-        module.training_step(batch, 0)
-    metrics = module.epoch_metrics()
-    for seed, net in enumerate(nets):
-        x = torch.cat([b[0][seed] for b in batches])
-        y = torch.cat([b[1][seed] for b in batches])
-        with torch.no_grad():
-            logits = net(x)
-        assert metrics[seed]["train_loss"] == pytest.approx(
-            torch.nn.functional.cross_entropy(logits, y).item(), rel=1e-6
-        )
-        assert metrics[seed]["train_acc"] == pytest.approx((logits.argmax(-1) == y).float().mean().item())
-        assert "val_loss" not in metrics[seed]
-    assert module.epoch_metrics() == [{}, {}]  # reset after reading
-
-
-def test_fit_takes_exactly_max_steps_and_reports_every_epoch(tiny_params, prepared):
-    import lightning_fabric as L
-
-    from depthlab.ensemble import stack
-    from depthlab.training import Classifier, fit, seed_networks
-
-    meta = load_meta(prepared)
-    cfg = tiny_params.train.model_copy(update={"max_steps": 20})  # 720 rows, batch 100: 8 steps an epoch
-    seen = []
-    nets = seed_networks(tiny_params, "mlp", 1, meta, (0, 1))
-    state = fit(
-        L.Fabric(accelerator="cpu", devices=1),
-        Classifier(stack(nets), 2, cfg.grid[0], 0.0),
-        [0, 1],
-        load_arrays(prepared, "train", meta),
-        load_arrays(prepared, "val", meta),
-        cfg,
-        lambda step, metrics: seen.append((step, {seed: sorted(m) for seed, m in metrics.items()})),
-    )
-    assert state.step == 20 and not state.stopped
-    assert [step for step, _ in seen] == [8, 16, 20]
-    assert all(keys == {0: ["train_acc", "train_loss", "val_acc", "val_loss"]} | {1: keys[0]} for _, keys in seen)
-
-
 def test_tracking_off_trains_and_evaluates_without_mlflow(tmp_path, prepared):
     from depthlab.evaluation import evaluate_family
 
@@ -165,39 +117,6 @@ def test_a_diverging_run_is_a_result_not_a_crash(tmp_path, prepared):
     assert all(t.diverged and t.steps < 200 for t in trained)
     run = MlflowClient().get_run(trained[0].run_id)
     assert run.info.status == "FINISHED" and run.data.tags["diverged"] == "true" and run.data.metrics["diverged"] == 1.0
-
-
-def test_a_seed_that_diverges_is_frozen_and_the_others_go_on(tiny_params, prepared):
-    """One seed of three starts from infinite weights: it stops at the end of the first epoch, its weights
-    as they were then; the other two train to the end, exactly as they would without it."""
-    import lightning_fabric as L
-
-    from depthlab.ensemble import stack
-    from depthlab.training import Classifier, fit, seed_networks
-
-    meta = load_meta(prepared)
-    cfg = tiny_params.train.model_copy(update={"max_steps": 24})  # three epochs of 8 steps
-    data = load_arrays(prepared, "train", meta), load_arrays(prepared, "val", meta)
-
-    def train(seeds, poisoned=None):
-        nets = seed_networks(tiny_params, "mlp", 1, meta, seeds)
-        if poisoned is not None:
-            torch.nn.init.constant_(nets[poisoned][1].weight, float("inf"))
-        module = Classifier(stack(nets), len(seeds), cfg.grid[0], 0.0)
-        epochs = []
-        state = fit(
-            L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda step, m: epochs.append(m)
-        )
-        return state, module, epochs
-
-    state, module, epochs = train((0, 1, 2), poisoned=1)
-    assert state.step == 24 and list(state.stopped) == [1] and state.stopped[1].step == 8
-    assert [sorted(m) for m in epochs] == [[0, 1, 2], [0, 2], [0, 2]], "a stopped seed reports no more epochs"
-    assert not torch.isfinite(state.stopped[1].state["1.weight"]).any()
-    _, healthy_module, _ = train((0, 2))
-    for index, alone in ((0, 0), (2, 1)):
-        for key, value in module.seed_state(index).items():
-            torch.testing.assert_close(value, healthy_module.seed_state(alone)[key], rtol=1e-5, atol=1e-6)
 
 
 def test_the_lr_grid_chooses_on_validation_and_reports_every_seed_at_the_chosen_lr(tmp_path, prepared):

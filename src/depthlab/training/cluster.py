@@ -15,11 +15,12 @@ before a task is sent; an interrupted ensemble restarts rather than resuming.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import platform
 import socket
+import sys
 import tempfile
+from collections.abc import Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,7 +30,10 @@ from depthlab import interrupts, tracking
 from depthlab.environment import EXECUTOR
 from depthlab.errors import ClusterError
 from depthlab.params import Params
-from depthlab.training import EnsembleCache, EnsembleJob, TrainedSeed, reuse_finished, train_members
+from depthlab.training.cache import FinishedMembers, reuse_finished
+from depthlab.training.ensemble_run import train_members
+from depthlab.training.jobs import PACKAGE, EnsembleJob, StudyData, TrainedSeed, source_digest
+from depthlab.training.resume import ResumeFile
 
 CONNECT_TIMEOUT_S = 10.0
 TASK_RETRIES = 3  # a task whose node is lost runs again elsewhere
@@ -45,11 +49,7 @@ def wanted() -> bool:
 
 def package_digest() -> str:
     """A digest of every module of the installed depthlab: driver and workers must run the same code."""
-    package = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(package.rglob("*.py")):
-        digest.update(str(path.relative_to(package)).encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()[:16]
+    return source_digest(PACKAGE.rglob("*.py"))
 
 
 def check_reachable() -> None:
@@ -95,7 +95,7 @@ class TaskOutcome:
     host: str
 
 
-def train_task(job: EnsembleJob, driver_code: str) -> TaskOutcome:
+def train_task(job: EnsembleJob, data: StudyData, driver_code: str) -> TaskOutcome:
     """One ensemble, trained on whichever node Ray chose, in a scratch folder of its own."""
     import ray
 
@@ -105,30 +105,29 @@ def train_task(job: EnsembleJob, driver_code: str) -> TaskOutcome:
             f"({driver_code}): install the same commit on every node of the cluster"
         )
     # Ray hands arrays over read-only, straight from its object store; training wants its own.
-    data = replace(
-        job.data, train_xy=tuple(a.copy() for a in job.data.train_xy), val_xy=tuple(a.copy() for a in job.data.val_xy)
-    )
+    data = replace(data, train_xy=tuple(a.copy() for a in data.train_xy), val_xy=tuple(a.copy() for a in data.val_xy))
     with tempfile.TemporaryDirectory(prefix="depthlab-task-") as scratch:
-        task = replace(job, data=data, out_dir=Path(scratch), cache_dir=None)
-        trained, recorded = train_members(task, None, record=True)
+        trained, recorded = train_members(replace(job, out_dir=Path(scratch), cache_dir=None), data, record=True)
         checkpoints = {seed.checkpoint: (Path(scratch) / seed.checkpoint).read_bytes() for seed in trained}
     return TaskOutcome(trained, recorded, checkpoints, ray.get_runtime_context().get_node_id(), platform.node())
 
 
 class RayExecutor:
-    """The train stage's jobs as Ray tasks; the same interface as training.ProcessPool."""
+    """The train stage's jobs as Ray tasks of `runtime.ray_cpus_per_task` CPUs each (an Executor)."""
 
-    def __init__(self, params: Params, jobs: list[EnsembleJob]):
+    capacity = sys.maxsize  # Ray queues the tasks its cluster cannot start yet
+
+    def __init__(self, params: Params, data: Mapping[str, StudyData]):
         import ray
 
         connect()
         self.params = params
-        cpus = params.runtime.ray_cpus_per_task
-        self.jobs = [replace(job, threads=cpus) for job in jobs]
+        self.data = data
+        self.cpus = params.runtime.ray_cpus_per_task
         self.code = package_digest()
-        self.remote = ray.remote(num_cpus=cpus, max_retries=TASK_RETRIES)(train_task)
+        self.remote = ray.remote(num_cpus=self.cpus, max_retries=TASK_RETRIES)(train_task)
         self.refs: list[Any] = []
-        self.reused: dict[Future[Any], list[TrainedSeed]] = {}
+        self.sent: dict[Future[Any], tuple[list[TrainedSeed], EnsembleJob | None]] = {}  # reused, and sent
 
     def __enter__(self) -> RayExecutor:
         return self
@@ -138,30 +137,25 @@ class RayExecutor:
 
         ray.shutdown()
 
-    def _job(self, index: int, lr: float | None) -> EnsembleJob:
-        job = self.jobs[index]
-        return job if lr is None else replace(job, lrs=(lr,) * len(job.seeds))
-
-    def submit(self, index: int, lr: float | None) -> Future[Any]:
-        reused, todo = reuse_finished(self._job(index, lr))
+    def submit(self, job: EnsembleJob) -> Future[Any]:
+        """The members the driver's cache does not hold, sent as one task."""
+        reused, todo = reuse_finished(replace(job, threads=self.cpus))
         if todo is None:
-            done: Future[Any] = Future()
-            done.set_result(None)
-            self.reused[done] = reused
-            return done
-        ref = self.remote.remote(replace(todo, cache_dir=None), self.code)
-        self.refs.append(ref)
-        future = ref.future()
-        self.reused[future] = reused
+            future: Future[Any] = Future()
+            future.set_result(None)
+        else:
+            ref = self.remote.remote(todo, self.data[job.dataset], self.code)
+            self.refs.append(ref)
+            future = ref.future()
+        self.sent[future] = reused, todo
         return future
 
-    def result(self, future: Future[Any], index: int, lr: float | None) -> list[TrainedSeed]:
+    def outcome(self, job: EnsembleJob, future: Future[Any]) -> list[TrainedSeed]:
         """Checkpoints written into the staged outputs, runs made real, members kept for reuse."""
-        reused = self.reused.pop(future)
-        outcome: TaskOutcome | None = future.result()
-        if outcome is None:
+        reused, todo = self.sent.pop(future)
+        if todo is None:
             return reused
-        job = self._job(index, lr)
+        outcome: TaskOutcome = future.result()
         for relative, content in outcome.checkpoints.items():
             (job.out_dir / relative).parent.mkdir(parents=True, exist_ok=True)
             (job.out_dir / relative).write_bytes(content)
@@ -175,8 +169,8 @@ class RayExecutor:
         )
         trained = [replace(seed, run_id=run_id) for seed, run_id in zip(outcome.trained, run_ids, strict=True)]
         if job.cache_dir:
-            members = replace(job, seeds=tuple(s.seed for s in trained), lrs=tuple(s.lr for s in trained))
-            EnsembleCache(job.cache_dir, members).finish(job.out_dir, trained)
+            FinishedMembers(job.cache_dir, job).keep(job.out_dir, trained)
+            ResumeFile(job.cache_dir, todo).discard()  # a state a local run left for these members is spent
         print(f"[{job.label}] trained on Ray node {outcome.node_id[:8]} ({outcome.host})", flush=True)
         return reused + trained
 

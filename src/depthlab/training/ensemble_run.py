@@ -1,0 +1,223 @@
+"""One ensemble trained and tracked: its members' runs opened together, the ensemble fitted as one stacked
+network, and each member's outcome: its checkpoint, final metrics, tags, model and runs.json entry.
+
+The members, (seed, lr) pairs, are stacked into one network (`depthlab.ensemble`): each keeps its own
+initialisation (the same weights as when trained alone), data order, optimizer state, learning rate
+(`MemberwiseAdam`) and divergence check. Same params, data, code and machine give the same weights. With a
+cache folder, members finished by an earlier run are reused and an interrupted ensemble resumes.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import lightning_fabric as L
+import torch
+from torch import nn
+
+from depthlab import ensemble, tracking
+from depthlab.data import Meta
+from depthlab.families import FAMILIES, build_network, count_parameters
+from depthlab.params import Params
+from depthlab.training.cache import FinishedMembers, reuse_finished
+from depthlab.training.classifier import Classifier
+from depthlab.training.jobs import GRID, EnsembleJob, StudyData, TrainedSeed
+from depthlab.training.loop import FitState, Progress, fit
+from depthlab.training.resume import ResumeFile
+
+
+def train_ensemble(job: EnsembleJob, data: StudyData) -> list[TrainedSeed]:
+    """The members of one ensemble, each in its own tracked run: those finished by an earlier run (in the
+    cache) reused, the others trained as an ensemble of their own.
+
+    A seed whose loss turns NaN or infinite stops early as a result: `diverged` is recorded, not raised.
+    """
+    reused, todo = reuse_finished(job)
+    if todo is None:
+        return reused
+    if todo.cache_dir is None:
+        return train_members(todo, data)[0]
+    resume = ResumeFile(todo.cache_dir, todo)
+    trained, _ = train_members(todo, data, resume)
+    FinishedMembers(todo.cache_dir, todo).keep(todo.out_dir, trained)
+    resume.discard()
+    return reused + trained
+
+
+def train_members(
+    job: EnsembleJob, data: StudyData, resume: ResumeFile | None = None, record: bool = False
+) -> tuple[list[TrainedSeed], list[Any]]:
+    """Train the job's members as one ensemble, continuing from `resume`'s state if it has one; their outcomes
+    and their runs (recorded ones with `record`, for a process that cannot reach the tracking store)."""
+    torch.set_num_threads(job.threads)
+    params = job.params
+    nets = seed_networks(params, job.family, job.depth, data.meta, job.seeds)
+    param_count = count_parameters(nets[0])
+    with tracking.tracked_runs(
+        dataset=job.dataset,
+        runs=run_specs(job, data.meta, param_count),
+        system_metrics_interval_s=params.tracking.system_metrics_interval_s,
+        flush_interval_s=params.tracking.flush_interval_s,
+        enabled=params.tracking.enabled,
+        record=record,
+    ) as runs:
+        fitted = fit_members(job, data, nets, runs, resume)
+        trained = [
+            fitted.outcome(index, net, run, param_count)
+            for index, (net, run) in enumerate(zip(nets, runs, strict=True))
+        ]
+    return trained, runs
+
+
+def seed_networks(params: Params, family: str, depth: int, meta: Meta, seeds: tuple[int, ...]) -> list[nn.Module]:
+    """Each seed's own network, initialised exactly as if that seed were trained alone."""
+    nets = []
+    for seed in seeds:
+        L.seed_everything(seed, verbose=False)
+        nets.append(build_network(params.models, family, depth, meta.shape))
+    return nets
+
+
+def run_specs(job: EnsembleJob, meta: Meta, param_count: int) -> list[tracking.RunSpec]:
+    """Each member's run: its name, params and tags."""
+    params, cfg = job.params, job.config
+    shared = {
+        # A seed's weights depend on its ensemble (batched kernels round by position): the members, in order.
+        "family": job.family,
+        "depth": job.depth,
+        "param_count": param_count,
+        "ensemble_seeds": list(job.seeds),
+        "ensemble_lrs": list(job.lrs),
+        "phase": job.phase,
+        "train": cfg.model_dump(mode="json", exclude={"seeds", "lr", "selection"}),
+        "lr_grid": params.train.grid,
+        "model": getattr(params.models, job.family).model_dump(mode="json"),
+        "data": params.data.describe(job.dataset),
+    }
+    return [
+        tracking.RunSpec(
+            tracking.run_name(job.family, job.depth, seed, lr if job.phase == GRID else None),
+            {**shared, "seed": seed, "lr": lr},
+            {
+                "family": job.family,
+                "depth": job.depth,
+                "seed": seed,
+                "lr": f"{lr:g}",
+                "phase": job.phase,
+                "dataset_digest": meta.digest,
+                "kind": "training",
+            },
+        )
+        for seed, lr in job.members
+    ]
+
+
+def fit_members(
+    job: EnsembleJob, data: StudyData, nets: list[nn.Module], runs: list[Any], resume: ResumeFile | None
+) -> FittedEnsemble:
+    """The members' networks trained as one stacked network, each member's epochs logged to its run."""
+    cfg = job.config
+    fabric = L.Fabric(accelerator=cfg.accelerator, devices=1)
+    module = Classifier(ensemble.stack(nets), len(job.seeds), list(job.lrs), cfg.weight_decay)
+    progress = Progress(job.label, cfg.max_steps)
+    last_val: dict[int, float] = {}
+
+    def on_epoch_end(step: int, metrics: dict[int, dict[str, float]]) -> None:
+        for index, seed_metrics in metrics.items():
+            runs[index].log_metrics(seed_metrics, step)
+            if "val_acc" in seed_metrics:
+                last_val[index] = seed_metrics["val_acc"]
+        progress(step, metrics)
+
+    family, config = FAMILIES[job.family], getattr(job.params.models, job.family)
+
+    def pretrain(net: nn.Module, inputs: torch.Tensor) -> list[dict[str, float]] | None:
+        began = time.perf_counter()
+        metrics = family.pretrain(config, net, inputs, list(job.seeds), cfg.batch_size)
+        if metrics and metrics[0]:
+            print(
+                f"[{job.label}] pre-trained {len(metrics[0])} layer(s) without labels in "
+                f"{time.perf_counter() - began:.1f}s",
+                flush=True,
+            )
+        return metrics
+
+    started = time.perf_counter()
+    state = fit(fabric, module, list(job.seeds), data.train_xy, data.val_xy, cfg, on_epoch_end, resume, pretrain)
+    seconds = time.perf_counter() - started
+    return FittedEnsemble(
+        job, data, fabric, module, state, seconds, last_val, resume.resumed_from_step if resume else 0
+    )
+
+
+@dataclass
+class FittedEnsemble:
+    """An ensemble at the end of its training, and what each member's outcome records of it."""
+
+    job: EnsembleJob
+    data: StudyData
+    fabric: L.Fabric
+    module: Classifier
+    state: FitState
+    seconds: float  # the whole ensemble's training time
+    last_val: dict[int, float]  # each member's last validation accuracy
+    resumed_from_step: int  # 0 unless training continued from a saved state
+
+    def outcome(self, index: int, net: nn.Module, run: Any, param_count: int) -> TrainedSeed:
+        """Member `index`: its weights, as it finished or froze, saved as its checkpoint; its run's final
+        metrics, tags and model."""
+        job, fabric = self.job, self.fabric
+        seed, lr = job.members[index]
+        stopped = self.state.stopped.get(index)
+        steps, weights = (stopped.step, stopped.state) if stopped else (self.state.step, self.module.seed_state(index))
+        net.load_state_dict(weights)
+        checkpoint = job.checkpoint(seed, lr)
+        (job.out_dir / checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        fabric.save(job.out_dir / checkpoint, {"model": net.state_dict(), "step": steps})
+        train_time_s = self.seconds / len(job.seeds)
+        run.log_metrics(
+            {
+                "train_time_s": train_time_s,
+                "ensemble_train_time_s": self.seconds,
+                "steps": steps,
+                "diverged": float(stopped is not None),
+            },
+            step=steps,
+        )
+        accelerator = type(fabric.accelerator).__name__.removesuffix("Accelerator").lower()
+        tags = {
+            "torch_threads": job.threads,  # batched kernels round by thread count: reproduce uses it
+            "accelerator": accelerator,
+            "device": str(fabric.device),
+            "diverged": str(stopped is not None).lower(),
+        }
+        if self.resumed_from_step:
+            tags["resumed_from_step"] = str(self.resumed_from_step)
+        run.set_tags(tags)
+        if stopped:
+            print(
+                f"[{job.label}] seed {seed} at lr {lr:g} diverged at step {steps}: loss is not finite; recorded "
+                "as a result",
+                flush=True,
+            )
+        else:
+            run.log_model(net.cpu().eval(), self.data.train_xy[0][:2], job.params.tracking.model_format)
+        run.log_inputs(self.data.dataset_inputs)
+        return TrainedSeed(
+            depth=job.depth,
+            seed=seed,
+            lr=lr,
+            phase=job.phase,
+            run_id=run.run_id,
+            checkpoint=str(checkpoint),
+            param_count=param_count,
+            train_time_s=train_time_s,
+            steps=steps,
+            val_accuracy=None if stopped else self.last_val.get(index),
+            diverged=stopped is not None,
+            accelerator=accelerator,
+            ensemble_seeds=list(job.seeds),
+            ensemble_lrs=list(job.lrs),
+        )

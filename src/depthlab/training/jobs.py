@@ -1,0 +1,171 @@
+"""What one ensemble is: its members, steps and data, the keys its results are kept under, and what each
+member's training gives (`TrainedSeed`, one entry of runs.json).
+
+A key is a hash of everything that shapes a run: the train params that do (`SHAPING_TRAIN_KEYS`), the
+family's model params, family and depth, the members, the steps, the data's digest and the training code's
+(`code_digest`). Finished members and resumable states are found again by their keys only, so the formula
+must not change without reason: a test pins it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import depthlab
+from depthlab.data import Meta
+from depthlab.families import FAMILIES
+from depthlab.params import Params, TrainParams
+
+GRID, FINAL = "grid", "final"  # the runs that choose a configuration's lr, and the others
+# What shapes a run in `train`, besides the lr, steps and seeds an ensemble is given.
+SHAPING_TRAIN_KEYS = {"batch_size", "weight_decay", "shuffle", "accelerator"}
+PACKAGE = Path(depthlab.__file__).resolve().parent  # src/depthlab: source paths in digests are relative to it
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """One dataset as a train stage uses it: read, and described for MLflow, once for all its ensembles."""
+
+    meta: Meta
+    train_xy: tuple[np.ndarray, np.ndarray]
+    val_xy: tuple[np.ndarray, np.ndarray]
+    dataset_inputs: list[Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnsembleJob:
+    """One ensemble to train: its members are (seed, lr) pairs, trained together as one stacked network; the
+    lr grid of a configuration (dataset, depth) over its selection seeds, or its seeds at the chosen lr.
+    `phase` is GRID for the runs that choose the lr, FINAL for the others. A few kilobytes: the data itself
+    travels apart from it (`StudyData`), so that a job is cheap to send to another process."""
+
+    params: Params
+    dataset: str
+    family: str
+    depth: int
+    members: tuple[tuple[int, float], ...]
+    max_steps: int
+    phase: str
+    data_digest: str  # of the prepared dataset it trains on
+    out_dir: Path  # the dataset's folder of the family's outputs
+    code: str  # digest of the training code
+    cache_dir: Path | None = None  # where finished members and resumable states are kept, if anywhere
+    threads: int = 1  # torch threads of the process that trains it (set by its executor)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(seed for seed, _ in self.members)
+
+    @property
+    def lrs(self) -> tuple[float, ...]:
+        return tuple(lr for _, lr in self.members)
+
+    @property
+    def configuration(self) -> tuple[str, int]:
+        return self.dataset, self.depth
+
+    @property
+    def config(self) -> TrainParams:
+        """The train section as this ensemble trains: its own steps."""
+        return self.params.train.model_copy(update={"max_steps": self.max_steps})
+
+    def _hash(self, members: list[tuple[int, float]]) -> str:
+        shaping = {
+            "train": self.params.train.model_dump(mode="json", include=SHAPING_TRAIN_KEYS),
+            "members": members,
+            "max_steps": self.max_steps,
+            "model": getattr(self.params.models, self.family).model_dump(mode="json"),
+            "family": self.family,
+            "depth": self.depth,
+            "data": self.data_digest,
+            "code": self.code,
+        }
+        return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
+
+    @property
+    def key(self) -> str:
+        """A hash of everything that shapes this ensemble's runs, its members in order included."""
+        return self._hash(list(self.members))
+
+    def member_key(self, seed: int, lr: float) -> str:
+        """A hash of everything that shapes one member's run, whichever ensemble it trains in."""
+        return self._hash([(seed, lr)])
+
+    @property
+    def state_name(self) -> str:
+        """The file name of this ensemble's resumable training state: its members in order in its key."""
+        return f"{self.dataset}-d{self.depth}-{self.key}.state"
+
+    def member_name(self, seed: int, lr: float) -> str:
+        """The stem of one finished member's files, found again whichever ensemble trains it next."""
+        return f"{self.dataset}-d{self.depth}-{self.member_key(seed, lr)}"
+
+    @property
+    def label(self) -> str:
+        lrs = sorted(set(self.lrs))
+        lr = f"lr {lrs[0]:g}" if len(lrs) == 1 else f"lr grid {', '.join(f'{v:g}' for v in lrs)}"
+        per_lr = len(self.seeds) // len(lrs)
+        return f"{self.dataset}/{self.family}-d{self.depth} {lr}, {seeds_text(per_lr)}{' each' if len(lrs) > 1 else ''}"
+
+    def checkpoint(self, seed: int, lr: float) -> Path:
+        """Relative to the dataset's output folder; unique per (lr, steps, seed) of a depth."""
+        return Path(f"d{self.depth}") / f"lr{lr:g}-{self.max_steps}steps" / f"seed-{seed}.ckpt"
+
+
+@dataclass(frozen=True)
+class TrainedSeed:
+    """One seed's outcome, as runs.json lists it. `train_time_s` is its share of its ensemble's training
+    time (the ensemble's time over its members): what training one model cost. `ensemble_seeds` and
+    `ensemble_lrs`: the members it trained with, in order; its weights are reproduced bit for bit only in that
+    same ensemble. `phase`: grid (choosing the lr) or final; `selected`: trained at the lr chosen for its
+    configuration; `reported`: one of the runs the report's verdicts rest on."""
+
+    depth: int
+    seed: int
+    lr: float
+    phase: str
+    run_id: str
+    checkpoint: str
+    param_count: int
+    train_time_s: float
+    steps: int
+    val_accuracy: float | None
+    diverged: bool
+    accelerator: str
+    ensemble_seeds: list[int]
+    ensemble_lrs: list[float]
+    selected: bool = False
+    reported: bool = False
+
+
+def seeds_text(count: int) -> str:
+    return f"{count} seed{'s' if count != 1 else ''}"
+
+
+def code_digest(family: str) -> str:
+    """A digest of the depthlab modules a train stage has imported (the family's network included): the code
+    that shapes its results. Report or benchmark code is not among them, so changing it reuses ensembles."""
+    importlib.import_module(FAMILIES[family].network_module)
+    return source_digest(
+        Path(module.__file__).resolve()
+        for name, module in list(sys.modules.items())
+        if name.split(".")[0] == "depthlab" and getattr(module, "__file__", None)
+    )
+
+
+def source_digest(files: Iterable[Path]) -> str:
+    """A digest of depthlab source files, each named by its path within the package, so that the same code
+    gives the same digest wherever it is installed (a Ray node compares its own with the driver's)."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(str(path.relative_to(PACKAGE)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]

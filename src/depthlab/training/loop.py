@@ -1,0 +1,143 @@
+"""The training loop: an ensemble's optimizer steps, its validation, and the seeds that diverge. It runs on
+Lightning Fabric rather than the Trainer, whose per-step machinery costs more than these small networks'
+arithmetic (`make bench`, target 1); Fabric still picks the accelerator, places the data and saves
+checkpoints. Only Fabric is installed (`lightning-fabric`): the `lightning` package imports torchmetrics at
+start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+
+import lightning_fabric as L
+import numpy as np
+import torch
+from torch import nn
+
+from depthlab.params import TrainParams
+from depthlab.training.classifier import Classifier
+from depthlab.training.resume import FitState, ResumeFile, Stopped
+
+logging.getLogger("lightning_fabric").setLevel(logging.WARNING)
+
+VAL_BATCH = 1000
+EVALUATIONS = 50  # a run is validated at the end of an epoch, at most about this many times (and at its end)
+# A family's unsupervised pre-training of the network on the training inputs: each seed's metrics, or None.
+Pretrain = Callable[[nn.Module, torch.Tensor], list[dict[str, float]] | None]
+
+
+class Progress:
+    """A line every ~10% of training: readable in a terminal, in `dvc repro` output and in a scheduler's log.
+    An ensemble shows the mean over its training seeds and the range of their validation accuracy."""
+
+    def __init__(self, label: str, max_steps: int):
+        self.label = label
+        self.max_steps = max_steps
+        self.every = max(1, max_steps // 10)
+        self.next = self.every
+        self.started = time.perf_counter()
+
+    def __call__(self, step: int, metrics: dict[int, dict[str, float]]) -> None:
+        if step < self.next and step != self.max_steps:
+            return
+        self.next = (step // self.every + 1) * self.every
+        shown = []
+        for key in ("train_loss", "val_acc"):
+            values = [seed[key] for seed in metrics.values() if key in seed]
+            if values:
+                spread = f" ({min(values):.3f}-{max(values):.3f})" if key == "val_acc" and len(values) > 1 else ""
+                shown.append(f"{key} {sum(values) / len(values):.3f}{spread}")
+        print(
+            f"[{self.label}] step {step}/{self.max_steps}  {'  '.join(shown)} "
+            f" {time.perf_counter() - self.started:.1f}s",
+            flush=True,
+        )
+
+
+def fit(
+    fabric: L.Fabric,
+    module: Classifier,
+    seeds: list[int],
+    train_xy: tuple[np.ndarray, np.ndarray],
+    val_xy: tuple[np.ndarray, np.ndarray],
+    cfg: TrainParams,
+    on_epoch_end: Callable[[int, dict[int, dict[str, float]]], None],
+    resume: ResumeFile | None = None,
+    pretrain: Pretrain | None = None,
+) -> FitState:
+    """Train the ensemble of `seeds` for `cfg.max_steps` optimizer steps, validating at the end of an epoch once
+    `max_steps / EVALUATIONS` steps have passed since the last validation, and at the end (training metrics
+    are the means since the last validation); with `resume`, continue from its saved state and save it again
+    whenever it is due (ResumeFile.due), at the end of an epoch. `on_epoch_end(step, {seed index: metrics})`
+    hears of the seeds still training.
+
+    Each seed draws its own batches, shuffled by a generator seeded with its seed, as when trained alone. A
+    seed whose epoch loss is not finite is frozen at the end of that epoch (its weights kept as they were
+    then) and the others go on; training ends early once every seed has stopped.
+
+    `pretrain(net, inputs)`, where given, trains the network without labels first (a family's unsupervised
+    pre-training; never again on resuming) and returns each seed's metrics, heard as those of step 0.
+    """
+    model, optimizer = fabric.setup(module, module.configure_optimizers())
+    x, y = (fabric.to_device(torch.from_numpy(a)) for a in train_xy)
+    val_x, val_y = (fabric.to_device(torch.from_numpy(a)) for a in val_xy)
+    state = FitState([torch.Generator().manual_seed(seed) for seed in seeds])
+    if resume:
+        resume.load(module, optimizer, state)
+    if pretrain and state.step == 0:
+        pretrained = pretrain(module.net, x)
+        if pretrained:
+            on_epoch_end(0, dict(enumerate(pretrained)))
+    # Looked up once: Fabric's wrapper resolves a method other than forward through a failed attribute
+    # lookup each time, a cost a small network's step notices.
+    training_step, validation_step = model.training_step, model.validation_step
+    in_order = torch.arange(len(y)).expand(len(seeds), -1)
+    val_batches = [
+        (val_x[start : start + VAL_BATCH], val_y[start : start + VAL_BATCH])
+        for start in range(0, len(val_y), VAL_BATCH)
+    ]
+    if len(seeds) > 1:  # every seed sees the whole validation set
+        val_batches = [tuple(t.expand(len(seeds), *t.shape) for t in batch) for batch in val_batches]
+    evaluate_every, evaluated_at = max(1, cfg.max_steps // EVALUATIONS), state.step
+    while state.step < cfg.max_steps and len(state.stopped) < len(seeds):
+        ranked = (
+            torch.stack([torch.randperm(len(y), generator=order) for order in state.orders])
+            if cfg.shuffle
+            else in_order
+        )
+        ranked = ranked.to(fabric.device)
+        model.train()
+        for start in range(0, len(y), cfg.batch_size):
+            loss = training_step(_gather(x, y, ranked[:, start : start + cfg.batch_size]), state.step)
+            optimizer.zero_grad(set_to_none=True)
+            fabric.backward(loss)
+            optimizer.step()
+            state.step += 1
+            if state.step == cfg.max_steps:
+                break
+        if state.step - evaluated_at < evaluate_every and state.step < cfg.max_steps:
+            continue  # a small dataset's epoch is a few steps: evaluating each would cost more than training
+        evaluated_at = state.step
+        model.eval()
+        with torch.no_grad():
+            for batch in val_batches:
+                validation_step(batch, 0)
+        metrics = {index: seed for index, seed in enumerate(module.epoch_metrics()) if index not in state.stopped}
+        on_epoch_end(state.step, metrics)
+        for index, seed in metrics.items():
+            if not math.isfinite(seed["train_loss"]):
+                state.stopped[index] = Stopped(state.step, module.seed_state(index))
+        if resume and resume.due():
+            resume.save(module, optimizer, state)
+    return state
+
+
+def _gather(x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch of each seed's `rows` (seeds, batch): inputs (seeds, batch, *sample), labels (seeds, batch);
+    one seed's batch has no seed axis (see ensemble.stack). index_select, not x[rows]: a third of the time."""
+    shape = rows.shape[1:] if len(rows) == 1 else rows.shape
+    rows = rows.flatten()
+    return x.index_select(0, rows).view(*shape, *x.shape[1:]), y.index_select(0, rows).view(shape)
