@@ -90,8 +90,8 @@ def test_a_family_that_cannot_model_the_data_is_refused_before_training(tmp_path
         ({"train": {"lr": -0.1}}, "train.lr"),
         ({"train": {"lr": [0.01, 0.01]}}, "train.lr: lists a value twice"),
         (
-            {"train": {"lr": [0.001, 0.01], "selection": {"seeds": 3}}},
-            "train.selection.seeds is 3, more than the 2 of train.seeds",
+            {"train": {"lr": [0.001, 0.01], "seeds": [0, 1], "selection": {"seeds": [1, 7]}}},
+            "train.selection.seeds [1] are also in train.seeds: the lr would be chosen on runs the report uses",
         ),
         (
             {"train": {"lr": [0.001, 0.01]}, "data": {"val_fraction": 0}},

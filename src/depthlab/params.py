@@ -104,7 +104,11 @@ class ValidationParams(StrictModel):
 
 
 class SelectionParams(StrictModel):
-    seeds: int = Field(ge=1, description="the first this many of train.seeds train every lr of the grid")
+    seeds: list[int] = Field(
+        min_length=1,
+        description="seeds that train every lr of the grid, none of them in train.seeds: the lr is chosen on runs "
+        "the report never uses",
+    )
     max_steps: int = Field(gt=0, description="steps of every run of the grid")
 
 
@@ -142,10 +146,14 @@ class TrainParams(StrictModel):
         return [value] if isinstance(value, (int, float)) else value
 
     @model_validator(mode="after")
-    def _selection_within_seeds(self) -> TrainParams:
-        if len(self.lr) > 1 and self.selection.seeds > len(self.seeds):
+    def _selection_apart_from_seeds(self) -> TrainParams:
+        if len(set(self.selection.seeds)) != len(self.selection.seeds):
+            raise ValueError(f"train.selection.seeds lists a seed twice: {self.selection.seeds}")
+        shared = sorted(set(self.selection.seeds) & set(self.seeds))
+        if len(self.lr) > 1 and shared:
             raise ValueError(
-                f"train.selection.seeds is {self.selection.seeds}, more than the {len(self.seeds)} of train.seeds"
+                f"train.selection.seeds {shared} are also in train.seeds: the lr would be chosen on runs the report "
+                "uses, which flatters the chosen lr (choose selection seeds apart, e.g. [1000, 1001])"
             )
         return self
 
@@ -155,7 +163,7 @@ class TrainParams(StrictModel):
         return sorted(self.lr)
 
     def selection_seeds(self) -> list[int]:
-        return self.seeds[: self.selection.seeds]
+        return list(self.selection.seeds)
 
 
 class RuntimeParams(StrictModel):

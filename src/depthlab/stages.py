@@ -89,7 +89,7 @@ def train(params: Params, family: str) -> None:
     cfg = params.train
     grid = (
         f"the lr of {len(cfg.grid)} ({', '.join(f'{lr:g}' for lr in cfg.grid)}) with the best validation accuracy on "
-        f"{training.seeds_text(cfg.selection.seeds)} and {cfg.selection.max_steps} steps, then "
+        f"{training.seeds_text(len(cfg.selection.seeds))} of their own and {cfg.selection.max_steps} steps, then "
         if len(cfg.grid) > 1
         else f"lr {cfg.grid[0]:g}, "
     )

@@ -15,7 +15,7 @@ from tests.helpers.project import ROOT
 NO_SWEEP = {family: {"datasets": [], "depths": []} for family in FAMILIES}
 TINY = {
     "data": {"datasets": ["mnist1d"], "mnist1d": {"num_samples": 1000}},
-    "train": {"seeds": [0, 1], "max_steps": 30, "lr": [0.01], "selection": {"seeds": 1, "max_steps": 30}},
+    "train": {"seeds": [0, 1], "max_steps": 30, "lr": [0.01], "selection": {"seeds": [100], "max_steps": 30}},
     "sweep": {**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0, 1]}},
     "evaluate": {"latency_samples": 10},
     "tracking": {"system_metrics_interval_s": 0.2, "flush_interval_s": 1.0},

@@ -11,7 +11,7 @@ from tests.helpers.params import NO_SWEEP, make_params
 def test_a_finished_ensemble_in_the_cache_is_reused_by_the_next_run(tmp_path, prepared, capfd):
     """The same stage run twice: the second trains nothing, opens no run, and writes the same outputs."""
     params = make_params(
-        train={"seeds": [0, 1], "lr": [0.001, 0.03], "selection": {"seeds": 1, "max_steps": 30}},
+        train={"seeds": [0, 1], "lr": [0.001, 0.03], "selection": {"seeds": [100], "max_steps": 30}},
         sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [1]}},
     )
     cache = tmp_path / "cache"
@@ -26,9 +26,9 @@ def test_a_finished_ensemble_in_the_cache_is_reused_by_the_next_run(tmp_path, pr
         return [asdict(t) for t in trained], checkpoints, runs
 
     first, first_checkpoints, runs_after_first = train("first")
-    assert len(first) == 3 and len(first_checkpoints) == 3  # seed 0 at both lrs (the grid), seed 1 at the chosen lr
+    assert len(first) == 4 and len(first_checkpoints) == 4  # seed 100 at both lrs (the grid), 0 and 1 at the chosen
     cached = sorted(path.name for path in cache.iterdir())
-    assert len(cached) == 2 * 3 and not any(name.endswith(".state") for name in cached)
+    assert len(cached) == 2 * 4 and not any(name.endswith(".state") for name in cached)
     capfd.readouterr()
 
     second, second_checkpoints, runs_after_second = train("second")

@@ -18,32 +18,21 @@ def seed(lr: float, val_accuracy: float | None, phase: str = GRID, seed: int = 0
     )
 
 
-def test_a_grid_trains_every_lr_on_the_selection_seeds_and_its_final_job_the_other_seeds_at_the_chosen_lr():
-    plan = plan_of(lr=[0.001, 0.03], selection={"seeds": 2, "max_steps": 30})
+def test_a_grid_trains_every_lr_on_its_own_seeds_and_its_final_job_every_seed_at_the_chosen_lr():
+    plan = plan_of(lr=[0.001, 0.03], selection={"seeds": [100, 101], "max_steps": 10})
     grids = plan.first_jobs()
     assert [(job.configuration, job.phase) for job in grids] == [(("mnist1d", 0), GRID), (("mnist1d", 1), GRID)]
-    assert grids[0].members == ((0, 0.001), (1, 0.001), (0, 0.03), (1, 0.03)) and grids[0].max_steps == 30
+    assert grids[0].members == ((100, 0.001), (101, 0.001), (100, 0.03), (101, 0.03)) and grids[0].max_steps == 10
     assert grids[1].out_dir == Path("models/mnist1d") and grids[1].cache_dir == Path("cache")
     final = plan.final_job(("mnist1d", 1), 0.03)
-    assert final.phase == FINAL and final.members == ((2, 0.03), (3, 0.03)) and final.depth == 1
-    assert plan.job_count == 4
-
-
-def test_a_shorter_grid_leaves_every_seed_to_the_final_job():
-    plan = plan_of(lr=[0.001, 0.03], selection={"seeds": 2, "max_steps": 10})
-    assert plan.first_jobs()[0].max_steps == 10
-    assert plan.final_job(("mnist1d", 0), 0.001).seeds == (0, 1, 2, 3)
+    assert final.phase == FINAL and final.seeds == (0, 1, 2, 3) and set(final.lrs) == {0.03} and final.depth == 1
+    assert final.max_steps == 30 and plan.job_count == 4
 
 
 def test_without_a_grid_the_final_jobs_start_at_once_at_the_one_lr():
     plan = plan_of(lr=[0.01])
     assert [(job.phase, job.lrs) for job in plan.first_jobs()] == [(FINAL, (0.01,) * 4)] * 2
     assert plan.job_count == 2
-
-
-def test_a_grid_over_every_seed_leaves_no_final_job():
-    plan = plan_of(seeds=[0, 1], lr=[0.001, 0.03], selection={"seeds": 2, "max_steps": 30})
-    assert plan.final_job(("mnist1d", 0), 0.03) is None and plan.job_count == 2
 
 
 def test_the_lr_of_best_mean_validation_accuracy_is_chosen_a_tie_going_to_the_smaller():
@@ -53,11 +42,7 @@ def test_the_lr_of_best_mean_validation_accuracy_is_chosen_a_tie_going_to_the_sm
     assert choose_lr(params, [seed(0.001, 0.2), seed(0.01, None), seed(0.03, 0.1)]) == 0.001, "diverged counts as 0"
 
 
-def test_the_report_uses_the_final_runs_and_the_grid_runs_as_long_at_the_chosen_lr():
-    params = make_params(train={"max_steps": 30, "lr": [0.001, 0.03], "selection": {"seeds": 1, "max_steps": 30}})
+def test_the_report_uses_the_final_runs_at_the_chosen_lr_never_the_grids():
     runs = [("mnist1d", seed(0.001, 0.4)), ("mnist1d", seed(0.03, 0.6)), ("mnist1d", seed(0.03, 0.5, FINAL, 1))]
-    marked = [(s.selected, s.reported) for _, s in mark_selection(params, runs, {("mnist1d", 1): 0.03})]
-    assert marked == [(False, False), (True, True), (True, True)]
-    shorter = params.model_copy(update={"train": params.train.model_copy(update={"max_steps": 60})})
-    marked = [(s.selected, s.reported) for _, s in mark_selection(shorter, runs, {("mnist1d", 1): 0.03})]
+    marked = [(s.selected, s.reported) for _, s in mark_selection(runs, {("mnist1d", 1): 0.03})]
     assert marked == [(False, False), (True, False), (True, True)]

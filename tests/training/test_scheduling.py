@@ -53,7 +53,7 @@ class MadeUp:
 
 def grid_plan(lr: list[float]) -> Plan:
     params = make_params(
-        train={"seeds": [0, 1, 2], "lr": lr, "selection": {"seeds": 1, "max_steps": 30}, "max_steps": 30},
+        train={"seeds": [0, 1, 2], "lr": lr, "selection": {"seeds": [100], "max_steps": 30}, "max_steps": 30},
         sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0, 1]}},
     )
     return Plan(params, "mlp", {"mnist1d": "5eed" * 16}, Path("models"), "0123456789abcdef")
@@ -65,7 +65,7 @@ def test_a_grids_final_job_is_made_at_its_chosen_lr_and_goes_ahead_of_the_grids_
     assert executor.submitted == [(GRID, 1), (FINAL, 1), (GRID, 0), (FINAL, 0)], "deepest first, its final next"
     assert trained.chosen == {("mnist1d", 0): 0.001, ("mnist1d", 1): 0.03}
     finals = [seed for _, seed in trained.runs if seed.phase == FINAL]
-    assert sorted((s.depth, s.seed, s.lr) for s in finals) == [(0, 1, 0.001), (0, 2, 0.001), (1, 1, 0.03), (1, 2, 0.03)]
+    assert sorted((s.depth, s.seed, s.lr) for s in finals) == [(d, s, BEST_LR[d]) for d in (0, 1) for s in (0, 1, 2)]
     assert [(job.phase, job.depth) for job in trained.jobs] == executor.submitted
 
 
@@ -74,7 +74,7 @@ def test_an_executor_that_queues_gets_every_grid_at_once():
     trained = train_configurations(grid_plan([0.001, 0.03]), executor)
     assert executor.submitted[:2] == [(GRID, 1), (GRID, 0)]
     assert sorted(executor.submitted[2:]) == [(FINAL, 0), (FINAL, 1)]
-    assert len(trained.runs) == 2 * 2 + 2 * 2
+    assert len(trained.runs) == 2 * 2 + 2 * 3  # per depth: the grid's 2 lrs x 1 seed, then all 3 seeds
 
 
 def test_without_a_grid_every_configuration_is_chosen_at_the_one_lr():

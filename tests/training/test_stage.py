@@ -120,19 +120,20 @@ def test_a_diverging_run_is_a_result_not_a_crash(tmp_path, prepared):
 
 
 def test_the_lr_grid_chooses_on_validation_and_reports_every_seed_at_the_chosen_lr(tmp_path, prepared):
-    """Two lrs over the first two of four seeds; the chosen lr's grid seeds are reported with the other two.
-    A second run with one more lr in the grid trains only that lr's ensemble."""
+    """Two lrs over two selection seeds of their own; every one of the four seeds is then trained at the chosen
+    lr and reported, the grid's runs never. A second run with one more lr in the grid trains only that lr's
+    ensemble."""
     params = make_params(
-        train={"seeds": [0, 1, 2, 3], "lr": [0.001, 0.03], "selection": {"seeds": 2, "max_steps": 30}},
+        train={"seeds": [0, 1, 2, 3], "lr": [0.001, 0.03], "selection": {"seeds": [100, 101], "max_steps": 30}},
         sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [1]}},
     )
     trained = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "models", tmp_path / "cache")["mnist1d"]
     grid = [t for t in trained if t.phase == "grid"]
-    assert sorted((t.lr, t.seed) for t in grid) == [(0.001, 0), (0.001, 1), (0.03, 0), (0.03, 1)]
+    assert sorted((t.lr, t.seed) for t in grid) == [(0.001, 100), (0.001, 101), (0.03, 100), (0.03, 101)]
     mean_val = {lr: sum(t.val_accuracy for t in grid if t.lr == lr) / 2 for lr in (0.001, 0.03)}
     chosen = max(mean_val, key=mean_val.get)
     reported = sorted((t.seed, t.phase) for t in trained if t.reported)
-    assert reported == [(0, "grid"), (1, "grid"), (2, "final"), (3, "final")]
+    assert reported == [(0, "final"), (1, "final"), (2, "final"), (3, "final")]
     assert all(t.lr == chosen and t.selected for t in trained if t.reported)
     assert [t.selected for t in grid] == [t.lr == chosen for t in grid]
     runs = json.loads((tmp_path / "models" / "mnist1d" / "runs.json").read_text())

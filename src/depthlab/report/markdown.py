@@ -111,7 +111,7 @@ def document(
         lines += [
             "## Learning rates",
             "",
-            f"Each configuration's lr grid on its first {params.train.selection.seeds} seeds and "
+            f"Each configuration's lr grid on its selection seeds ({_seeds(params.train.selection.seeds)}) and "
             f"{params.train.selection.max_steps} steps: mean validation and test accuracy in percent at "
             "every lr; the chosen lr had the best validation accuracy.",
             "",
@@ -138,18 +138,17 @@ def _why(claim: claims.Claim) -> str:
 def _lr_protocol(train: TrainParams) -> str:
     if len(train.grid) == 1:
         return f"Learning rate {train.grid[0]:g} for every configuration."
-    reused = train.selection.max_steps == train.max_steps
     return (
         f"Learning rate: each configuration takes, from the grid {', '.join(f'{lr:g}' for lr in train.grid)}, "
-        f"the one with the best mean validation accuracy over its first {train.selection.seeds} seeds trained "
-        f"{train.selection.max_steps} steps at every lr (the test split is never used to choose)"
-        + (
-            f"; those seeds at the chosen lr are reported with the other {len(train.seeds) - train.selection.seeds}."
-            if reused
-            else "; every seed is then trained at the chosen lr and reported."
-        )
-        + " The chosen lr of each configuration is in the table at the end."
+        f"the one with the best mean validation accuracy over its selection seeds ({_seeds(train.selection.seeds)}), "
+        f"trained {train.selection.max_steps} steps at every lr. They are not among the reported seeds, so the lr "
+        "is never chosen on the runs the verdicts rest on, and the test split is never used to choose; every "
+        "reported seed then trains at the chosen lr. The chosen lr of each configuration is in the table at the end."
     )
+
+
+def _seeds(seeds: list[int]) -> str:
+    return ", ".join(str(seed) for seed in seeds)
 
 
 def _plots(claim: claims.Claim) -> tuple[str, ...]:

@@ -2,8 +2,10 @@
 
 A configuration, a (dataset, depth), first trains its lr grid as one ensemble: every lr over the selection
 seeds (where the grid has more than one lr: otherwise there is nothing to choose). Its final ensemble, every
-other seed, is made from that grid's outcome, at the lr the grid chose (`choose_lr`): a job exists only once
-what it trains is known. Which seeds choose and which are reported, and how the choice is made, live here.
+seed of `train.seeds`, is made from that grid's outcome, at the lr the grid chose (`choose_lr`): a job exists
+only once what it trains is known. The selection seeds are apart from the reported ones, so the lr is never
+chosen on the runs the verdicts rest on (choosing and reporting on the same runs flatters the chosen lr:
+Tsamardinos et al. 2018). Which seeds choose and which are reported, and how the choice is made, live here.
 """
 
 from __future__ import annotations
@@ -45,30 +47,19 @@ class Plan:
         ensemble at the one lr."""
         cfg = self.params.train
         if not self.has_grid:
-            return [job for configuration in self.configurations if (job := self.final_job(configuration, cfg.grid[0]))]
+            return [self.final_job(configuration, cfg.grid[0]) for configuration in self.configurations]
         members = [(seed, lr) for lr in cfg.grid for seed in cfg.selection_seeds()]
         return [self._job(c, GRID, members, cfg.selection.max_steps) for c in self.configurations]
 
-    def final_job(self, configuration: Configuration, lr: float) -> EnsembleJob | None:
-        """The configuration's final ensemble at `lr`, the one its grid chose; None where its grid already
-        trained every seed with as many steps."""
-        seeds = self._final_seeds()
-        if not seeds:
-            return None
-        return self._job(configuration, FINAL, [(seed, lr) for seed in seeds], self.params.train.max_steps)
+    def final_job(self, configuration: Configuration, lr: float) -> EnsembleJob:
+        """The configuration's final ensemble, every seed at `lr`, the one its grid chose."""
+        cfg = self.params.train
+        return self._job(configuration, FINAL, [(seed, lr) for seed in cfg.seeds], cfg.max_steps)
 
     @property
     def job_count(self) -> int:
         """How many ensembles the stage trains, grids and final ones."""
-        per_configuration = int(self.has_grid) + int(bool(self._final_seeds()))
-        return per_configuration * len(self.configurations)
-
-    def _final_seeds(self) -> list[int]:
-        """Every seed but those the grid trains at every lr with as many steps: they are reported with the
-        others."""
-        cfg = self.params.train
-        reused = cfg.selection_seeds() if self.has_grid and cfg.selection.max_steps == cfg.max_steps else []
-        return [seed for seed in cfg.seeds if seed not in reused]
+        return (int(self.has_grid) + 1) * len(self.configurations)
 
     def _job(
         self, configuration: Configuration, phase: str, members: list[tuple[int, float]], steps: int
@@ -97,13 +88,12 @@ def choose_lr(params: Params, grid: list[TrainedSeed]) -> float:
 
 
 def mark_selection(
-    params: Params, trained: list[tuple[str, TrainedSeed]], chosen: dict[Configuration, float]
+    trained: list[tuple[str, TrainedSeed]], chosen: dict[Configuration, float]
 ) -> list[tuple[str, TrainedSeed]]:
-    """Which runs trained at their configuration's chosen lr, and which the report uses: the final runs and,
-    where the grid ran as many steps, its runs at the chosen lr."""
+    """Which runs trained at their configuration's chosen lr, and which the report uses: the final runs only,
+    never the grid's, whose seeds chose the lr."""
     marked = []
     for dataset, seed in trained:
         selected = seed.lr == chosen[dataset, seed.depth]
-        full_length = seed.phase == FINAL or params.train.selection.max_steps == params.train.max_steps
-        marked.append((dataset, replace(seed, selected=selected, reported=selected and full_length)))
+        marked.append((dataset, replace(seed, selected=selected, reported=selected and seed.phase == FINAL)))
     return marked

@@ -65,9 +65,7 @@ def train_configurations(plan: Plan, executor: Executor) -> Trained:
                     runs += [(job.dataset, seed) for seed in seeds]
                     if job.phase == GRID:
                         lr = chosen[job.configuration] = choose_lr(plan.params, seeds)
-                        final = plan.final_job(job.configuration, lr)
-                        if final is not None:
-                            queued.appendleft(final)
+                        queued.appendleft(plan.final_job(job.configuration, lr))
         except BaseException:  # Ctrl-C, SIGTERM or a failed run: stop the other jobs' runs too
             executor.cancel()
             raise

@@ -43,7 +43,7 @@ def train_family(
         digests = {dataset: study.meta.digest for dataset, study in data.items()}
         plan = Plan(params, family, digests, staging, code_digest(family), cache_dir)
         trained = train_configurations(plan, executor_for(params, data, plan.job_count))
-        runs = mark_selection(params, trained.runs, trained.chosen)
+        runs = mark_selection(trained.runs, trained.chosen)
         if params.tracking.enabled:
             # The runs this stage's outputs replace are no longer reported, whatever they were.
             superseded = previous - {s.run_id for _, s in runs}
