@@ -13,6 +13,7 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
+from depthlab import hardware
 from tests.helpers.params import corrupt_user_dataset, raw_params
 from tests.helpers.project import copy_project, project_env
 
@@ -216,3 +217,8 @@ def test_a_recorded_run_reproduces_identically_and_what_cannot_is_refused(repo):
     assert dirty.returncode == 9 and "uncommitted changes" in dirty.stderr
     changed = refused_with("dataset_digest", "0" * 64)  # the data made at that commit is no longer what it recorded
     assert changed.returncode == 3 and "the data changed" in changed.stderr
+    if hardware.fingerprint()["gpu_count"] == "0":  # a run trained on a GPU cannot be reproduced without one
+        on_gpu = refused_with("accelerator", "cuda")
+        assert (
+            on_gpu.returncode == 9 and "trained on a GPU" in on_gpu.stderr and "this machine has none" in on_gpu.stderr
+        )

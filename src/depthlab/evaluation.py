@@ -157,6 +157,7 @@ def _evaluate_dataset(
             "diverged": int(run["diverged"]),
             "run_id": run["run_id"],
             "predictions": name,
+            "train_loss": run.get("train_loss"),  # its last epochs' mean; absent for runs kept from before
         }
     # Every run's class for every test example (int16, compressed: kilobytes), so the report can resample test
     # examples as well as seeds; keyed as the runs' `predictions` entries name them.
@@ -176,6 +177,7 @@ def _evaluate_dataset(
         "dataset": dataset,
         "family": family,
         "chance": float(np.bincount(y).max() / len(y)),  # the majority class's share of the test split
+        "prior_loss": prior_loss(y),
         "lr_grid": trained["lr_grid"],
         "predictions": PREDICTIONS,  # every run's answers, by its `predictions` entry
         "depths": {
@@ -192,6 +194,14 @@ def _evaluate_dataset(
         },
         "grid": grid,
     }
+
+
+def prior_loss(labels: np.ndarray) -> float:
+    """The cross-entropy of always predicting the class shares: the loss a network that learned nothing from
+    its inputs can reach, against which a seed's training loss shows whether it ever left its start."""
+    shares = np.bincount(labels) / len(labels)
+    shares = shares[shares > 0]
+    return float(-(shares * np.log(shares)).sum())
 
 
 def representative_seed(per_seed: dict[str, dict[str, Any]]) -> int:

@@ -169,12 +169,17 @@ class TrainParams(StrictModel):
 class RuntimeParams(StrictModel):
     """How a stage runs, not what it produces: no DVC stage depends on these, so changing one reruns nothing."""
 
-    workers: int = Field(ge=0, description="parallel training processes of a train stage; 0 = one per CPU core")
+    workers: int = Field(
+        ge=0, description="parallel training processes of a train stage; 0 = one per CPU core, or two per GPU"
+    )
     threads: int = Field(ge=0, description="torch threads per training process; 0 = CPU cores / workers")
     resume_interval_s: float = Field(
         ge=0, description="training state saved at most this often, so an interrupted stage resumes from it"
     )
     ray_cpus_per_task: int = Field(gt=0, description="CPUs (and torch threads) of each Ray task, on a cluster")
+    ray_gpus_per_task: float = Field(
+        ge=0, description="GPUs of each Ray task; a fraction lets several ensembles share one GPU"
+    )
 
 
 class EvaluateParams(StrictModel):

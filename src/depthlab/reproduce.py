@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from depthlab import hardware
 from depthlab.errors import DataError, DepthlabError
 
 EXIT_DIFFERS, EXIT_REFUSED = 10, 9
@@ -49,6 +50,12 @@ def plan(run_id: str, allow_dirty: bool) -> dict[str, Any]:
         )
     if tags.get("diverged") == "true":
         raise Refused(f"run {run_id} diverged: it logged no model to compare with")
+    accelerator = tags.get("accelerator", "cpu")
+    if accelerator == "cuda" and hardware.fingerprint()["gpu_count"] == "0":
+        raise Refused(
+            f"run {run_id} trained on a GPU ({tags.get('hw.gpu_name', 'unnamed')}) and this machine has none: "
+            "reproduce it on a machine with that GPU"
+        )
     commit = tags.get("git_commit", "unknown")
     known = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], capture_output=True, check=False)
     if known.returncode != 0:
@@ -67,6 +74,7 @@ def plan(run_id: str, allow_dirty: bool) -> dict[str, Any]:
         "ensemble_seeds": json.loads(params["ensemble_seeds"]),
         "ensemble_lrs": json.loads(params["ensemble_lrs"]),
         "threads": int(tags.get("torch_threads", "1")),
+        "accelerator": "cpu" if accelerator == "cpu" else "gpu",  # a CPU run retrains on the CPU, GPU or not
         "project": str(Path.cwd()),
     }
 
@@ -81,7 +89,12 @@ def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     from depthlab.training import EnsembleJob, code_digest, load_study_data, train_ensemble
 
     params = load_params()
-    params = params.model_copy(update={"tracking": params.tracking.model_copy(update={"enabled": False})})
+    params = params.model_copy(
+        update={
+            "tracking": params.tracking.model_copy(update={"enabled": False}),
+            "train": params.train.model_copy(update={"accelerator": spec["accelerator"]}),
+        }
+    )
     data_dir = out / "prepared"
     csv = params.data.csv.get(spec["dataset"]) if params.data.source(spec["dataset"]) == "csv" else None
     if csv and not csv.path.exists():  # a data file git does not hold: the project's copy, checked by its digest
@@ -119,7 +132,7 @@ def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
 def reproduce(run_id: str, allow_dirty: bool) -> int:
     import torch
 
-    from depthlab import hardware, tracking
+    from depthlab import tracking
 
     spec = plan(run_id, allow_dirty)
     run = spec.pop("run")
@@ -139,12 +152,15 @@ def reproduce(run_id: str, allow_dirty: bool) -> int:
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], check=False)
     recorded = tracking.recorded_weights(run_id)
-    here = hardware.fingerprint()
-    same_machine = all(run["tags"].get(f"hw.{key}") == here.get(key) for key in ("cpu_model", "torch", "gpu_name"))
+    here, tags = hardware.fingerprint(), run["tags"]
+    same_machine = all(tags.get(f"hw.{key}") == here.get(key) for key in ("cpu_model", "torch", "gpu_name"))
+    # A GPU run without deterministic kernels (from before they were set) may differ on its own GPU too.
+    nondeterministic = tags.get("accelerator") == "cuda" and tags.get("determinism.deterministic_algorithms") != "true"
+    exact = same_machine and not nondeterministic
     rows = [{"what": key, "recorded": run["metrics"].get(key), "reproduced": result["metrics"][key]} for key in METRICS]
     for row in rows:
         gap = abs((row["recorded"] if row["recorded"] is not None else float("nan")) - row["reproduced"])
-        row["equal"] = gap == 0 if same_machine else gap <= TOLERANCE
+        row["equal"] = gap == 0 if exact else gap <= TOLERANCE
     identical = sorted(recorded) == sorted(reproduced) and all(
         torch.equal(recorded[k], reproduced[k]) for k in recorded
     )
@@ -153,14 +169,16 @@ def reproduce(run_id: str, allow_dirty: bool) -> int:
     for row in rows:
         shown = {k: f"{v:.6f}" if isinstance(v, float) else str(v) for k, v in row.items()}
         print(f"  {shown['what']:<22}{shown['recorded']:>14}{shown['reproduced']:>14}  {shown['equal']}")
-    where = (
-        "same machine (CPU, torch and GPU as recorded): weights must match bit for bit"
-        if same_machine
-        else f"another machine than the run's: weights not required to match, metrics within {TOLERANCE}"
-    )
-    differs = [row["what"] for row in rows[1:] if not row["equal"]] + (
-        [] if identical or not same_machine else ["weights"]
-    )
+    if exact:
+        where = "same machine (CPU, torch and GPU as recorded): weights must match bit for bit"
+    elif same_machine:
+        where = (
+            "same machine, but the run trained on the GPU with nondeterministic kernels (determinism.* tags): "
+            f"weights not required to match, metrics within {TOLERANCE}"
+        )
+    else:
+        where = f"another machine than the run's: weights not required to match, metrics within {TOLERANCE}"
+    differs = [row["what"] for row in rows[1:] if not row["equal"]] + ([] if identical or not exact else ["weights"])
     outcome = "identical" if not differs else "differs: " + ", ".join(differs)
     print(f"\n{where}\n{outcome}")
     metrics = {f"reproduced_{key}": result["metrics"][key] for key in METRICS}

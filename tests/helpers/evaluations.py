@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from depthlab.evaluation import prior_loss
 from depthlab.params import Params
 from tests.helpers.params import NO_SWEEP, make_params
 
@@ -80,17 +81,23 @@ def _summary(dataset: str, family: str, depths: list[int]) -> tuple[dict[str, An
     chosen = {depth: GRID[0] for depth in depths}
     seconds = {depth: 2.0 * (1 + depth) * (1.5 if family == "cnn" else 1.0) for depth in depths}
     predictions = {"labels": _labels(dataset)}
+    prior = prior_loss(predictions["labels"])
+
+    def diverged(depth: int, seed: int, lr: float) -> bool:
+        return _accuracy(dataset, family, depth, seed, lr) is None
 
     def run(depth: int, seed: int, lr: float, phase: str) -> dict[str, Any]:
         name = f"d{depth}-lr{lr:g}-{phase}-seed-{seed}"
         predictions[name] = _predicted(dataset, _accuracy(dataset, family, depth, seed, lr), f"{family}/{name}")
         accuracy = float((predictions[name] == predictions["labels"]).mean())
         time = seconds[depth] * (1 + 0.001 * seed)
+        collapsed = _accuracy(dataset, family, depth, seed, lr) in (None, CHANCE[dataset])
         return {
             "test_accuracy": accuracy,
+            "train_loss": None if diverged(depth, seed, lr) else prior * (1.0 if collapsed else 0.4),
             "train_time_s": time,
             "train_samples_per_s": 3000 / time,
-            "diverged": int(_accuracy(dataset, family, depth, seed, lr) is None),
+            "diverged": int(diverged(depth, seed, lr)),
             "predictions": name,
         }
 
@@ -130,6 +137,7 @@ def _summary(dataset: str, family: str, depths: list[int]) -> tuple[dict[str, An
         "dataset": dataset,
         "family": family,
         "chance": CHANCE[dataset],
+        "prior_loss": prior,
         "depths": points,
         "grid": grid,
         "predictions": "predictions.npz",

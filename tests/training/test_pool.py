@@ -89,3 +89,13 @@ def test_workers_logging_the_same_new_dataset_at_once_do_not_collide(tmp_path):
 def _prepare(uri: str) -> None:
     os.environ["MLFLOW_TRACKING_URI"] = uri
     tracking.prepare_experiment("race")
+
+
+def test_the_default_worker_count_is_a_process_per_core_or_two_per_gpu():
+    import os
+
+    default = make_params(runtime={"workers": 0}).runtime
+    cores = os.cpu_count() or 1
+    assert worker_count(default, 100) == cores and worker_count(default, 1) == 1
+    assert worker_count(default, 100, gpus=1) == min(cores, 2) and worker_count(default, 100, gpus=8) == min(cores, 16)
+    assert worker_count(make_params(runtime={"workers": 3}).runtime, 100, gpus=1) == 3  # asked for: as asked

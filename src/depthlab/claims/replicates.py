@@ -26,6 +26,7 @@ from depthlab.claims.study import KEYS
 
 Key = tuple[Hashable, ...]  # a configuration: its values of the key columns
 CHANGING = ("accuracy", "accuracy_std", "collapsed", "diverged")  # the table's columns a replicate draws again
+PLATEAU = 0.95  # a training loss at 95% or more of the class shares' loss never left its start
 
 
 class Replicates:
@@ -116,6 +117,16 @@ class Replicates:
         """(count + 1,): how many of the drawn seeds failed in each replicate (statistics.failed)."""
         accuracies = getattr(self, source).seed_accuracy(key)
         return failed(accuracies, self.chance[key], self.settings.collapse_margin).sum(axis=1).astype(float)
+
+    def plateaued(self, key: Key) -> int | None:
+        """The seeds as measured whose training loss never left its start: their last epochs' loss no lower
+        than PLATEAU of the loss of always predicting the class shares (None where losses were not kept)."""
+        runs = self.runs
+        for column, value in zip(self.keys, key, strict=True):
+            runs = runs[runs[column] == value]
+        if "train_loss" not in runs or "prior_loss" not in runs or runs.train_loss.isna().all():
+            return None
+        return int((runs.train_loss >= PLATEAU * runs.prior_loss).sum())
 
     def collapse(self, key: Key, index: int) -> Collapse:
         counts = self.collapsed(key)
@@ -239,6 +250,9 @@ class View:
 
     def collapse(self, key: Key) -> Collapse:
         return self.replicates.collapse(key, self.index)
+
+    def plateaued(self, key: Key) -> int | None:
+        return self.replicates.plateaued(key)
 
     def overall(self, pairs: Sequence[tuple[Key, Key]]) -> Overall | None:
         """Replicates.overall, shown beside the study as measured: None on the other replicates, whose rules

@@ -28,6 +28,7 @@ class Spread:
     collapse: Collapse  # at the deepest
     collapses: Comparison[tuple[str, str]]  # collapsed seeds, deepest - shallowest
     diverged: int
+    plateaued: tuple[int | None, int | None]  # seeds whose training loss never left its start: shallowest, deepest
     less_stable: bool
     more_stable: bool
 
@@ -104,6 +105,7 @@ def _measure(view: View, settings: Settings) -> list[Spread]:
             view.collapse(pairs[key][0]),
             more[key],
             diverged[key],
+            (view.plateaued(pairs[key][1]), view.plateaued(pairs[key][0])) if view.index == 0 else (None, None),
             less_stable=diverged[key] > 0 or spread[key].above(alpha) or more[key].above(alpha),
             more_stable=spread[key].below(alpha) or more[key].below(alpha),
         )

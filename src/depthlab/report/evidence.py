@@ -153,6 +153,9 @@ def _stability(evidence: Stability) -> str:
                 "failed at deepest [95% CI]": collapsed(s.collapse),
                 "more failed than at shallowest, adjusted p": p_value(s.collapses.q),
                 "diverged runs": s.diverged,
+                "loss never left its start (shallowest / deepest)": " / ".join(
+                    "n/a" if n is None else str(n) for n in s.plateaued
+                ),
             }
             for s in evidence.spreads
         ]

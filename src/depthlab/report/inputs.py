@@ -46,7 +46,9 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
                         "lr": point["lr"],
                         "param_count": point["param_count"],
                         "chance": summary["chance"],
+                        "prior_loss": summary.get("prior_loss", np.nan),
                         **{key: values[key] for key in RUN_COLUMNS},
+                        "train_loss": values.get("train_loss"),
                         "run_id": values["run_id"],
                         "representative": int(seed) == point["representative_seed"],
                         "correct": correct[values["predictions"]],
@@ -67,7 +69,7 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
                 }
             )
     runs = pd.DataFrame(rows)
-    runs["test_accuracy"] = runs["test_accuracy"].astype(float)
+    runs[["test_accuracy", "train_loss"]] = runs[["test_accuracy", "train_loss"]].astype(float)
     return runs, pd.DataFrame(grid)
 
 

@@ -4,7 +4,9 @@ The choice lives in the environment, not in params.yaml, so changing it never re
 `DEPTHLAB_EXECUTOR=ray` (a local Ray, or the cluster `RAY_ADDRESS` names), `DEPTHLAB_EXECUTOR=local`, or,
 when neither is set, Ray exactly when `RAY_ADDRESS` is set. Ray is imported only on that path.
 
-Each job (one ensemble) is one Ray task of `runtime.ray_cpus_per_task` CPUs. The task trains with the same
+Each job (one ensemble) is one Ray task of `runtime.ray_cpus_per_task` CPUs and `runtime.ray_gpus_per_task`
+GPUs (0 by default; a fraction such as 0.25 lets four ensembles share a GPU, and Ray places them on the GPU
+nodes of the cluster). The task trains with the same
 code as the local path, writes nothing on the driver's machine and cannot reach its SQLite store, so it
 records its runs (`tracking.RecordedRun`) and returns them with its checkpoints as bytes and the node it
 ran on. The driver then writes the checkpoints into the stage's staged outputs (all-or-nothing, as
@@ -125,7 +127,8 @@ class RayExecutor:
         self.data = data
         self.cpus = params.runtime.ray_cpus_per_task
         self.code = package_digest()
-        self.remote = ray.remote(num_cpus=self.cpus, max_retries=TASK_RETRIES)(train_task)
+        gpus = params.runtime.ray_gpus_per_task  # a fraction lets several ensembles share one GPU
+        self.remote = ray.remote(num_cpus=self.cpus, num_gpus=gpus, max_retries=TASK_RETRIES)(train_task)
         self.refs: list[Any] = []
         self.sent: dict[Future[Any], tuple[list[TrainedSeed], EnsembleJob | None]] = {}  # reused, and sent
 

@@ -9,6 +9,8 @@ cache folder, members finished by an earlier run are reused and an interrupted e
 
 from __future__ import annotations
 
+import math
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +19,7 @@ import lightning_fabric as L
 import torch
 from torch import nn
 
-from depthlab import ensemble, tracking
+from depthlab import ensemble, hardware, tracking
 from depthlab.data import Meta
 from depthlab.families import FAMILIES, build_network, count_parameters
 from depthlab.params import Params
@@ -119,16 +121,17 @@ def fit_members(
 ) -> FittedEnsemble:
     """The members' networks trained as one stacked network, each member's epochs logged to its run."""
     cfg = job.config
-    fabric = L.Fabric(accelerator=cfg.accelerator, devices=1)
+    fabric = on_device(cfg.accelerator, job.device)
     module = Classifier(ensemble.stack(nets), len(job.seeds), list(job.lrs), cfg.weight_decay)
     progress = Progress(job.label, cfg.max_steps)
-    last_val: dict[int, float] = {}
+    last: dict[str, dict[int, float]] = {"val_acc": {}, "train_loss": {}}
 
     def on_epoch_end(step: int, metrics: dict[int, dict[str, float]]) -> None:
         for index, seed_metrics in metrics.items():
             runs[index].log_metrics(seed_metrics, step)
-            if "val_acc" in seed_metrics:
-                last_val[index] = seed_metrics["val_acc"]
+            for name, values in last.items():
+                if name in seed_metrics:
+                    values[index] = seed_metrics[name]
         progress(step, metrics)
 
     family, config = FAMILIES[job.family], getattr(job.params.models, job.family)
@@ -146,10 +149,28 @@ def fit_members(
 
     started = time.perf_counter()
     state = fit(fabric, module, list(job.seeds), data.train_xy, data.val_xy, cfg, on_epoch_end, resume, pretrain)
+    if fabric.device.type == "cuda":
+        torch.cuda.synchronize(fabric.device)  # the clock stops when the device's work does
     seconds = time.perf_counter() - started
-    return FittedEnsemble(
-        job, data, fabric, module, state, seconds, last_val, resume.resumed_from_step if resume else 0
-    )
+    return FittedEnsemble(job, data, fabric, module, state, seconds, last, resume.resumed_from_step if resume else 0)
+
+
+def on_device(accelerator: str, device: int) -> L.Fabric:
+    """Fabric on the job's device, started before any clock does: a CUDA context takes a second or more to
+    create, which a training time must not include (claim 7 compares machines by it). On a GPU, kernels are
+    made deterministic first (cuDNN's deterministic algorithms, cuBLAS's fixed workspace, torch's
+    deterministic mode where an op has one), so a run reproduces bit for bit on the GPU that trained it;
+    every run records these settings (`determinism.*`)."""
+    use_gpu = accelerator != "cpu" and hardware.fingerprint()["gpu_count"] != "0"
+    if use_gpu:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    fabric = L.Fabric(accelerator=accelerator, devices=[device] if use_gpu else 1)
+    if fabric.device.type == "cuda":
+        torch.cuda.init()
+        torch.cuda.synchronize(fabric.device)
+    return fabric
 
 
 @dataclass
@@ -162,7 +183,7 @@ class FittedEnsemble:
     module: Classifier
     state: FitState
     seconds: float  # the whole ensemble's training time
-    last_val: dict[int, float]  # each member's last validation accuracy
+    last: dict[str, dict[int, float]]  # each member's last validation accuracy and training loss
     resumed_from_step: int  # 0 unless training continued from a saved state
 
     def outcome(self, index: int, net: nn.Module, run: Any, param_count: int) -> TrainedSeed:
@@ -192,6 +213,7 @@ class FittedEnsemble:
             "accelerator": accelerator,
             "device": str(fabric.device),
             "diverged": str(stopped is not None).lower(),
+            **{f"determinism.{key}": value for key, value in hardware.determinism().items()},
         }
         if self.resumed_from_step:
             tags["resumed_from_step"] = str(self.resumed_from_step)
@@ -215,9 +237,15 @@ class FittedEnsemble:
             param_count=param_count,
             train_time_s=train_time_s,
             steps=steps,
-            val_accuracy=None if stopped else self.last_val.get(index),
+            val_accuracy=None if stopped else self.last["val_acc"].get(index),
             diverged=stopped is not None,
             accelerator=accelerator,
             ensemble_seeds=list(job.seeds),
             ensemble_lrs=list(job.lrs),
+            train_loss=_finite(self.last["train_loss"].get(index)),
         )
+
+
+def _finite(value: float | None) -> float | None:
+    """A diverged member's loss is not a number: runs.json gets null."""
+    return value if value is not None and math.isfinite(value) else None

@@ -60,6 +60,7 @@ class EnsembleJob:
     code: str  # digest of the training code
     cache_dir: Path | None = None  # where finished members and resumable states are kept, if anywhere
     threads: int = 1  # torch threads of the process that trains it (set by its executor)
+    device: int = 0  # the GPU it trains on, where there are several (set by its executor; not in its key)
 
     @property
     def seeds(self) -> tuple[int, ...]:
@@ -127,7 +128,8 @@ class TrainedSeed:
     time (the ensemble's time over its members): what training one model cost. `ensemble_seeds` and
     `ensemble_lrs`: the members it trained with, in order; its weights are reproduced bit for bit only in that
     same ensemble. `phase`: grid (choosing the lr) or final; `selected`: trained at the lr chosen for its
-    configuration; `reported`: one of the runs the report's verdicts rest on."""
+    configuration; `reported`: one of the runs the report's verdicts rest on; `train_loss`: the mean training
+    loss of its last epochs (None for a member finished before it was recorded)."""
 
     depth: int
     seed: int
@@ -145,6 +147,7 @@ class TrainedSeed:
     ensemble_lrs: list[float]
     selected: bool = False
     reported: bool = False
+    train_loss: float | None = None
 
 
 def seeds_text(count: int) -> str:

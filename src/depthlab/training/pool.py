@@ -7,6 +7,7 @@ worker was interrupted.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import sys
@@ -22,14 +23,16 @@ _INHERITED: dict[str, StudyData] = {}  # the stage's data per dataset, as the wo
 
 class ProcessPool:
     """`workers` processes forked on this machine, each training one job at a time with `threads` torch
-    threads (an Executor). They are forked when the first job is submitted, with the data already here."""
+    threads (an Executor), on one of `gpus` GPUs in turn where there are any. They are forked when the first
+    job is submitted, with the data already here."""
 
     capacity = sys.maxsize  # the pool's own queue holds what waits for a worker
 
-    def __init__(self, data: Mapping[str, StudyData], workers: int, threads: int):
+    def __init__(self, data: Mapping[str, StudyData], workers: int, threads: int, gpus: int = 0):
         _INHERITED.clear()
         _INHERITED.update(data)
         self.threads = threads
+        self.gpus = itertools.cycle(range(gpus)) if gpus else itertools.repeat(0)  # jobs spread over the GPUs
         self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"))
 
     def __enter__(self) -> ProcessPool:
@@ -39,7 +42,7 @@ class ProcessPool:
         self.pool.shutdown()
 
     def submit(self, job: EnsembleJob) -> Future[list[TrainedSeed]]:
-        return self.pool.submit(_train_in_worker, replace(job, threads=self.threads))
+        return self.pool.submit(_train_in_worker, replace(job, threads=self.threads, device=next(self.gpus)))
 
     def outcome(self, job: EnsembleJob, future: Future[list[TrainedSeed]]) -> list[TrainedSeed]:
         return future.result()

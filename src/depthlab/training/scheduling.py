@@ -15,6 +15,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from typing import Any
 
+from depthlab import hardware
 from depthlab.params import Params
 from depthlab.training import cluster
 from depthlab.training.executor import Executor, Inline, worker_count
@@ -35,13 +36,16 @@ class Trained:
 
 def executor_for(params: Params, data: Mapping[str, StudyData], jobs: int) -> Executor:
     """Where the jobs run: a Ray cluster when the environment asks for one (`cluster.wanted`), otherwise
-    worker processes forked on this machine where there are several jobs and `runtime.workers` allows, or
-    this process. The choice is not in params.yaml, so it never reruns a stage."""
+    worker processes forked on this machine where there are several jobs and `runtime.workers` allows (on
+    GPUs: WORKERS_PER_GPU per GPU, the jobs spread over them), or this process. The choice is not in
+    params.yaml, so it never reruns a stage. GPUs are counted through NVML: the parent must not create a CUDA
+    context before it forks."""
     if cluster.wanted():
         return cluster.RayExecutor(params, data)
-    workers = worker_count(params.runtime, jobs)
+    gpus = int(hardware.fingerprint()["gpu_count"]) if params.train.accelerator != "cpu" else 0
+    workers = worker_count(params.runtime, jobs, gpus)
     threads = params.runtime.threads or max(1, (os.cpu_count() or 1) // workers)
-    return Inline(data, threads) if workers == 1 else ProcessPool(data, workers, threads)
+    return Inline(data, threads) if workers == 1 else ProcessPool(data, workers, threads, gpus)
 
 
 def train_configurations(plan: Plan, executor: Executor) -> Trained:
