@@ -75,9 +75,6 @@ class Resamples:
             self._seed_draws[key] = draws
         self._seed_accuracy: dict[Key, np.ndarray] = {}
 
-    def keys(self) -> list[Key]:
-        return list(self.evidence)
-
     def seed_accuracy(self, key: Key) -> np.ndarray:
         """(count + 1, seeds): the accuracy of each drawn seed on each resample's test examples."""
         if key not in self._seed_accuracy:
