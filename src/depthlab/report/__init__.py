@@ -45,7 +45,7 @@ def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFra
         for c in claims.judge(study, machines)
     ]
     references = reference.reference_table(params, runs)
-    document = markdown.document(params, table, grid, verdicts, references, settings)
+    document = markdown.document(params, table, runs, grid, verdicts, references, settings)
 
     with staged_dir(out_dir / "plots") as written:
         plots.write_plots(table, runs, written, machine)

@@ -12,6 +12,7 @@ from depthlab.claims.statistics import failed
 from depthlab.claims.study import KEYS
 from depthlab.claims.text import percent
 from depthlab.params import Params, TrainParams
+from depthlab.report import optimisation
 from depthlab.report.evidence import as_markdown
 from depthlab.report.plots import CLAIM_PLOTS
 
@@ -37,6 +38,7 @@ SUMMARY_COLUMNS = {
 def document(
     params: Params,
     table: pd.DataFrame,
+    runs: pd.DataFrame,
     grid: pd.DataFrame,
     verdicts: list[claims.Claim],
     references: pd.DataFrame,
@@ -107,6 +109,7 @@ def document(
         ]
         lines += [as_markdown(claim.evidence), ""]
         lines += [f"![{plot}](plots/{plot})" for plot in _plots(claim)] + [""]
+    lines += optimisation.section(runs)
     if not grid.empty:
         lines += [
             "## Learning rates",

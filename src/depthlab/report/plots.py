@@ -18,6 +18,7 @@ import pandas as pd
 
 from depthlab.claims import matched_configurations
 from depthlab.families import FAMILIES
+from depthlab.report import optimisation
 
 CLAIM_PLOTS = {  # the plots that show each claim's evidence
     1: ("train_time_vs_depth.png",),
@@ -89,6 +90,15 @@ def write_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: s
         machine,
         lambda axes, rows: _matched_bars(axes, rows, runs),
     )
+    losses = optimisation.losses(runs)
+    if not losses.empty:
+        _by_dataset(
+            losses,
+            plots / optimisation.PLOT,
+            "plain vs residual depth: training loss (solid) and test error (dashed), medians over seeds",
+            machine,
+            lambda axes, rows: _plain_vs_residual(axes, rows, colors),
+        )
 
 
 def _by_dataset(
@@ -109,6 +119,20 @@ def _by_dataset(
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def _plain_vs_residual(axes: plt.Axes, rows: pd.DataFrame, colors: dict[str, str]) -> None:
+    """One dataset's panel of the He et al. view: a deeper plain net whose training loss rises failed to fit."""
+    for family in (optimisation.PLAIN, optimisation.RESIDUAL):
+        group = rows[rows.family == family].sort_values("depth")
+        x = _shifted(group.depth, 0)
+        axes.plot(x, group.train_loss, marker="o", ms=4, color=colors[family], label=f"{family} training loss")
+        axes.plot(x, group.test_error, ls="--", marker=".", color=colors[family], label=f"{family} test error")
+    _depth_axis(axes, sorted(rows.depth.unique()))
+    axes.set_yscale("log")
+    _plain_numbers(axes.yaxis)
+    axes.set_ylabel("median over seeds")
+    axes.legend(fontsize=7)
 
 
 def _family_offsets(families: list[str]) -> dict[str, float]:
