@@ -79,10 +79,19 @@ def plan(run_id: str, allow_dirty: bool) -> dict[str, Any]:
     }
 
 
-def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
-    """In the worktree, with its code: the data, the ensemble, the member's checkpoint and test metrics."""
+def copy_missing(inputs: list[Path], project: Path) -> None:
+    """Give the worktree (the working directory) the data files and folders git does not hold, from the
+    project: a CSV, an .npz, an image folder. What they make is checked against the run's data digest after."""
     import shutil
 
+    for path in inputs:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree if (project / path).is_dir() else shutil.copy)(project / path, path)
+
+
+def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
+    """In the worktree, with its code: the data, the ensemble, the member's checkpoint and test metrics."""
     from depthlab.data import load_arrays, load_meta, prepare
     from depthlab.evaluation import load_trained, measure
     from depthlab.params import load_params
@@ -96,10 +105,9 @@ def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         }
     )
     data_dir = out / "prepared"
-    csv = params.data.csv.get(spec["dataset"]) if params.data.source(spec["dataset"]) == "csv" else None
-    if csv and not csv.path.exists():  # a data file git does not hold: the project's copy, checked by its digest
-        csv.path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(Path(spec["project"]) / csv.path, csv.path)
+    source = params.data.entry(spec["dataset"])
+    if source:
+        copy_missing(source.inputs, Path(spec["project"]))
     prepare(params.data, spec["dataset"], data_dir)
     meta = load_meta(data_dir)
     if meta.digest != spec["digest"]:

@@ -21,7 +21,7 @@ KINDS = {"csv": "tabular", "image_folder": "image", "npz": "sequence", "parquet"
 
 def study(section: str, *families: str) -> dict:
     sweep = {**NO_SWEEP, **{family: {"datasets": ["mine"], "depths": [0, 1]} for family in families}}
-    return raw_params(data={"datasets": ["mine"], section: {"mine": ENTRIES[section]}}, sweep=sweep)
+    return raw_params(data={"datasets": ["mine"], section: {"mine": dict(ENTRIES[section])}}, sweep=sweep)
 
 
 def load(tmp_path, raw):
@@ -63,3 +63,29 @@ def test_an_unknown_key_of_a_source_is_named(tmp_path):
     raw["data"]["image_folder"]["mine"]["resize_policy"] = "stretch"
     with pytest.raises(ParamsError, match=r"data.image_folder.mine.resize_policy: unknown key"):
         load(tmp_path, raw)
+
+
+@pytest.mark.parametrize("section", list(ENTRIES))
+def test_each_source_names_the_files_it_reads_and_reproduce_copies_them_into_a_worktree(tmp_path, monkeypatch, section):
+    from pathlib import Path
+
+    from depthlab.reproduce import copy_missing
+
+    entry = load(tmp_path, study(section, "mlp")).data.entry("mine")
+    [place] = entry.inputs
+    assert str(place) == ENTRIES[section].get("path", ENTRIES[section].get("root"))
+    project, worktree = tmp_path / "project", tmp_path / "worktree"
+    if "root" in ENTRIES[section]:  # a folder: copied whole
+        (project / place / "a").mkdir(parents=True)
+        (project / place / "a" / "1.png").write_bytes(b"png")
+    else:
+        (project / place).parent.mkdir(parents=True)
+        (project / place).write_bytes(b"data")
+    worktree.mkdir()
+    monkeypatch.chdir(worktree)
+    copy_missing(entry.inputs, project)
+    copied = sorted(p.relative_to(worktree) for p in worktree.rglob("*") if p.is_file())
+    assert copied == sorted(p.relative_to(project) for p in project.rglob("*") if p.is_file()) != []
+    (Path(place) if place.is_file() else Path(place) / "a" / "1.png").write_bytes(b"the worktree's own")
+    copy_missing(entry.inputs, project)  # what the worktree holds is kept
+    assert b"the worktree's own" in {p.read_bytes() for p in worktree.rglob("*") if p.is_file()}

@@ -23,6 +23,10 @@ class ArrayParams(SourceParams):
     )
     standardize: bool = Field(False, description="scale features by the training split's mean and std")
 
+    @property
+    def inputs(self) -> list[Path]:
+        return [self.path]
+
 
 def shaped(x: np.ndarray, kind: Kind, origin: Path, what: str) -> np.ndarray:
     """x (samples, *sample) as the kind wants it: tabular and sequence samples are 1-D; an image is

@@ -36,6 +36,12 @@ class SourceParams(StrictModel):
     # Every source also has `kind` (a field or a property): what one sample is, which decides the families that
     # can model it, checked when params.yaml is read.
 
+    @property
+    def inputs(self) -> list[Path]:
+        """The files or folders the dataset is read from: what a worktree without them must be given (git holds
+        data files only where a user commits them; `python -m depthlab.reproduce` copies them in)."""
+        raise NotImplementedError
+
 
 @dataclass(frozen=True)
 class Samples:

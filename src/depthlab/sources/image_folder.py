@@ -48,6 +48,10 @@ class ImageFolderParams(SourceParams):
     )
 
     @property
+    def inputs(self) -> list[Path]:
+        return [self.root]
+
+    @property
     def kind(self) -> Kind:
         return "image"
 

@@ -45,6 +45,10 @@ class VisionParams(SourceParams):
     download: bool = Field(False, description="refused: depthlab reads the files, it does not download them")
 
     @property
+    def inputs(self) -> list[Path]:
+        return [self.root]
+
+    @property
     def kind(self) -> Kind:
         return "image"
 
