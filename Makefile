@@ -10,14 +10,19 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONUNBUFFERED := 1
+# Bytecode is written, as on users' machines (a shell that sets PYTHONDONTWRITEBYTECODE hides what it does to
+# DVC's dependencies, and re-parses every module of torch in every process).
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup run scheduled-run reproduce reference full test test-fast lint format bench ui screenshots clean
 
 setup: $(STAMP)
 
+# --no-compile: pip would byte-compile every installed module (Ray's, MLflow's server, ...), most of setup's
+# time; Python compiles the few a stage imports on first use instead (docs/performance.md).
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --constraint requirements.lock --editable '.[dev,ray]'
+	$(BIN)/python -m pip install --quiet --no-compile --constraint requirements.lock --editable '.[dev,ray]'
 	touch $@
 
 run: $(STAMP)
