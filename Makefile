@@ -11,7 +11,7 @@ export DVC_NO_ANALYTICS := 1
 export GX_ANALYTICS_ENABLED := false
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup run scheduled-run reproduce reference full test test-fast lint format bench ui screenshots clean
+.PHONY: setup run scheduled-run reproduce reference full scale test test-fast lint format bench ui screenshots clean
 
 setup: $(STAMP)
 
@@ -43,6 +43,11 @@ reference: $(STAMP)
 
 full: $(STAMP)
 	python -m depthlab.presets presets/full.yaml
+
+# Verdicts across training budget and data size: reports/claims.md, section 'Budget and size'.
+scale: $(STAMP)
+	python -m depthlab.presets presets/scale.yaml
+	@echo "Verdicts per budget and size: reports/claims.md, section 'Budget and size'"
 
 # Everything (CI runs this); test-fast leaves out what starts processes (dvc repro, servers, signals).
 test: $(STAMP)
