@@ -14,7 +14,7 @@ export PYTHONUNBUFFERED := 1
 # DVC's dependencies, and re-parses every module of torch in every process).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: setup run scheduled-run reproduce reference full test test-fast lint format bench ui screenshots clean
+.PHONY: setup run scheduled-run reproduce reference full scale test test-fast lint format bench ui screenshots clean
 
 setup: $(STAMP)
 
@@ -48,6 +48,11 @@ reference: $(STAMP)
 
 full: $(STAMP)
 	python -m depthlab.presets presets/full.yaml
+
+# Verdicts across training budget and data size: reports/claims.md, section 'Budget and size'.
+scale: $(STAMP)
+	python -m depthlab.presets presets/scale.yaml
+	@echo "Verdicts per budget and size: reports/claims.md, section 'Budget and size'"
 
 # Everything (CI runs this); test-fast leaves out what starts processes (dvc repro, servers, signals).
 test: $(STAMP)

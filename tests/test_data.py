@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from depthlab.data import load_arrays, load_meta, prepare
+from depthlab.data import load_arrays, load_meta, prepare, subsample
 from depthlab.errors import DataError
 from tests.helpers.params import make_params
 
@@ -137,3 +137,18 @@ def test_damaged_parquet_is_a_data_error(tmp_path, prepared):
     with pytest.raises(DataError, match=r"train\.parquet: not a readable Parquet file"):
         load_arrays(tmp_path, "train", meta)
     assert pd.read_parquet(prepared / "train.parquet").shape[0] == 720
+
+
+def test_training_set_sizes_are_nested_stratified_and_deterministic():
+    labels = np.random.default_rng(3).choice(4, size=1000, p=[0.4, 0.3, 0.2, 0.1])
+    shares = np.bincount(labels) / len(labels)
+    small, large = subsample(labels, 100), subsample(labels, 700)
+    assert len(small) == 100 and len(large) == 700 and len(np.unique(large)) == 700
+    assert set(small) <= set(large), "a smaller size is part of every larger one"
+    assert (np.diff(large) > 0).all(), "in the split's own order"
+    for rows in (10, 37, 100, 700, 1000):
+        counts = np.bincount(labels[subsample(labels, rows)], minlength=4)
+        assert np.abs(counts - rows * shares).max() <= 1, f"each class within a row of its share at {rows} rows"
+    assert (subsample(labels, 100) == small).all() and not (subsample(labels, 100, seed=1) == small).all()
+    with pytest.raises(ValueError, match="1001 rows asked of a training split of 1000"):
+        subsample(labels, 1001)

@@ -104,12 +104,34 @@ def test_a_family_that_cannot_model_the_data_is_refused_before_training(tmp_path
         ({"train": {"seeds": [0, 0]}}, "train.seeds"),
         ({"data": {"datasets": ["imagenet"]}}, "data.datasets"),
         ({"report": {"confidence": 1.5}}, "report.confidence"),
+        ({"train": {"max_steps": [800, 800]}}, "train.max_steps"),
+        ({"train": {"max_steps": [800, 0]}}, "train.max_steps"),
+        ({"train": {"max_steps": []}}, "train.max_steps"),
+        ({"train": {"train_rows": [4000, -1]}}, "train.train_rows"),
+        ({"train": {"train_rows": 0}}, "train.train_rows"),
+        (
+            {"train": {"max_steps": [800, 6000], "selection": {"max_steps": 800}}},
+            "train.selection.max_steps is 800 but train.max_steps sweeps the budgets [800, 6000]",
+        ),
     ],
 )
 def test_wrong_type_or_impossible_value_names_the_key(tmp_path, override, key):
     with pytest.raises(ParamsError) as caught:
         load_params(write(tmp_path, raw_params(**override)))
     assert key in str(caught.value)
+
+
+def test_budget_and_size_are_a_value_or_an_axis_of_cells_the_largest_the_main_one(tmp_path):
+    train = load_params(write(tmp_path, raw_params())).train
+    assert train.cells == [(30, None)] and not train.swept and train.selection_steps(train.main_cell) == 30
+    swept = {"max_steps": [6000, 800], "train_rows": [40000, 4000], "selection": {"max_steps": None}}
+    train = load_params(write(tmp_path, raw_params(train=swept))).train
+    assert train.budgets == [800, 6000] and train.sizes == [4000, 40000] and train.swept
+    assert train.cells == [(800, 4000), (800, 40000), (6000, 4000), (6000, 40000)]
+    assert train.main_cell == (6000, 40000) and train.main_cell.label == "6000 steps, 40000 rows"
+    assert [train.selection_steps(cell) for cell in train.cells] == [800, 800, 6000, 6000]
+    one = load_params(write(tmp_path, raw_params(train={"max_steps": [500], "train_rows": 300}))).train
+    assert one.cells == [(500, 300)] and not one.swept, "a list of one is one budget"
 
 
 def test_missing_section_is_an_error(tmp_path):

@@ -143,6 +143,27 @@ def to_arrays(frame: pd.DataFrame, meta: Meta) -> tuple[np.ndarray, np.ndarray]:
     return x, frame[LABEL].to_numpy(np.int64, copy=True)
 
 
+SUBSAMPLE_SEED = 0  # the order training-set sizes are drawn in (`train.train_rows`): fixed, so sizes are comparable
+
+
+def subsample(labels: np.ndarray, rows: int, seed: int = SUBSAMPLE_SEED) -> np.ndarray:
+    """Indices of `rows` training rows, in the split's order: a stratified sample (each class within a row of
+    its share of the split), nested (a smaller size is a part of every larger one, so sizes differ by rows
+    added, not by other rows) and deterministic (it depends on the labels and the seed alone).
+
+    Every row gets a place in one order: each class's rows shuffled, the k-th of a class of n at (k + 0.5) / n;
+    a size is that order's first rows, so every prefix holds each class in proportion."""
+    if rows > len(labels):
+        raise ValueError(f"{rows} rows asked of a training split of {len(labels)}")
+    shuffled = np.random.default_rng(seed).permutation(len(labels))
+    place = np.empty(len(labels))
+    for label in np.unique(labels):
+        members = shuffled[labels[shuffled] == label]
+        place[members] = (np.arange(len(members)) + 0.5) / len(members)
+    order = shuffled[np.argsort(place[shuffled], kind="stable")]
+    return np.sort(order[:rows])
+
+
 def _split(rows: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified split of sample indices: (kept, split off); a share of 0 splits off nothing. The same
     permutation as splitting the samples themselves: it depends on the labels and the seed alone."""

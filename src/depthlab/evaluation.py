@@ -19,7 +19,7 @@ from depthlab.data import Meta, load_arrays, load_meta
 from depthlab.errors import DataError
 from depthlab.families import build_network
 from depthlab.outputs import read_json, staged_dir, write_json
-from depthlab.params import Params
+from depthlab.params import Cell, Params, largest
 
 QUALITY = ("test_accuracy", "test_loss", "test_macro_f1")
 HEADLINE = (*QUALITY, "latency_ms_per_sample", "throughput_samples_per_s")
@@ -113,10 +113,10 @@ def _evaluate_dataset(
     meta = load_meta(data_dir)
     x, y = load_arrays(data_dir, "test", meta)
     trained = read_json(models_dir / "runs.json")
-    per_depth: dict[int, dict[str, Any]] = {}
+    per_cell: dict[Cell, dict[int, dict[str, Any]]] = {}  # per cell, per depth: the reported runs
     grid: list[dict[str, Any]] = []
     details_dir.mkdir(parents=True)
-    class_results: dict[tuple[int, int], dict[str, Any]] = {}  # per reported (depth, seed): for its class table
+    class_results: dict[tuple[Cell, int, int], dict[str, Any]] = {}  # per reported (cell, depth, seed)
     predictions = {"labels": y}
     for run in trained["runs"]:
         net = load_trained(params, family, run["depth"], meta, models_dir / run["checkpoint"])
@@ -130,6 +130,7 @@ def _evaluate_dataset(
             {"evaluation/test.json": {**result, "classes": meta.classes}},
         )
         write_json(details_dir / f"{name}.json", {**result, "classes": meta.classes})
+        cell = Cell(run.get("budget") or run["steps"], run.get("train_rows"))
         if run["phase"] == "grid":
             grid.append(
                 {
@@ -144,12 +145,15 @@ def _evaluate_dataset(
                     "predictions": name,
                     "train_time_s": run["train_time_s"],
                     "train_samples_per_s": _samples_per_s(params, run),
+                    **_cell_fields(cell),
                 }
             )
         if not run["reported"]:
             continue
-        class_results[run["depth"], run["seed"]] = result
-        point = per_depth.setdefault(run["depth"], {"param_count": run["param_count"], "lr": run["lr"], "per_seed": {}})
+        class_results[cell, run["depth"], run["seed"]] = result
+        point = per_cell.setdefault(cell, {}).setdefault(
+            run["depth"], {"param_count": run["param_count"], "lr": run["lr"], "per_seed": {}}
+        )
         point["per_seed"][str(run["seed"])] = {
             **{k: _finite_or_none(result[k]) for k in HEADLINE},
             "train_time_s": run["train_time_s"],
@@ -162,17 +166,21 @@ def _evaluate_dataset(
     # Every run's class for every test example (int16, compressed: kilobytes), so the report can resample test
     # examples as well as seeds; keyed as the runs' `predictions` entries name them.
     np.savez_compressed(details_dir / PREDICTIONS, **predictions)
-    for depth, point in per_depth.items():
-        point["representative_seed"] = seed = representative_seed(point["per_seed"])
-        tracking.tag_finished_runs(
-            {s["run_id"]: {"representative": str(int(k) == seed).lower()} for k, s in point["per_seed"].items()}
-        )
-        _log_class_results(
-            point["per_seed"][str(seed)]["run_id"],
-            class_results[depth, seed],
-            meta.classes,
-            f"{tracking.run_name(family, depth, seed)} on {dataset}",
-        )
+    for cell, per_depth in per_cell.items():
+        for depth, point in per_depth.items():
+            point["representative_seed"] = seed = representative_seed(point["per_seed"])
+            tracking.tag_finished_runs(
+                {s["run_id"]: {"representative": str(int(k) == seed).lower()} for k, s in point["per_seed"].items()}
+            )
+            at = f" at {cell.label}" if len(per_cell) > 1 else ""
+            _log_class_results(
+                point["per_seed"][str(seed)]["run_id"],
+                class_results[cell, depth, seed],
+                meta.classes,
+                f"{tracking.run_name(family, depth, seed)} on {dataset}{at}",
+            )
+    main = largest(list(per_cell)) if per_cell else Cell(0, None)
+    others = [{**_cell_fields(cell), "depths": _depths(per_cell[cell])} for cell in sorted(per_cell) if cell != main]
     return {
         "dataset": dataset,
         "family": family,
@@ -180,19 +188,32 @@ def _evaluate_dataset(
         "prior_loss": prior_loss(y),
         "lr_grid": trained["lr_grid"],
         "predictions": PREDICTIONS,  # every run's answers, by its `predictions` entry
-        "depths": {
-            str(depth): {
-                "param_count": point["param_count"],
-                "lr": point["lr"],
-                "seeds": len(point["per_seed"]),
-                "diverged": sum(seed["diverged"] for seed in point["per_seed"].values()),
-                "representative_seed": point["representative_seed"],
-                **_mean_and_std(point["per_seed"]),
-                "per_seed": point["per_seed"],
-            }
-            for depth, point in sorted(per_depth.items())
-        },
+        "cell": _cell_fields(main),  # the budget and training rows of `depths`: the largest cell trained
+        "depths": _depths(per_cell.get(main, {})),
         "grid": grid,
+        # Where budget or training-set size is an axis (train.max_steps or train.train_rows a list): every
+        # other cell's depths, as `depths` holds the largest one's.
+        **({"other_cells": others} if others else {}),
+    }
+
+
+def _cell_fields(cell: Cell) -> dict[str, int | None]:
+    return {"budget": cell.steps, "train_rows": cell.rows}
+
+
+def _depths(per_depth: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """One cell's reported runs per depth: their means, spreads and every seed's values."""
+    return {
+        str(depth): {
+            "param_count": point["param_count"],
+            "lr": point["lr"],
+            "seeds": len(point["per_seed"]),
+            "diverged": sum(seed["diverged"] for seed in point["per_seed"].values()),
+            "representative_seed": point["representative_seed"],
+            **_mean_and_std(point["per_seed"]),
+            "per_seed": point["per_seed"],
+        }
+        for depth, point in sorted(per_depth.items())
     }
 
 

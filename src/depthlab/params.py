@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 import yaml
 from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_model, field_validator, model_validator
@@ -109,11 +109,33 @@ class SelectionParams(StrictModel):
         description="seeds that train every lr of the grid, none of them in train.seeds: the lr is chosen on runs "
         "the report never uses",
     )
-    max_steps: int = Field(gt=0, description="steps of every run of the grid")
+    max_steps: int | None = Field(
+        gt=0, description="steps of every run of the grid; null: each cell's own train.max_steps"
+    )
 
 
 PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
 Depth = Annotated[int, Field(ge=0)]
+
+
+class Cell(NamedTuple):
+    """One value of each of the study's axes beside depth: a training budget (`train.max_steps`) and a
+    training-set size (`train.train_rows`; None: the whole training split)."""
+
+    steps: int
+    rows: int | None
+
+    @property
+    def label(self) -> str:
+        """ "6000 steps, 40000 rows", or "800 steps, every row" for the whole training split."""
+        return f"{self.steps} steps, {'every row' if self.rows is None else f'{self.rows} rows'}"
+
+
+def largest(cells: list[Cell]) -> Cell:
+    """The cell of the largest budget, then of the most rows (the whole split counting as the most): the one
+    the main verdicts rest on, the closest to networks trained to the end of what the study affords."""
+    return max(cells, key=lambda cell: (cell.steps, cell.rows is None, cell.rows or 0))
 
 
 def _distinct(values: list[Any]) -> list[Any]:
@@ -128,7 +150,13 @@ Distinct = Annotated[T, AfterValidator(_distinct)]  # a list in which no value r
 
 class TrainParams(StrictModel):
     seeds: Distinct[list[int]] = Field(min_length=1, description="trained together, one ensemble per depth")
-    max_steps: int = Field(gt=0)
+    max_steps: PositiveInt | Annotated[Distinct[list[PositiveInt]], Field(min_length=1)] = Field(
+        description="optimizer steps of every reported run; a list is an axis of the study (a budget per cell)"
+    )
+    train_rows: PositiveInt | Annotated[Distinct[list[PositiveInt]], Field(min_length=1)] | None = Field(
+        description="training rows: null = the whole training split; a number or a list (an axis) = nested, "
+        "stratified subsamples of it, every size tested on the same test split"
+    )
     batch_size: int = Field(gt=0)
     lr: Distinct[list[PositiveFloat]] = Field(
         min_length=1,
@@ -155,7 +183,41 @@ class TrainParams(StrictModel):
                 f"train.selection.seeds {shared} are also in train.seeds: the lr would be chosen on runs the report "
                 "uses, which flatters the chosen lr (choose selection seeds apart, e.g. [1000, 1001])"
             )
+        if len(self.budgets) > 1 and self.selection.max_steps is not None:
+            raise ValueError(
+                f"train.selection.max_steps is {self.selection.max_steps} but train.max_steps sweeps the budgets "
+                f"{self.budgets}: an lr chosen at another budget than its cell's would confound budget with lr; "
+                "set train.selection.max_steps: null (each cell chooses at its own steps)"
+            )
         return self
+
+    @property
+    def budgets(self) -> list[int]:
+        """The training budgets, ascending: one unless `max_steps` is a list (an axis)."""
+        return sorted(self.max_steps) if isinstance(self.max_steps, list) else [self.max_steps]
+
+    @property
+    def sizes(self) -> list[int | None]:
+        """The training-set sizes, ascending; [None] for the whole training split."""
+        return sorted(self.train_rows) if isinstance(self.train_rows, list) else [self.train_rows]
+
+    @property
+    def cells(self) -> list[Cell]:
+        """Every (budget, size) the study trains each configuration at, in ascending order."""
+        return [Cell(steps, rows) for steps in self.budgets for rows in self.sizes]
+
+    @property
+    def main_cell(self) -> Cell:
+        return largest(self.cells)
+
+    @property
+    def swept(self) -> bool:
+        """Whether budget or size is an axis: more than one cell."""
+        return len(self.cells) > 1
+
+    def selection_steps(self, cell: Cell) -> int:
+        """Steps of a cell's lr grid: `selection.max_steps`, or where that is null the cell's own budget."""
+        return cell.steps if self.selection.max_steps is None else self.selection.max_steps
 
     @property
     def grid(self) -> list[float]:

@@ -71,6 +71,8 @@ def plan(run_id: str, allow_dirty: bool) -> dict[str, Any]:
         "phase": tags.get("phase", "final"),
         "digest": tags["dataset_digest"],
         "steps": int(params["train.max_steps"]),
+        # A subsample of the training split (train.train_rows); "None" or absent (runs before it): the whole split.
+        "train_rows": None if params.get("train.train_rows", "None") == "None" else int(params["train.train_rows"]),
         "ensemble_seeds": json.loads(params["ensemble_seeds"]),
         "ensemble_lrs": json.loads(params["ensemble_lrs"]),
         "threads": int(tags.get("torch_threads", "1")),
@@ -128,6 +130,7 @@ def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         out_dir=out / "models",
         code=code_digest(spec["family"]),
         threads=spec["threads"],
+        train_rows=spec.get("train_rows"),
     )
     trained = train_ensemble(job, data)  # in this process, with no cache: the whole ensemble trains again
     [member] = [t for t in trained if t.seed == spec["seed"] and t.lr == spec["lr"]]

@@ -87,14 +87,16 @@ def train(params: Params, family: str) -> None:
     if cluster.wanted():
         cluster.check_reachable()  # before any data is read
     cfg = params.train
+    selection_steps = "each cell's own" if cfg.selection.max_steps is None else cfg.selection.max_steps
     grid = (
         f"the lr of {len(cfg.grid)} ({', '.join(f'{lr:g}' for lr in cfg.grid)}) with the best validation accuracy on "
-        f"{training.seeds_text(len(cfg.selection.seeds))} of their own and {cfg.selection.max_steps} steps, then "
+        f"{training.seeds_text(len(cfg.selection.seeds))} of their own and {selection_steps} steps, then "
         if len(cfg.grid) > 1
         else f"lr {cfg.grid[0]:g}, "
     )
+    cells = f" and cell ({'; '.join(cell.label for cell in cfg.cells)})" if cfg.swept else ""
     print(
-        f"training {family} on {', '.join(datasets)}: per depth {grid}{training.seeds_text(len(cfg.seeds))} "
+        f"training {family} on {', '.join(datasets)}: per depth{cells} {grid}{training.seeds_text(len(cfg.seeds))} "
         "as one ensemble",
         flush=True,
     )

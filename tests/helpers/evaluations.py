@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from depthlab.evaluation import prior_loss
-from depthlab.params import Params
+from depthlab.params import Cell, Params, largest
 from tests.helpers.params import NO_SWEEP, make_params
 
 SEEDS = list(range(8))
@@ -62,36 +62,67 @@ def study_params() -> Params:
     )
 
 
-def _accuracy(dataset: str, family: str, depth: int, seed: int, lr: float) -> float | None:
-    """Depth pays on mnist1d up to a family's peak, not on breast_cancer; deep plain mlps collapse on some
-    seeds; one rbm seed diverges; the larger lr is a little worse everywhere."""
+def _accuracy(dataset: str, family: str, depth: int, seed: int, lr: float, pays: float = 1.0) -> float | None:
+    """Depth pays on mnist1d up to a family's peak (`pays` times as much), not on breast_cancer; deep plain
+    mlps collapse on some seeds; one rbm seed diverges; the larger lr is a little worse everywhere."""
     if family == "rbm" and depth == 2 and seed == 3:
         return None
     if dataset == "breast_cancer":
         base = 0.93 + (0.01 if family == "resmlp" else 0.0) - 0.002 * depth
     else:
         peak = {"mlp": 2, "resmlp": 4, "cnn": 2}[family]
-        base = 0.35 + 0.12 * min(depth, peak) - 0.05 * max(depth - peak, 0) + (0.1 if family == "cnn" else 0.0)
+        rise = pays * 0.12 * min(depth, peak) - 0.05 * max(depth - peak, 0)
+        base = 0.35 + rise + (0.1 if family == "cnn" else 0.0)
         if family == "mlp" and depth == 4 and seed % 3 == 0:
             return CHANCE[dataset]
     return base - (0.02 if lr == GRID[1] else 0.0) + 0.01 * np.sin(7 * seed + depth)
 
 
-def _summary(dataset: str, family: str, depths: list[int]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+def _summary(dataset: str, family: str, depths: list[int], cells: list[Cell]) -> tuple[dict[str, Any], dict]:
+    """One (family, dataset)'s summary.json and predictions, in every cell: the largest as `depths`, the others
+    (where there are any) as `other_cells`, in which depth pays on mnist1d only at the largest budget."""
+    predictions = {"labels": _labels(dataset)}
+    main = largest(cells)
+    depths_of, grids = {}, []
+    for cell in cells:
+        pays = 1.0 if cell.steps == main.steps else 0.0
+        depths_of[cell], grid = _cell(dataset, family, depths, cell, pays, predictions)
+        grids += grid
+    summary = {
+        "dataset": dataset,
+        "family": family,
+        "chance": CHANCE[dataset],
+        "prior_loss": prior_loss(predictions["labels"]),
+        "cell": {"budget": main.steps, "train_rows": main.rows},
+        "depths": depths_of[main],
+        "grid": grids,
+        "predictions": "predictions.npz",
+    }
+    others = [{"budget": c.steps, "train_rows": c.rows, "depths": depths_of[c]} for c in cells if c != main]
+    return {**summary, **({"other_cells": others} if others else {})}, predictions
+
+
+def _cell(
+    dataset: str, family: str, depths: list[int], cell: Cell, pays: float, predictions: dict[str, np.ndarray]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One cell's depths and lr grid, its runs' answers added to `predictions`."""
     chosen = {depth: GRID[0] for depth in depths}
     seconds = {depth: 2.0 * (1 + depth) * (1.5 if family == "cnn" else 1.0) for depth in depths}
-    predictions = {"labels": _labels(dataset)}
     prior = prior_loss(predictions["labels"])
+    where = "" if cell.rows is None else f"-{cell.steps}steps-{cell.rows}rows"
+
+    def accuracy_of(depth: int, seed: int, lr: float) -> float | None:
+        return _accuracy(dataset, family, depth, seed, lr, pays)
 
     def diverged(depth: int, seed: int, lr: float) -> bool:
-        return _accuracy(dataset, family, depth, seed, lr) is None
+        return accuracy_of(depth, seed, lr) is None
 
     def run(depth: int, seed: int, lr: float, phase: str) -> dict[str, Any]:
-        name = f"d{depth}-lr{lr:g}-{phase}-seed-{seed}"
-        predictions[name] = _predicted(dataset, _accuracy(dataset, family, depth, seed, lr), f"{family}/{name}")
+        name = f"d{depth}{where}-lr{lr:g}-{phase}-seed-{seed}"
+        predictions[name] = _predicted(dataset, accuracy_of(depth, seed, lr), f"{family}/{name}")
         accuracy = float((predictions[name] == predictions["labels"]).mean())
         time = seconds[depth] * (1 + 0.001 * seed)
-        collapsed = _accuracy(dataset, family, depth, seed, lr) in (None, CHANCE[dataset])
+        collapsed = accuracy_of(depth, seed, lr) in (None, CHANCE[dataset])
         return {
             "test_accuracy": accuracy,
             "train_loss": None if diverged(depth, seed, lr) else prior * (1.0 if collapsed else 0.4),
@@ -124,8 +155,10 @@ def _summary(dataset: str, family: str, depths: list[int]) -> tuple[dict[str, An
             "depth": depth,
             "lr": lr,
             "seed": seed,
-            "steps": 30,
-            "val_accuracy": _accuracy(dataset, family, depth, seed, lr),
+            "steps": cell.steps,
+            "budget": cell.steps,
+            "train_rows": cell.rows,
+            "val_accuracy": accuracy_of(depth, seed, lr),
             "selected": lr == chosen[depth],
             **run(depth, seed, lr, "grid"),
         }
@@ -133,16 +166,7 @@ def _summary(dataset: str, family: str, depths: list[int]) -> tuple[dict[str, An
         for lr in GRID
         for seed in SELECTION
     ]
-    summary = {
-        "dataset": dataset,
-        "family": family,
-        "chance": CHANCE[dataset],
-        "prior_loss": prior,
-        "depths": points,
-        "grid": grid,
-        "predictions": "predictions.npz",
-    }
-    return summary, predictions
+    return points, grid
 
 
 def write_evaluations(params: Params, out: Path) -> Path:
@@ -150,7 +174,7 @@ def write_evaluations(params: Params, out: Path) -> Path:
     for dataset, family, depths in params.study():
         folder = out / family / dataset
         folder.mkdir(parents=True, exist_ok=True)
-        summary, predictions = _summary(dataset, family, depths)
+        summary, predictions = _summary(dataset, family, depths, params.train.cells)
         (folder / "summary.json").write_text(json.dumps(summary))
         np.savez_compressed(folder / summary["predictions"], **predictions)
     return out

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from depthlab.params import Cell
 from depthlab.training.jobs import FINAL, GRID, EnsembleJob, TrainedSeed
 from depthlab.training.plan import Plan
 from depthlab.training.scheduling import train_configurations
 from tests.helpers.params import NO_SWEEP, make_params
 
 BEST_LR = {0: 0.001, 1: 0.03}  # per depth
+WHOLE = Cell(30, None)  # the plans' one cell: 30 steps on the whole training split
 
 
 class MadeUp:
@@ -63,7 +65,7 @@ def test_a_grids_final_job_is_made_at_its_chosen_lr_and_goes_ahead_of_the_grids_
     executor = MadeUp(capacity=1)  # as Inline: one job at a time
     trained = train_configurations(grid_plan([0.001, 0.03]), executor)
     assert executor.submitted == [(GRID, 1), (FINAL, 1), (GRID, 0), (FINAL, 0)], "deepest first, its final next"
-    assert trained.chosen == {("mnist1d", 0): 0.001, ("mnist1d", 1): 0.03}
+    assert trained.chosen == {("mnist1d", 0, WHOLE): 0.001, ("mnist1d", 1, WHOLE): 0.03}
     finals = [seed for _, seed in trained.runs if seed.phase == FINAL]
     assert sorted((s.depth, s.seed, s.lr) for s in finals) == [(d, s, BEST_LR[d]) for d in (0, 1) for s in (0, 1, 2)]
     assert [(job.phase, job.depth) for job in trained.jobs] == executor.submitted
@@ -79,7 +81,7 @@ def test_an_executor_that_queues_gets_every_grid_at_once():
 
 def test_without_a_grid_every_configuration_is_chosen_at_the_one_lr():
     trained = train_configurations(grid_plan([0.03]), MadeUp(capacity=1))
-    assert trained.chosen == {("mnist1d", 0): 0.03, ("mnist1d", 1): 0.03}
+    assert trained.chosen == {("mnist1d", 0, WHOLE): 0.03, ("mnist1d", 1, WHOLE): 0.03}
     assert {seed.phase for _, seed in trained.runs} == {FINAL}
 
 

@@ -167,3 +167,41 @@ def test_runs_a_stage_output_no_longer_holds_are_tagged_superseded(tmp_path, pre
         tags = client.get_run(old.run_id).data.tags
         assert tags["reported"] == "false" and tags["superseded"] == "true"
     assert all(client.get_run(new.run_id).data.tags["reported"] == "true" for new in second)
+
+
+def test_each_cell_of_budget_and_size_trains_on_its_own_rows_and_records_its_cell(tmp_path, prepared):
+    from depthlab.evaluation import evaluate_family
+
+    params = make_params(
+        train={"seeds": [0], "max_steps": [5, 10], "train_rows": [100, 300], "selection": {"max_steps": None}},
+        sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0]}},
+    )
+    trained = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "models")["mnist1d"]
+    cells = [(5, 100), (5, 300), (10, 100), (10, 300)]
+    assert [(t.budget, t.train_rows, t.steps) for t in trained] == [(*cell, cell[0]) for cell in cells]
+    runs = json.loads((tmp_path / "models" / "mnist1d" / "runs.json").read_text())
+    assert set(runs["chosen_lr"]) == {f"0 at {steps} steps, {rows} rows" for steps, rows in cells}
+    weights = [torch.load(tmp_path / "models" / "mnist1d" / t.checkpoint, weights_only=True)["model"] for t in trained]
+    assert not torch.equal(weights[2]["1.weight"], weights[3]["1.weight"]), "another size, other rows"
+    run = MlflowClient().get_run(trained[0].run_id)
+    assert run.data.params["train.max_steps"] == "5" and run.data.params["train.train_rows"] == "100"
+    assert run.data.tags["budget"] == "5" and run.data.tags["train_rows"] == "100"
+    [summary] = evaluate_family(
+        params, "mlp", {"mnist1d": prepared}, tmp_path / "models", tmp_path / "metrics", tmp_path / "eval"
+    ).values()
+    assert summary["cell"] == {"budget": 10, "train_rows": 300} and summary["depths"]["0"]["seeds"] == 1
+    assert [(c["budget"], c["train_rows"]) for c in summary["other_cells"]] == cells[:3]
+
+
+def test_a_size_larger_than_the_training_split_is_refused_before_anything_trains(tmp_path, prepared):
+    from depthlab.errors import ParamsError
+
+    params = make_params(
+        train={"seeds": [0], "train_rows": [100, 5000]},
+        sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0]}},
+    )
+    with pytest.raises(
+        ParamsError, match=r"train\.train_rows: 5000 rows asked of mnist1d, whose training split holds 720"
+    ):
+        train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "models")
+    assert not (tmp_path / "models").exists()

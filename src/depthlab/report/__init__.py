@@ -2,7 +2,8 @@
 verdicts (reports/claims.md and .html), logged to MLflow as a `report` run.
 
 One module a job: `inputs` (the evaluate stage's summaries as runs), `markdown` (the document) with
-`evidence` (each claim's evidence as tables), `plots`, and `run` (the MLflow run and its champions).
+`evidence` (each claim's evidence as tables), `plots`, `cells` (the verdicts per cell of budget and size, where
+those are axes) and `run` (the MLflow run and its champions).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 from depthlab import claims, hardware, reference, tracking
 from depthlab.outputs import staged_dir, write_text
 from depthlab.params import Params
-from depthlab.report import inputs, markdown, plots, run
+from depthlab.report import cells, inputs, markdown, plots, run
 
 ACCURACY_CURVES = "accuracy_by_depth.csv"  # the data of DVC's accuracy plot (dvc.yaml `plots:`)
 REPORT_FILES = ("claims.html", "claims.md", "summary.csv", ACCURACY_CURVES)  # the report run's artifacts, with plots/
@@ -33,9 +34,11 @@ def _insensitive(number: int, grid: pd.DataFrame) -> str:
 def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFrame:
     """Write summary.csv, the accuracy curves for DVC, claims.md, claims.html and plots/ to `out_dir`
     all-or-nothing; return the summary."""
-    runs, grid = inputs.load_runs(params, evaluations)
+    every_run, every_grid = inputs.load_runs(params, evaluations)
+    main, runs, grid = cells.main_cell(every_run, every_grid)
     machine = hardware.summary()
     settings = inputs.settings(params, machine)
+    per_cell = cells.judge_cells(every_run, settings) if len(cells.cells_of(every_run)) > 1 else []
     study = claims.Replicates(runs, settings)
     table = study.table
     machines = tracking.runs_by_machine(params.data.datasets) if params.tracking.enabled else pd.DataFrame()
@@ -45,10 +48,13 @@ def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFra
         for c in claims.judge(study, machines)
     ]
     references = reference.reference_table(params, runs)
-    document = markdown.document(params, table, runs, grid, verdicts, references, settings)
+    section = cells.section(per_cell, main, settings.resamples) if per_cell else None
+    document = markdown.document(params, table, runs, grid, verdicts, references, settings, section)
 
     with staged_dir(out_dir / "plots") as written:
         plots.write_plots(table, runs, written, machine)
+        if per_cell:
+            cells.write_plot(per_cell, every_run, written, machine)
     write_text(out_dir / ACCURACY_CURVES, plots.accuracy_curves(table).to_csv(index=False))
     write_text(out_dir / "summary.csv", table.to_csv(index=False))
     write_text(out_dir / "claims.md", document)

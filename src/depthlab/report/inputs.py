@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from depthlab import claims
 from depthlab.errors import DataError
 from depthlab.families import FAMILIES
 from depthlab.outputs import read_json
-from depthlab.params import Params
+from depthlab.params import Cell, Params
 
 RUN_COLUMNS = [
     "test_accuracy",
@@ -27,21 +28,24 @@ RUN_COLUMNS = [
 
 def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """From the evaluate stage's summary.json files: the reported runs, one row per (dataset, family, depth,
-    seed) at the configuration's chosen lr; and the lr grid's runs, one row per (dataset, family, depth, lr,
-    seed), empty where the grid has one lr. Each run's `correct` holds its right or wrong answer on every
-    test example (from predictions.npz), what the report resamples besides seeds."""
+    cell, seed) at the configuration's chosen lr; and the lr grid's runs, one row per (dataset, family, depth,
+    cell, lr, seed), empty where the grid has one lr. Each run's `correct` holds its right or wrong answer on
+    every test example (from predictions.npz), what the report resamples besides seeds. A run's cell is its
+    budget and training rows (`budget`, `train_rows`, and `cell`, their label): one unless they are axes."""
     rows, grid = [], []
     for dataset, family, _ in params.study():
         folder = evaluations / family / dataset
         summary = read_json(folder / "summary.json")
         correct = _answers(folder / summary["predictions"])
-        for depth, point in summary["depths"].items():
+        cells = [(summary["cell"], summary["depths"])] + [(c, c["depths"]) for c in summary.get("other_cells", [])]
+        for depth, point, cell in ((d, p, c) for c, depths in cells for d, p in depths.items()):
             for seed, values in point["per_seed"].items():
                 rows.append(
                     {
                         "dataset": dataset,
                         "family": family,
                         "depth": int(depth),
+                        **cell_columns(cell),
                         "seed": int(seed),
                         "lr": point["lr"],
                         "param_count": point["param_count"],
@@ -54,7 +58,7 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
                         "correct": correct[values["predictions"]],
                     }
                 )
-        counts = {int(depth): point["param_count"] for depth, point in summary["depths"].items()}
+        counts = {int(depth): point["param_count"] for _, depths in cells for depth, point in depths.items()}
         for run in summary["grid"]:
             grid.append(
                 {
@@ -65,12 +69,19 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
                     "throughput_samples_per_s": np.nan,  # grid runs are not timed
                     "latency_ms_per_sample": np.nan,
                     **run,
+                    **cell_columns(run),
                     "correct": correct[run["predictions"]],
                 }
             )
     runs = pd.DataFrame(rows)
     runs[["test_accuracy", "train_loss"]] = runs[["test_accuracy", "train_loss"]].astype(float)
     return runs, pd.DataFrame(grid)
+
+
+def cell_columns(fields: dict[str, Any]) -> dict[str, Any]:
+    """A run's cell as the report's columns: `budget`, `train_rows` (None: the whole split) and `cell`."""
+    cell = Cell(fields["budget"], fields["train_rows"])
+    return {"budget": cell.steps, "train_rows": cell.rows, "cell": cell.label}
 
 
 def _answers(path: Path) -> dict[str, np.ndarray]:

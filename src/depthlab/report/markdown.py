@@ -43,7 +43,10 @@ def document(
     verdicts: list[claims.Claim],
     references: pd.DataFrame,
     settings: claims.Settings,
+    budget_and_size: list[str] | None = None,
 ) -> str:
+    """The report; `budget_and_size`, where budget or size is an axis, the section of verdicts per cell (its
+    lines), after the reference table."""
     machine = settings.hardware_summary
     train, report = params.train, params.report
     confidence = f"{100 * report.confidence:g}%"
@@ -52,7 +55,7 @@ def document(
         "# What does depth buy a neural network? Measured answers",
         "",
         f"Measured on: **{machine}**.",
-        f"Protocol: {len(train.seeds)} seeds per configuration, {train.max_steps} steps, batch {train.batch_size}, "
+        f"Protocol: {len(train.seeds)} seeds per configuration, {_cell_protocol(train)}, batch {train.batch_size}, "
         f"Adam, weight decay {train.weight_decay}, shuffled batches: {str(train.shuffle).lower()}. "
         + _lr_protocol(train),
         f"Datasets: {', '.join(f'{d} ({params.data.kind(d)})' for d in params.data.datasets)}.",
@@ -90,6 +93,7 @@ def document(
         differences = reference.protocol_differences(params)
         if differences:
             lines += ["Not the reference protocol (run `make reference` for it): " + "; ".join(differences) + ".", ""]
+    lines += budget_and_size or []
     for claim in verdicts:
         lines += [
             f"## Claim {claim.number}: {claim.statement}",
@@ -115,7 +119,7 @@ def document(
             "## Learning rates",
             "",
             f"Each configuration's lr grid on its selection seeds ({_seeds(params.train.selection.seeds)}) and "
-            f"{params.train.selection.max_steps} steps: mean validation and test accuracy in percent at "
+            f"{_selection_steps(params.train)} steps: mean validation and test accuracy in percent at "
             "every lr; the chosen lr had the best validation accuracy.",
             "",
             lr_table(grid, settings).to_markdown(index=False),
@@ -144,10 +148,24 @@ def _lr_protocol(train: TrainParams) -> str:
     return (
         f"Learning rate: each configuration takes, from the grid {', '.join(f'{lr:g}' for lr in train.grid)}, "
         f"the one with the best mean validation accuracy over its selection seeds ({_seeds(train.selection.seeds)}), "
-        f"trained {train.selection.max_steps} steps at every lr. They are not among the reported seeds, so the lr "
+        f"trained {_selection_steps(train)} steps at every lr. They are not among the reported seeds, so the lr "
         "is never chosen on the runs the verdicts rest on, and the test split is never used to choose; every "
         "reported seed then trains at the chosen lr. The chosen lr of each configuration is in the table at the end."
     )
+
+
+def _cell_protocol(train: TrainParams) -> str:
+    """The budget (and training rows, where not the whole split) the main verdicts rest on."""
+    cell = train.main_cell
+    if not train.swept:
+        return f"{cell.steps} steps" + ("" if cell.rows is None else f", {cell.rows} training rows")
+    return f"{cell.label} (the largest cell of budget and size; every cell: section Budget and size)"
+
+
+def _selection_steps(train: TrainParams) -> str:
+    cell = train.main_cell
+    steps = train.selection_steps(cell)
+    return str(steps) if train.selection.max_steps is not None else f"its cell's own budget ({steps} here)"
 
 
 def _seeds(seeds: list[int]) -> str:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from depthlab.claims import matched_configurations
 from depthlab.families import FAMILIES
+from depthlab.params import Cell
 from depthlab.report import optimisation
 
 CLAIM_PLOTS = {  # the plots that show each claim's evidence
@@ -99,6 +100,43 @@ def write_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: s
             machine,
             lambda axes, rows: _plain_vs_residual(axes, rows, colors),
         )
+
+
+def budget_and_size(tables: dict[Cell, pd.DataFrame], runs: pd.DataFrame, path: Path, machine: str) -> None:
+    """Small multiples of accuracy vs depth, one panel per cell of budget and size: a row per (dataset, budget),
+    a column per training-set size, a line per family (mean, 95% interval, each seed a dot), all on one
+    accuracy scale, so that how depth pays can be compared across budgets (down) and sizes (across)."""
+    budgets = sorted({cell.steps for cell in tables})
+    sizes = sorted({cell.rows for cell in tables}, key=lambda rows: rows or 0)
+    datasets = sorted(runs.dataset.unique())
+    colors = {family: f"C{i}" for i, family in enumerate(sorted(runs.family.unique()))}
+    rows = [(dataset, steps) for dataset in datasets for steps in budgets]
+    figure, axes = plt.subplots(
+        len(rows), len(sizes), figsize=(4.6 * len(sizes), 3.4 * len(rows)), dpi=110, squeeze=False
+    )
+    for (dataset, steps), line in zip(rows, axes, strict=True):
+        for size, ax in zip(sizes, line, strict=True):
+            cell = Cell(steps, size)
+            table = tables[cell]
+            _depth_lines(
+                ax,
+                table[table.dataset == dataset],
+                runs[runs.cell == cell.label],
+                colors,
+                column="accuracy",
+                seed_column="test_accuracy",
+                scale="linear",
+            )
+            ax.set_title(f"{dataset}: {cell.label}", fontsize=9)
+            ax.grid(alpha=0.3)
+    title = (
+        "test accuracy vs depth per budget (rows) and training-set size (columns): mean with 95% interval over "
+        "seeds and test examples, each seed a dot"
+    )
+    figure.suptitle(f"{textwrap.fill(title, 55 * len(sizes))}\nmeasured on {machine}", fontsize=9)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
 
 
 def _by_dataset(

@@ -40,10 +40,12 @@ class FinishedMembers:
         return found
 
     def reuse(self, outcome: dict[str, Any], out_dir: Path) -> TrainedSeed:
-        """A finished member's checkpoint put back among the stage's outputs."""
+        """A finished member's checkpoint put back among the stage's outputs, with this job's cell: its key holds
+        its steps and rows, but a grid member of one budget may serve another cell's grid, and a member kept
+        before cells were recorded has none."""
         (out_dir / outcome["checkpoint"]).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(self._member(outcome["seed"], outcome["lr"]).with_suffix(".ckpt"), out_dir / outcome["checkpoint"])
-        return TrainedSeed(**outcome)
+        return TrainedSeed(**{**outcome, "budget": self.job.cell.steps, "train_rows": self.job.train_rows})
 
     def keep(self, out_dir: Path, trained: list[TrainedSeed]) -> None:
         """Members just trained, their checkpoints in `out_dir`, kept for the next run."""

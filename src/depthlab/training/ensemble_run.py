@@ -55,6 +55,7 @@ def train_members(
     and their runs (recorded ones with `record`, for a process that cannot reach the tracking store)."""
     torch.set_num_threads(job.threads)
     params = job.params
+    data = data.with_train_rows(job.train_rows)
     nets = seed_networks(params, job.family, job.depth, data.meta, job.seeds)
     param_count = count_parameters(nets[0])
     with tracking.tracked_runs(
@@ -83,7 +84,8 @@ def seed_networks(params: Params, family: str, depth: int, meta: Meta, seeds: tu
 
 
 def run_specs(job: EnsembleJob, meta: Meta, param_count: int) -> list[tracking.RunSpec]:
-    """Each member's run: its name, params and tags."""
+    """Each member's run: its name, params and tags; its cell in both (`train.max_steps` and `train.train_rows`
+    are the cell's values, `budget` and `train_rows` tags), so runs of a budget or size are found by filter."""
     params, cfg = job.params, job.config
     shared = {
         # A seed's weights depend on its ensemble (batched kernels round by position): the members, in order.
@@ -110,6 +112,8 @@ def run_specs(job: EnsembleJob, meta: Meta, param_count: int) -> list[tracking.R
                 "phase": job.phase,
                 "dataset_digest": meta.digest,
                 "kind": "training",
+                "budget": job.cell.steps,
+                "train_rows": "all" if job.train_rows is None else job.train_rows,
             },
         )
         for seed, lr in job.members
@@ -243,6 +247,8 @@ class FittedEnsemble:
             ensemble_seeds=list(job.seeds),
             ensemble_lrs=list(job.lrs),
             train_loss=_finite(self.last["train_loss"].get(index)),
+            budget=job.cell.steps,
+            train_rows=job.train_rows,
         )
 
 

@@ -14,16 +14,16 @@ import importlib
 import json
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import depthlab
-from depthlab.data import Meta
+from depthlab.data import Meta, subsample
 from depthlab.families import FAMILIES
-from depthlab.params import Params, TrainParams
+from depthlab.params import Cell, Params, TrainParams
 
 GRID, FINAL = "grid", "final"  # the runs that choose a configuration's lr, and the others
 # What shapes a run in `train`, besides the lr, steps and seeds an ensemble is given.
@@ -39,6 +39,15 @@ class StudyData:
     train_xy: tuple[np.ndarray, np.ndarray]
     val_xy: tuple[np.ndarray, np.ndarray]
     dataset_inputs: list[Any]
+
+    def with_train_rows(self, rows: int | None) -> StudyData:
+        """The data with `rows` of its training rows (`data.subsample`: nested, stratified); all for None. The
+        validation split stays whole: every size chooses its lr on the same examples."""
+        if rows is None:
+            return self
+        x, y = self.train_xy
+        kept = subsample(y, rows)
+        return replace(self, train_xy=(x[kept], y[kept]))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,6 +67,8 @@ class EnsembleJob:
     data_digest: str  # of the prepared dataset it trains on
     out_dir: Path  # the dataset's folder of the family's outputs
     code: str  # digest of the training code
+    train_rows: int | None = None  # a subsample of the training split (`train.train_rows`); None: all of it
+    budget: int | None = None  # the steps of its configuration's cell (a grid may train fewer); None: max_steps
     cache_dir: Path | None = None  # where finished members and resumable states are kept, if anywhere
     threads: int = 1  # torch threads of the process that trains it (set by its executor)
     device: int = 0  # the GPU it trains on, where there are several (set by its executor; not in its key)
@@ -71,13 +82,18 @@ class EnsembleJob:
         return tuple(lr for _, lr in self.members)
 
     @property
-    def configuration(self) -> tuple[str, int]:
-        return self.dataset, self.depth
+    def cell(self) -> Cell:
+        """The budget and training-set size of its configuration."""
+        return Cell(self.budget or self.max_steps, self.train_rows)
+
+    @property
+    def configuration(self) -> tuple[str, int, Cell]:
+        return self.dataset, self.depth, self.cell
 
     @property
     def config(self) -> TrainParams:
-        """The train section as this ensemble trains: its own steps."""
-        return self.params.train.model_copy(update={"max_steps": self.max_steps})
+        """The train section as this ensemble trains: its own steps and training rows."""
+        return self.params.train.model_copy(update={"max_steps": self.max_steps, "train_rows": self.train_rows})
 
     def _hash(self, members: list[tuple[int, float]]) -> str:
         shaping = {
@@ -90,6 +106,8 @@ class EnsembleJob:
             "data": self.data_digest,
             "code": self.code,
         }
+        if self.train_rows is not None:  # only then: keys of the whole training split are those from before
+            shaping["train_rows"] = self.train_rows
         return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -115,11 +133,14 @@ class EnsembleJob:
         lrs = sorted(set(self.lrs))
         lr = f"lr {lrs[0]:g}" if len(lrs) == 1 else f"lr grid {', '.join(f'{v:g}' for v in lrs)}"
         per_lr = len(self.seeds) // len(lrs)
-        return f"{self.dataset}/{self.family}-d{self.depth} {lr}, {seeds_text(per_lr)}{' each' if len(lrs) > 1 else ''}"
+        rows = "" if self.train_rows is None else f" on {self.train_rows} rows"
+        each = " each" if len(lrs) > 1 else ""
+        return f"{self.dataset}/{self.family}-d{self.depth}{rows} {lr}, {seeds_text(per_lr)}{each}"
 
     def checkpoint(self, seed: int, lr: float) -> Path:
-        """Relative to the dataset's output folder; unique per (lr, steps, seed) of a depth."""
-        return Path(f"d{self.depth}") / f"lr{lr:g}-{self.max_steps}steps" / f"seed-{seed}.ckpt"
+        """Relative to the dataset's output folder; unique per (lr, steps, training rows, seed) of a depth."""
+        rows = "" if self.train_rows is None else f"-{self.train_rows}rows"
+        return Path(f"d{self.depth}") / f"lr{lr:g}-{self.max_steps}steps{rows}" / f"seed-{seed}.ckpt"
 
 
 @dataclass(frozen=True)
@@ -129,7 +150,8 @@ class TrainedSeed:
     `ensemble_lrs`: the members it trained with, in order; its weights are reproduced bit for bit only in that
     same ensemble. `phase`: grid (choosing the lr) or final; `selected`: trained at the lr chosen for its
     configuration; `reported`: one of the runs the report's verdicts rest on; `train_loss`: the mean training
-    loss of its last epochs (None for a member finished before it was recorded)."""
+    loss of its last epochs (None for a member finished before it was recorded); `budget` and `train_rows`: the
+    cell of its configuration (`EnsembleJob.cell`; a grid run may train fewer steps than its cell's budget)."""
 
     depth: int
     seed: int
@@ -148,6 +170,12 @@ class TrainedSeed:
     selected: bool = False
     reported: bool = False
     train_loss: float | None = None
+    budget: int | None = None
+    train_rows: int | None = None
+
+    @property
+    def cell(self) -> Cell:
+        return Cell(self.budget or self.steps, self.train_rows)
 
 
 def seeds_text(count: int) -> str:

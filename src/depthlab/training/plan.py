@@ -1,11 +1,16 @@
 """A train stage's plan: which ensembles train, and how the lr each configuration trains at is chosen.
 
-A configuration, a (dataset, depth), first trains its lr grid as one ensemble: every lr over the selection
+A configuration, a (dataset, depth, cell), first trains its lr grid as one ensemble: every lr over the selection
 seeds (where the grid has more than one lr: otherwise there is nothing to choose). Its final ensemble, every
 seed of `train.seeds`, is made from that grid's outcome, at the lr the grid chose (`choose_lr`): a job exists
 only once what it trains is known. The selection seeds are apart from the reported ones, so the lr is never
 chosen on the runs the verdicts rest on (choosing and reporting on the same runs flatters the chosen lr:
 Tsamardinos et al. 2018). Which seeds choose and which are reported, and how the choice is made, live here.
+
+A cell is a training budget and a training-set size (`params.Cell`): one unless `train.max_steps` or
+`train.train_rows` is a list. Each cell of a (dataset, depth) chooses its own lr, on its own rows and (where
+`selection.max_steps` is null, as a swept budget requires) at its own budget: the best lr for 800 steps need
+not be the best for 6000, and a verdict per budget should not rest on an lr tuned for another.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from depthlab.params import Params
+from depthlab.params import Cell, Params
 from depthlab.training.jobs import FINAL, GRID, EnsembleJob, TrainedSeed
 
-Configuration = tuple[str, int]  # (dataset, depth)
+Configuration = tuple[str, int, Cell]  # (dataset, depth, cell)
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,12 @@ class Plan:
 
     @property
     def configurations(self) -> list[Configuration]:
-        return [(dataset, depth) for dataset in self.data_digests for depth in self.params.depths(dataset, self.family)]
+        return [
+            (dataset, depth, cell)
+            for dataset in self.data_digests
+            for depth in self.params.depths(dataset, self.family)
+            for cell in self.params.train.cells
+        ]
 
     @property
     def has_grid(self) -> bool:
@@ -49,12 +59,12 @@ class Plan:
         if not self.has_grid:
             return [self.final_job(configuration, cfg.grid[0]) for configuration in self.configurations]
         members = [(seed, lr) for lr in cfg.grid for seed in cfg.selection_seeds()]
-        return [self._job(c, GRID, members, cfg.selection.max_steps) for c in self.configurations]
+        return [self._job(c, GRID, members, cfg.selection_steps(c[2])) for c in self.configurations]
 
     def final_job(self, configuration: Configuration, lr: float) -> EnsembleJob:
         """The configuration's final ensemble, every seed at `lr`, the one its grid chose."""
         cfg = self.params.train
-        return self._job(configuration, FINAL, [(seed, lr) for seed in cfg.seeds], cfg.max_steps)
+        return self._job(configuration, FINAL, [(seed, lr) for seed in cfg.seeds], configuration[2].steps)
 
     @property
     def job_count(self) -> int:
@@ -64,7 +74,7 @@ class Plan:
     def _job(
         self, configuration: Configuration, phase: str, members: list[tuple[int, float]], steps: int
     ) -> EnsembleJob:
-        dataset, depth = configuration
+        dataset, depth, cell = configuration
         return EnsembleJob(
             params=self.params,
             dataset=dataset,
@@ -77,6 +87,8 @@ class Plan:
             out_dir=self.out_dir / dataset,
             code=self.code,
             cache_dir=self.cache_dir,
+            train_rows=cell.rows,
+            budget=cell.steps,
         )
 
 
@@ -94,6 +106,6 @@ def mark_selection(
     never the grid's, whose seeds chose the lr."""
     marked = []
     for dataset, seed in trained:
-        selected = seed.lr == chosen[dataset, seed.depth]
+        selected = seed.lr == chosen[dataset, seed.depth, seed.cell]
         marked.append((dataset, replace(seed, selected=selected, reported=selected and seed.phase == FINAL)))
     return marked

@@ -12,8 +12,9 @@ from pathlib import Path
 
 from depthlab import tracking
 from depthlab.data import load_frame, load_meta, to_arrays
+from depthlab.errors import ParamsError
 from depthlab.outputs import read_json, staged_dir, write_json
-from depthlab.params import Params
+from depthlab.params import Cell, Params
 from depthlab.training.cache import FinishedMembers
 from depthlab.training.jobs import FINAL, EnsembleJob, StudyData, TrainedSeed, code_digest
 from depthlab.training.plan import Plan, mark_selection
@@ -40,6 +41,7 @@ def train_family(
             for dataset in data:
                 # Orphaned runs closed, the experiment (and a fresh database's tables) created before writers start.
                 in_child_process(tracking.prepare_experiment, dataset)
+        _check_sizes(params, data)
         digests = {dataset: study.meta.digest for dataset, study in data.items()}
         plan = Plan(params, family, digests, staging, code_digest(family), cache_dir)
         trained = train_configurations(plan, executor_for(params, data, plan.job_count))
@@ -60,20 +62,42 @@ def train_family(
         for dataset, seed in runs:
             by_dataset.setdefault(dataset, []).append(seed)
         for dataset, seeds in by_dataset.items():
-            seeds.sort(key=lambda t: (t.depth, t.phase != FINAL, t.lr, t.seed))
+            seeds.sort(key=lambda t: (t.depth, t.cell.steps, t.cell.rows or 0, t.phase != FINAL, t.lr, t.seed))
             write_json(
                 staging / dataset / "runs.json",
                 {
                     "dataset": dataset,
                     "family": family,
                     "lr_grid": params.train.grid,
-                    "chosen_lr": {str(depth): trained.chosen[dataset, depth] for depth in depths[dataset]},
+                    "chosen_lr": {
+                        _configuration_name(params, depth, cell): trained.chosen[dataset, depth, cell]
+                        for depth in depths[dataset]
+                        for cell in params.train.cells
+                    },
                     "runs": [asdict(t) for t in seeds],
                 },
             )
     if cache_dir:
         _prune(cache_dir, trained.jobs)
     return by_dataset
+
+
+def _configuration_name(params: Params, depth: int, cell: Cell) -> str:
+    """runs.json's key of a configuration's chosen lr: its depth, and its cell where there are several."""
+    return f"{depth} at {cell.label}" if params.train.swept else str(depth)
+
+
+def _check_sizes(params: Params, data: dict[str, StudyData]) -> None:
+    """Refuse, before anything trains, a training-set size larger than a dataset's training split."""
+    largest = max((rows for rows in params.train.sizes if rows is not None), default=None)
+    for dataset, study in data.items():
+        available = len(study.train_xy[1])
+        if largest is not None and largest > available:
+            raise ParamsError(
+                f"train.train_rows: {largest} rows asked of {dataset}, whose training split holds {available} "
+                "(data.val_fraction and the test split take the rest); ask for fewer, or make more data "
+                "(MNIST-1D: data.mnist1d.num_samples)"
+            )
 
 
 def load_study_data(params: Params, dataset: str, data_dir: Path) -> StudyData:
@@ -98,17 +122,20 @@ def ensemble_job(
     """One configuration's ensemble of every seed at the grid's first lr, as a train stage makes its final
     ones, and its data (for benchmarks, which time one ensemble)."""
     data = load_study_data(params, dataset, data_dir)
+    cell = params.train.main_cell
     job = EnsembleJob(
         params=params,
         dataset=dataset,
         family=family,
         depth=depth,
         members=tuple((seed, params.train.grid[0]) for seed in params.train.seeds),
-        max_steps=params.train.max_steps,
+        max_steps=cell.steps,
         phase=FINAL,
         data_digest=data.meta.digest,
         out_dir=out_dir,
         code=code_digest(family),
+        train_rows=cell.rows,
+        budget=cell.steps,
     )
     return job, data
 
