@@ -9,6 +9,7 @@ written as the evaluate stage writes them (predictions.npz), sharing their datas
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,7 @@ def _cell(
         return {
             "test_accuracy": accuracy,
             "train_loss": None if diverged(depth, seed, lr) else prior * (1.0 if collapsed else 0.4),
+            "test_loss": None if diverged(depth, seed, lr) else -math.log(max(accuracy, 0.01)),
             "train_time_s": time,
             "train_samples_per_s": 3000 / time,
             "diverged": int(diverged(depth, seed, lr)),

@@ -53,6 +53,7 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
                         "prior_loss": summary.get("prior_loss", np.nan),
                         **{key: values[key] for key in RUN_COLUMNS},
                         "train_loss": values.get("train_loss"),
+                        "test_loss": values.get("test_loss"),
                         "run_id": values["run_id"],
                         "representative": int(seed) == point["representative_seed"],
                         "correct": correct[values["predictions"]],
@@ -74,7 +75,8 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
                 }
             )
     runs = pd.DataFrame(rows)
-    runs[["test_accuracy", "train_loss"]] = runs[["test_accuracy", "train_loss"]].astype(float)
+    losses = ["test_accuracy", "train_loss", "test_loss"]
+    runs[losses] = runs[losses].astype(float)
     return runs, pd.DataFrame(grid)
 
 

@@ -113,7 +113,7 @@ def document(
         ]
         lines += [as_markdown(claim.evidence), ""]
         lines += [f"![{plot}](plots/{plot})" for plot in _plots(claim)] + [""]
-    lines += optimisation.section(runs)
+    lines += optimisation.section(runs, report.confidence)
     if not grid.empty:
         lines += [
             "## Learning rates",

@@ -96,7 +96,7 @@ def write_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: s
         _by_dataset(
             losses,
             plots / optimisation.PLOT,
-            "plain vs residual depth: training loss (solid) and test error (dashed), medians over seeds",
+            "plain vs residual depth: training loss (solid) and test loss (dashed), medians over seeds",
             machine,
             lambda axes, rows: _plain_vs_residual(axes, rows, colors),
         )
@@ -153,7 +153,9 @@ def _by_dataset(
     if not datasets:
         axes[0][0].text(0.5, 0.5, "nothing to show for this sweep", ha="center", va="center")
         axes[0][0].set_axis_off()
-    figure.suptitle(f"{title}\nmeasured on {machine}", fontsize=9)
+    # Wrapped to the figure's width (about 11 characters an inch at this size): one panel is 5 inches wide.
+    width = 11 * 5 * max(1, len(datasets))
+    figure.suptitle(textwrap.fill(title, width) + "\n" + textwrap.fill(f"measured on {machine}", width), fontsize=9)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
@@ -165,11 +167,11 @@ def _plain_vs_residual(axes: plt.Axes, rows: pd.DataFrame, colors: dict[str, str
         group = rows[rows.family == family].sort_values("depth")
         x = _shifted(group.depth, 0)
         axes.plot(x, group.train_loss, marker="o", ms=4, color=colors[family], label=f"{family} training loss")
-        axes.plot(x, group.test_error, ls="--", marker=".", color=colors[family], label=f"{family} test error")
+        axes.plot(x, group.test_loss, ls="--", marker=".", color=colors[family], label=f"{family} test loss")
     _depth_axis(axes, sorted(rows.depth.unique()))
     axes.set_yscale("log")
     _plain_numbers(axes.yaxis)
-    axes.set_ylabel("median over seeds")
+    axes.set_ylabel("cross-entropy, median over seeds")
     axes.legend(fontsize=7)
 
 
