@@ -16,6 +16,7 @@ TRAINING_STACK = [
     "plan",
     "classifier",
     "resume",
+    "residence",
     "loop",
     "cache",
     "ensemble_run",

@@ -8,13 +8,14 @@ of rows at a time (a Parquet row group each), so preparing holds the labels whol
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from depthlab.errors import DataError
 from depthlab.families import DataShape
@@ -118,29 +119,57 @@ def load_meta(data_dir: Path) -> Meta:
         raise DataError(f"{data_dir / 'meta.json'}: malformed, missing or wrong field {err}") from None
 
 
-def load_frame(data_dir: Path, split: str) -> pd.DataFrame:
+def load_arrays(data_dir: Path, split: str, meta: Meta, into: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A split's features, (n, *sample_shape) float32 in row-major order, and its labels, int64, ready for torch.
+
+    Read a Parquet row group at a time into one row-major array, so that reading holds the split once plus a
+    row group; through pandas it held it three times (Arrow's columns, the frame, the row-major copy). Row-major
+    because gathering a batch's rows from column-major arrays is a strided read per feature, slower at every
+    batch. With `into`, the features are written to that .npy file instead (whole, then renamed into place)
+    and memory-mapped from it: pages read from disk as they are touched and shared by every process that maps
+    them, for a split larger than memory. The labels, 8 bytes a row, stay in memory.
+    """
+    import pyarrow.parquet as pq
+
     path = data_dir / f"{split}.parquet"
     if not path.exists():
         raise DataError(f"{path}: file is missing; run `dvc repro` to prepare the data")
     try:
-        return pd.read_parquet(path)
+        file = pq.ParquetFile(path)
     except Exception as err:  # pyarrow raises several types for a damaged file
         raise DataError(f"{path}: not a readable Parquet file ({type(err).__name__}: {err})") from None
-
-
-def load_arrays(data_dir: Path, split: str, meta: Meta) -> tuple[np.ndarray, np.ndarray]:
-    return to_arrays(load_frame(data_dir, split), meta)
-
-
-def to_arrays(frame: pd.DataFrame, meta: Meta) -> tuple[np.ndarray, np.ndarray]:
-    """Features shaped (n, *sample_shape) as float32 and labels as int64, ready for torch."""
-    missing = [c for c in [*meta.features, LABEL] if c not in frame.columns]
+    missing = [c for c in [*meta.features, LABEL] if c not in file.schema_arrow.names]
     if missing:
         raise DataError(f"prepared {meta.name} data: columns {missing[:5]} declared in meta.json are missing")
-    # Row-major: pandas hands a frame's columns over column-major, and gathering a batch's rows from that
-    # is a strided read per feature, slower at every batch.
-    x = np.array(frame[meta.features].to_numpy(np.float32), order="C").reshape(-1, *meta.sample_shape)
-    return x, frame[LABEL].to_numpy(np.int64, copy=True)
+    rows, width = file.metadata.num_rows, len(meta.features)
+    x = np.empty((rows, width), np.float32) if into is None else None
+    y = np.empty(rows, np.int64)
+    with file, contextlib.ExitStack() as stack:
+        if into is not None:
+            partial = into.with_name(f"{into.name}.{os.getpid()}.partial")
+            out = stack.enter_context(partial.open("wb"))
+            header = {"descr": "<f4", "fortran_order": False, "shape": (rows, *meta.sample_shape)}
+            np.lib.format.write_array_header_1_0(out, header)
+        start = 0
+        try:
+            for group in range(file.num_row_groups):
+                table = file.read_row_group(group, columns=[*meta.features, LABEL])
+                stop = start + table.num_rows
+                part = x[start:stop] if x is not None else np.empty((table.num_rows, width), np.float32)
+                for column, name in enumerate(meta.features):
+                    part[:, column] = table.column(name).to_numpy()
+                y[start:stop] = table.column(LABEL).to_numpy()
+                if x is None:
+                    out.write(part.data)
+                start = stop
+        except Exception as err:
+            if into is not None:
+                partial.unlink(missing_ok=True)
+            raise DataError(f"{path}: not a readable Parquet file ({type(err).__name__}: {err})") from None
+    if into is None:
+        return x.reshape(-1, *meta.sample_shape), y
+    os.replace(partial, into)
+    return np.load(into, mmap_mode="c"), y
 
 
 SUBSAMPLE_SEED = 0  # the order training-set sizes are drawn in (`train.train_rows`): fixed, so sizes are comparable

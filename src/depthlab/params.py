@@ -242,6 +242,10 @@ class RuntimeParams(StrictModel):
     ray_gpus_per_task: float = Field(
         ge=0, description="GPUs of each Ray task; a fraction lets several ensembles share one GPU"
     )
+    device_data_mb: Annotated[int, Field(ge=0)] | Literal["auto"] = Field(
+        description="training data kept whole on the training device up to this many MB, streamed a batch at a "
+        "time beyond it (auto: half the device's free memory); the same results either way",
+    )
 
 
 class EvaluateParams(StrictModel):

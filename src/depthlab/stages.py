@@ -31,6 +31,7 @@ EVALUATIONS = Path("data/eval")
 METRICS = Path("metrics")  # at the top, so that `dvc metrics show` fits 80 columns
 REPORTS = Path("reports")
 CACHE = Path(".cache/ensembles")  # outside DVC's outputs: resumable states and finished ensembles to reuse
+ARRAYS = Path(".cache/arrays")  # training data memory-mapped where it does not fit in memory (not DVC outputs)
 
 # Exit codes a scheduler can tell apart (documented in the README).
 EXIT_CODES: dict[type[DepthlabError], int] = {
@@ -101,7 +102,7 @@ def train(params: Params, family: str) -> None:
         flush=True,
     )
     trained = training.train_family(
-        params, family, {dataset: PREPARED / dataset for dataset in datasets}, MODELS / family, CACHE / family
+        params, family, {dataset: PREPARED / dataset for dataset in datasets}, MODELS / family, CACHE / family, ARRAYS
     )
     for dataset, seeds in trained.items():
         seconds = sum(t.train_time_s for t in seeds)

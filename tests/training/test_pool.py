@@ -50,7 +50,7 @@ def _log_same_new_dataset(uri: str, barrier, errors, name: str) -> None:
     os.environ["MLFLOW_TRACKING_URI"] = uri
     try:
         inputs = tracking.describe_datasets(
-            {"train": (pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1]}), Path("train.parquet"), "training")},
+            {"train": (pd.DataFrame({"x": [1.0, 2.0], "label": [0, 1]}), 2, Path("train.parquet"), "training")},
             name,
             "0123456789abcdef",
             {},

@@ -76,15 +76,18 @@ def greedy(
     lr: float,
 ) -> list[dict[str, float]]:
     """Pre-train every hidden layer of `net` in turn for `steps` Adam steps on `inputs` (samples, *sample)
-    through the layers below it; returns, per seed, each layer's final metric (`pretrain_l1`, ...)."""
+    through the layers below it; returns, per seed, each layer's final metric (`pretrain_l1`, ...). The inputs
+    may stay on the host while the network is on a GPU (training data streamed to it): each batch is gathered
+    where they are and copied to the network's device."""
     layers = hidden_layers(net)
     flat = inputs.flatten(1)
+    device = next(net.parameters()).device
     generators = [torch.Generator().manual_seed(seed + STREAM_OFFSET) for seed in seeds]
     metrics: list[dict[str, float]] = [{} for _ in seeds]
 
     def noise(shape: tuple[int, ...]) -> torch.Tensor:
         """Uniform noise in [0, 1), one draw per seed from its own generator: (seeds, *shape)."""
-        return torch.stack([torch.rand(shape, generator=g) for g in generators]).to(flat.device)
+        return torch.stack([torch.rand(shape, generator=g) for g in generators]).to(device)
 
     for index, view in enumerate(layers):
         weight = view.layer.weight
@@ -92,7 +95,7 @@ def greedy(
         optimizer = torch.optim.Adam([weight, view.layer.bias, visible_bias], lr=lr)
         for _ in range(steps):
             rows = torch.stack([torch.randint(len(flat), (batch_size,), generator=g) for g in generators])
-            v = flat.index_select(0, rows.flatten().to(flat.device)).view(len(seeds), batch_size, -1)
+            v = flat.index_select(0, rows.flatten().to(flat.device)).view(len(seeds), batch_size, -1).to(device)
             with torch.no_grad():
                 for below in layers[:index]:
                     v = activation(below.pre_activation(v))

@@ -73,6 +73,7 @@ def pretrain(
     )
     with torch.no_grad():  # sigmoid(W (x - mean) / std + c) = sigmoid((W / std) x + c - (W / std) mean)
         first = layers[0]
+        mean, std = mean.to(first.weight.device), std.to(first.weight.device)  # from inputs left on the host
         first.weight.div_(std)
         first.bias.sub_((first.weight @ mean).unsqueeze(-2))
     return metrics

@@ -5,6 +5,7 @@ One idea a module, each importing only those listed before it:
 - `plan`: the ensembles of a stage, and how a grid's outcome chooses the lr its final ensemble trains at;
 - `classifier`: the training module of every family, and Adam with an lr per member of an ensemble;
 - `resume`: where an ensemble's training is, saved so that an interrupted stage continues from it;
+- `residence`: an ensemble's data resident on its device when it fits, streamed to it a batch at a time when not;
 - `loop`: the training loop (`fit`), on Lightning Fabric, and its progress lines;
 - `cache`: finished members kept for reuse by the next run of a stage;
 - `ensemble_run`: one ensemble trained and tracked, each member in its own MLflow run;

@@ -27,6 +27,7 @@ from depthlab.training.cache import FinishedMembers, reuse_finished
 from depthlab.training.classifier import Classifier
 from depthlab.training.jobs import GRID, EnsembleJob, StudyData, TrainedSeed
 from depthlab.training.loop import FitState, Progress, fit
+from depthlab.training.residence import trains_on_gpu
 from depthlab.training.resume import ResumeFile
 
 
@@ -152,10 +153,23 @@ def fit_members(
         return metrics
 
     started = time.perf_counter()
-    state = fit(fabric, module, list(job.seeds), data.train_xy, data.val_xy, cfg, on_epoch_end, resume, pretrain)
+    state = fit(
+        fabric,
+        module,
+        list(job.seeds),
+        data.train_xy,
+        data.val_xy,
+        cfg,
+        on_epoch_end,
+        resume,
+        pretrain,
+        job.params.runtime.device_data_mb,
+    )
     if fabric.device.type == "cuda":
         torch.cuda.synchronize(fabric.device)  # the clock stops when the device's work does
     seconds = time.perf_counter() - started
+    if state.residence == "streamed":  # the rare case, worth a line: each batch was copied to the device
+        print(f"[{job.label}] {state.residence_note}", flush=True)
     return FittedEnsemble(job, data, fabric, module, state, seconds, last, resume.resumed_from_step if resume else 0)
 
 
@@ -165,7 +179,7 @@ def on_device(accelerator: str, device: int) -> L.Fabric:
     made deterministic first (cuDNN's deterministic algorithms, cuBLAS's fixed workspace, torch's
     deterministic mode where an op has one), so a run reproduces bit for bit on the GPU that trained it;
     every run records these settings (`determinism.*`)."""
-    use_gpu = accelerator != "cpu" and hardware.fingerprint()["gpu_count"] != "0"
+    use_gpu = trains_on_gpu(accelerator)
     if use_gpu:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
@@ -217,6 +231,7 @@ class FittedEnsemble:
             "accelerator": accelerator,
             "device": str(fabric.device),
             "diverged": str(stopped is not None).lower(),
+            "data_residence": self.state.residence,  # resident on the device, or streamed to it (same results)
             **{f"determinism.{key}": value for key, value in hardware.determinism().items()},
         }
         if self.resumed_from_step:

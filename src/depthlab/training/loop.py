@@ -19,6 +19,7 @@ from torch import nn
 
 from depthlab.params import TrainParams
 from depthlab.training.classifier import Classifier
+from depthlab.training.residence import DeviceData
 from depthlab.training.resume import FitState, ResumeFile, Stopped
 
 logging.getLogger("lightning_fabric").setLevel(logging.WARNING)
@@ -67,6 +68,7 @@ def fit(
     on_epoch_end: Callable[[int, dict[int, dict[str, float]]], None],
     resume: ResumeFile | None = None,
     pretrain: Pretrain | None = None,
+    device_data_mb: int | str = "auto",
 ) -> FitState:
     """Train the ensemble of `seeds` for `cfg.max_steps` optimizer steps, validating at the end of an epoch once
     `max_steps / EVALUATIONS` steps have passed since the last validation, and at the end (training metrics
@@ -80,38 +82,36 @@ def fit(
 
     `pretrain(net, inputs)`, where given, trains the network without labels first (a family's unsupervised
     pre-training; never again on resuming) and returns each seed's metrics, heard as those of step 0.
+
+    The data is resident on the device or streamed to it a batch at a time, as `device_data_mb` allows
+    (`residence`); the state returned says which (`FitState.residence`).
     """
     model, optimizer = fabric.setup(module, module.configure_optimizers())
-    x, y = (fabric.to_device(torch.from_numpy(a)) for a in train_xy)
-    val_x, val_y = (fabric.to_device(torch.from_numpy(a)) for a in val_xy)
-    state = FitState([torch.Generator().manual_seed(seed) for seed in seeds])
+    data = DeviceData(fabric.device, train_xy, val_xy, device_data_mb)
+    orders = [torch.Generator().manual_seed(seed) for seed in seeds]
+    state = FitState(orders, residence=data.residence, residence_note=data.note)
     if resume:
         resume.load(module, optimizer, state)
     if pretrain and state.step == 0:
-        pretrained = pretrain(module.net, x)
+        pretrained = pretrain(module.net, data.inputs)
         if pretrained:
             on_epoch_end(0, dict(enumerate(pretrained)))
     # Looked up once: Fabric's wrapper resolves a method other than forward through a failed attribute
     # lookup each time, a cost a small network's step notices.
     training_step, validation_step = model.training_step, model.validation_step
-    in_order = torch.arange(len(y)).expand(len(seeds), -1)
-    val_batches = [
-        (val_x[start : start + VAL_BATCH], val_y[start : start + VAL_BATCH])
-        for start in range(0, len(val_y), VAL_BATCH)
-    ]
-    if len(seeds) > 1:  # every seed sees the whole validation set
-        val_batches = [tuple(t.expand(len(seeds), *t.shape) for t in batch) for batch in val_batches]
+    in_order = torch.arange(data.rows).expand(len(seeds), -1)
+    val_batches = data.val_batches(len(seeds), VAL_BATCH)  # every seed sees the whole validation set
     evaluate_every, evaluated_at = max(1, cfg.max_steps // EVALUATIONS), state.step
     while state.step < cfg.max_steps and len(state.stopped) < len(seeds):
         ranked = (
-            torch.stack([torch.randperm(len(y), generator=order) for order in state.orders])
+            torch.stack([torch.randperm(data.rows, generator=order) for order in state.orders])
             if cfg.shuffle
             else in_order
         )
-        ranked = ranked.to(fabric.device)
+        ranked = ranked.to(data.index_device)
         model.train()
-        for start in range(0, len(y), cfg.batch_size):
-            loss = training_step(_gather(x, y, ranked[:, start : start + cfg.batch_size]), state.step)
+        for start in range(0, data.rows, cfg.batch_size):
+            loss = training_step(data.batch(ranked[:, start : start + cfg.batch_size]), state.step)
             optimizer.zero_grad(set_to_none=True)
             fabric.backward(loss)
             optimizer.step()
@@ -133,11 +133,3 @@ def fit(
         if resume and resume.due():
             resume.save(module, optimizer, state)
     return state
-
-
-def _gather(x: torch.Tensor, y: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The batch of each seed's `rows` (seeds, batch): inputs (seeds, batch, *sample), labels (seeds, batch);
-    one seed's batch has no seed axis (see ensemble.stack). index_select, not x[rows]: a third of the time."""
-    shape = rows.shape[1:] if len(rows) == 1 else rows.shape
-    rows = rows.flatten()
-    return x.index_select(0, rows).view(*shape, *x.shape[1:]), y.index_select(0, rows).view(shape)

@@ -29,11 +29,15 @@ class Stopped:
 
 @dataclass
 class FitState:
-    """Where an ensemble's training is: the step, each seed's shuffle stream, the seeds that stopped."""
+    """Where an ensemble's training is: the step, each seed's shuffle stream, the seeds that stopped; and
+    where its data is, resident on the device or streamed to it, and why (`residence.DeviceData`): not saved,
+    since a resumed run places its data anew."""
 
     orders: list[torch.Generator]
     step: int = 0
     stopped: dict[int, Stopped] = field(default_factory=dict)
+    residence: str = "resident"
+    residence_note: str = ""
 
 
 class ResumeFile:

@@ -7,11 +7,16 @@ executor (`scheduling`); what the plan trained also decides which files the cach
 
 from __future__ import annotations
 
+import math
+import os
+import shutil
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from depthlab import tracking
-from depthlab.data import load_frame, load_meta, to_arrays
+from depthlab.data import LABEL, Meta, load_arrays, load_meta
 from depthlab.errors import ParamsError
 from depthlab.outputs import read_json, staged_dir, write_json
 from depthlab.params import Cell, Params
@@ -19,22 +24,31 @@ from depthlab.training.cache import FinishedMembers
 from depthlab.training.jobs import FINAL, EnsembleJob, StudyData, TrainedSeed, code_digest
 from depthlab.training.plan import Plan, mark_selection
 from depthlab.training.pool import in_child_process
+from depthlab.training.residence import host_limit_bytes
 from depthlab.training.scheduling import executor_for, train_configurations
 
 
 def train_family(
-    params: Params, family: str, data_dirs: dict[str, Path], out_dir: Path, cache_dir: Path | None = None
+    params: Params,
+    family: str,
+    data_dirs: dict[str, Path],
+    out_dir: Path,
+    cache_dir: Path | None = None,
+    arrays_dir: Path | None = None,
 ) -> dict[str, list[TrainedSeed]]:
     """Train every configuration of `family` in the sweep, on every dataset of `data_dirs`: first the lr grid
     on the selection seeds (where the grid has more than one lr), then every seed at the lr each
     configuration chose. Writes checkpoints and one runs.json per dataset to `out_dir` all-or-nothing. With
     `cache_dir`, members finished by an earlier run are reused and interrupted ensembles continue;
-    afterwards it keeps what this run used and nothing else."""
+    afterwards it keeps what this run used and nothing else. With `arrays_dir`, a study's data too large for
+    the host's memory is memory-mapped from copies kept there (`load_study_data`)."""
     depths = {dataset: params.depths(dataset, family) for dataset in data_dirs}
     previous = {run["run_id"] for runs in out_dir.glob("*/runs.json") for run in read_json(runs)["runs"]}
     with staged_dir(out_dir) as staging:
         data = {
-            dataset: load_study_data(params, dataset, data_dirs[dataset]) for dataset in data_dirs if depths[dataset]
+            dataset: load_study_data(params, dataset, data_dirs[dataset], arrays_dir)
+            for dataset in data_dirs
+            if depths[dataset]
         }
         if params.tracking.enabled:
             tracking.import_store_modules()  # once here, not once in each process forked below
@@ -100,20 +114,58 @@ def _check_sizes(params: Params, data: dict[str, StudyData]) -> None:
             )
 
 
-def load_study_data(params: Params, dataset: str, data_dir: Path) -> StudyData:
+def load_study_data(params: Params, dataset: str, data_dir: Path, arrays_dir: Path | None = None) -> StudyData:
+    """A dataset's training and validation splits as arrays, and their MLflow description.
+
+    Read into memory where they fit the host's memory (`residence.host_limit_bytes`); otherwise, with
+    `arrays_dir`, memory-mapped from .npy copies there, written once per prepared data (its digest) and reused by
+    every train stage, so that a study's data need not fit in memory (each batch is then read from the page
+    cache or the disk: streamed)."""
     meta = load_meta(data_dir)
     splits = ("train", "val") if meta.rows.get("val", 0) else ("train",)
-    frames = {split: load_frame(data_dir, split) for split in ("train", "val")}
+    row_bytes = 4 * math.prod(meta.sample_shape) + 8  # float32 features, int64 label
+    needed = row_bytes * sum(meta.rows.get(split, 0) for split in ("train", "val"))
+    limit = host_limit_bytes(params.runtime.device_data_mb, params.train.accelerator)
+    mapped = _mapped_folder(arrays_dir, meta) if arrays_dir is not None and needed > limit else None
+    arrays = {split: _split_arrays(data_dir, split, meta, mapped) for split in ("train", "val")}
     inputs = []
     if params.tracking.enabled:
+        import pandas as pd
+
         contexts = {"train": "training", "val": "validation"}
-        inputs = tracking.describe_datasets(
-            {split: (frames[split], data_dir / f"{split}.parquet", contexts[split]) for split in splits},
-            meta.name,
-            meta.digest,
-            meta.dataset_notes,
-        )
-    return StudyData(meta, *(to_arrays(frames[split], meta) for split in ("train", "val")), inputs)
+        described = {}
+        for split in splits:
+            x, y = arrays[split]
+            head = pd.DataFrame(x[:1].reshape(1, -1), columns=meta.features).assign(**{LABEL: y[:1]})
+            described[split] = (head, len(y), data_dir / f"{split}.parquet", contexts[split])
+        inputs = tracking.describe_datasets(described, meta.name, meta.digest, meta.dataset_notes)
+    return StudyData(meta, arrays["train"], arrays["val"], inputs)
+
+
+def _mapped_folder(arrays_dir: Path, meta: Meta) -> Path:
+    """Where the dataset's memory-mapped arrays are kept: one folder per prepared data, those of the dataset's
+    earlier data deleted (a stage trains on the current data only)."""
+    folder = arrays_dir / f"{meta.name}-{meta.digest[:16]}"
+    for old in arrays_dir.glob(f"{meta.name}-*"):
+        if old != folder and old.name.rpartition("-")[0] == meta.name:
+            shutil.rmtree(old, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _split_arrays(data_dir: Path, split: str, meta: Meta, mapped: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """One split's arrays: in memory, or memory-mapped from `mapped`, written there first if not yet."""
+    if mapped is None:
+        return load_arrays(data_dir, split, meta)
+    x_file, y_file = mapped / f"{split}-x.npy", mapped / f"{split}-y.npy"
+    if x_file.exists() and y_file.exists():
+        return np.load(x_file, mmap_mode="c"), np.load(y_file)
+    x, y = load_arrays(data_dir, split, meta, into=x_file)
+    partial = y_file.with_name(f"{y_file.name}.{os.getpid()}.partial")
+    with partial.open("wb") as out:
+        np.save(out, y)
+    os.replace(partial, y_file)  # last: the pair counts as written once both files are
+    return x, y
 
 
 def ensemble_job(
