@@ -9,6 +9,7 @@ of rows at a time (a Parquet row group each), so preparing holds the labels whol
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,6 +142,32 @@ def to_arrays(frame: pd.DataFrame, meta: Meta) -> tuple[np.ndarray, np.ndarray]:
     # is a strided read per feature, slower at every batch.
     x = np.array(frame[meta.features].to_numpy(np.float32), order="C").reshape(-1, *meta.sample_shape)
     return x, frame[LABEL].to_numpy(np.int64, copy=True)
+
+
+@dataclass(frozen=True)
+class SeedRows:
+    """Each seed's own training and validation rows (`data.split_seeds`), as indices into the pooled rows: the
+    prepared training split's, then its validation split's. Every seed has as many rows of each class in each
+    split as the prepared splits have, so the seeds' sets are of one length and an ensemble stacks them."""
+
+    train: np.ndarray  # (seeds, training rows), int64, each seed's in ascending order
+    val: np.ndarray  # (seeds, validation rows)
+
+
+def seed_rows(train_labels: np.ndarray, val_labels: np.ndarray, seeds: Sequence[int], digest: str) -> SeedRows:
+    """Each seed's stratified split of the pooled training and validation rows, a function of the seed and the
+    data's digest alone: the same whichever ensemble the seed trains in, and drawn again from what its run
+    records (its seed, `dataset_digest` and `data.split_seeds`)."""
+    labels = np.concatenate([train_labels, val_labels])
+    by_class = [np.flatnonzero(labels == c) for c in range(labels.max() + 1)]
+    kept = np.bincount(train_labels, minlength=len(by_class))  # per class: the training split's rows
+    train, val = [], []
+    for seed in seeds:
+        rng = np.random.default_rng([int(digest, 16), seed % 2**64])  # SeedSequence: any size, never negative
+        drawn = [rng.permutation(rows) for rows in by_class]
+        train.append(np.sort(np.concatenate([rows[:n] for rows, n in zip(drawn, kept, strict=True)])))
+        val.append(np.sort(np.concatenate([rows[n:] for rows, n in zip(drawn, kept, strict=True)])))
+    return SeedRows(np.stack(train).astype(np.int64), np.stack(val).astype(np.int64))
 
 
 def _split(rows: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

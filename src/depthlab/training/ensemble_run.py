@@ -147,8 +147,9 @@ def fit_members(
             )
         return metrics
 
+    rows = job.seed_rows(data) if job.params.data.split_seeds else None  # each seed's own split
     started = time.perf_counter()
-    state = fit(fabric, module, list(job.seeds), data.train_xy, data.val_xy, cfg, on_epoch_end, resume, pretrain)
+    state = fit(fabric, module, list(job.seeds), data.train_xy, data.val_xy, cfg, on_epoch_end, resume, pretrain, rows)
     if fabric.device.type == "cuda":
         torch.cuda.synchronize(fabric.device)  # the clock stops when the device's work does
     seconds = time.perf_counter() - started

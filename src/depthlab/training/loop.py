@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from depthlab.data import SeedRows
 from depthlab.params import TrainParams
 from depthlab.training.classifier import Classifier
 from depthlab.training.resume import FitState, ResumeFile, Stopped
@@ -25,7 +26,8 @@ logging.getLogger("lightning_fabric").setLevel(logging.WARNING)
 
 VAL_BATCH = 1000
 EVALUATIONS = 50  # a run is validated at the end of an epoch, at most about this many times (and at its end)
-# A family's unsupervised pre-training of the network on the training inputs: each seed's metrics, or None.
+# A family's unsupervised pre-training of the network on the training inputs (seeds or 1, samples, *sample): each
+# seed's metrics, or None.
 Pretrain = Callable[[nn.Module, torch.Tensor], list[dict[str, float]] | None]
 
 
@@ -67,6 +69,7 @@ def fit(
     on_epoch_end: Callable[[int, dict[int, dict[str, float]]], None],
     resume: ResumeFile | None = None,
     pretrain: Pretrain | None = None,
+    rows: SeedRows | None = None,
 ) -> FitState:
     """Train the ensemble of `seeds` for `cfg.max_steps` optimizer steps, validating at the end of an epoch once
     `max_steps / EVALUATIONS` steps have passed since the last validation, and at the end (training metrics
@@ -79,38 +82,58 @@ def fit(
     then) and the others go on; training ends early once every seed has stopped.
 
     `pretrain(net, inputs)`, where given, trains the network without labels first (a family's unsupervised
-    pre-training; never again on resuming) and returns each seed's metrics, heard as those of step 0.
+    pre-training; never again on resuming) on `inputs` (seeds or 1, samples, *sample), each seed's training
+    inputs or one set for all, and returns each seed's metrics, heard as those of step 0.
+
+    With `rows` (`data.split_seeds`), the training and validation splits are pooled, training's rows first, and
+    each seed trains on its own `rows.train` and is validated on its own `rows.val`: its shuffle permutes its own
+    rows with the same generator as above, so a seed's batches are the same in any ensemble.
     """
     model, optimizer = fabric.setup(module, module.configure_optimizers())
+    if rows is not None:  # one pool, training's rows then validation's, of which each seed has its own split
+        train_xy = tuple(np.concatenate(pair) for pair in zip(train_xy, val_xy, strict=True))
     x, y = (fabric.to_device(torch.from_numpy(a)) for a in train_xy)
-    val_x, val_y = (fabric.to_device(torch.from_numpy(a)) for a in val_xy)
+    if rows is None:
+        val_x, val_y = (fabric.to_device(torch.from_numpy(a)) for a in val_xy)
+        own, samples = None, len(y)
+    else:
+        own, own_val = (fabric.to_device(torch.from_numpy(r)) for r in (rows.train, rows.val))
+        samples = own.shape[1]
     state = FitState([torch.Generator().manual_seed(seed) for seed in seeds])
     if resume:
         resume.load(module, optimizer, state)
     if pretrain and state.step == 0:
-        pretrained = pretrain(module.net, x)
+        inputs = x.unsqueeze(0) if own is None else x.index_select(0, own.flatten()).view(*own.shape, *x.shape[1:])
+        pretrained = pretrain(module.net, inputs)
         if pretrained:
             on_epoch_end(0, dict(enumerate(pretrained)))
     # Looked up once: Fabric's wrapper resolves a method other than forward through a failed attribute
     # lookup each time, a cost a small network's step notices.
     training_step, validation_step = model.training_step, model.validation_step
-    in_order = torch.arange(len(y)).expand(len(seeds), -1)
-    val_batches = [
-        (val_x[start : start + VAL_BATCH], val_y[start : start + VAL_BATCH])
-        for start in range(0, len(val_y), VAL_BATCH)
-    ]
-    if len(seeds) > 1:  # every seed sees the whole validation set
-        val_batches = [tuple(t.expand(len(seeds), *t.shape) for t in batch) for batch in val_batches]
+    in_order = torch.arange(samples).expand(len(seeds), -1)
+    if own is None:
+        val_batches = [
+            (val_x[start : start + VAL_BATCH], val_y[start : start + VAL_BATCH])
+            for start in range(0, len(val_y), VAL_BATCH)
+        ]
+        if len(seeds) > 1:  # every seed sees the whole validation set
+            val_batches = [tuple(t.expand(len(seeds), *t.shape) for t in batch) for batch in val_batches]
+    else:  # every seed sees its own
+        val_batches = [
+            _gather(x, y, own_val[:, start : start + VAL_BATCH]) for start in range(0, own_val.shape[1], VAL_BATCH)
+        ]
     evaluate_every, evaluated_at = max(1, cfg.max_steps // EVALUATIONS), state.step
     while state.step < cfg.max_steps and len(state.stopped) < len(seeds):
         ranked = (
-            torch.stack([torch.randperm(len(y), generator=order) for order in state.orders])
+            torch.stack([torch.randperm(samples, generator=order) for order in state.orders])
             if cfg.shuffle
             else in_order
         )
         ranked = ranked.to(fabric.device)
+        if own is not None:  # positions in each seed's own rows, to rows of the pool
+            ranked = own.gather(1, ranked)
         model.train()
-        for start in range(0, len(y), cfg.batch_size):
+        for start in range(0, samples, cfg.batch_size):
             loss = training_step(_gather(x, y, ranked[:, start : start + cfg.batch_size]), state.step)
             optimizer.zero_grad(set_to_none=True)
             fabric.backward(loss)

@@ -67,6 +67,7 @@ def train_family(
                     "dataset": dataset,
                     "family": family,
                     "lr_grid": params.train.grid,
+                    "split_seeds": params.data.split_seeds,  # each seed its own train/validation split
                     "chosen_lr": {str(depth): trained.chosen[dataset, depth] for depth in depths[dataset]},
                     "runs": [asdict(t) for t in seeds],
                 },
