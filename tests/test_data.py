@@ -152,3 +152,30 @@ def test_training_set_sizes_are_nested_stratified_and_deterministic():
     assert (subsample(labels, 100) == small).all() and not (subsample(labels, 100, seed=1) == small).all()
     with pytest.raises(ValueError, match="1001 rows asked of a training split of 1000"):
         subsample(labels, 1001)
+
+
+def test_each_seed_draws_its_own_stratified_split_of_the_training_and_validation_rows(prepared):
+    """data.split_seeds: a seed's split is a function of its seed and the data's digest alone (the same in any
+    ensemble, in any order); seeds differ; each split keeps the prepared splits' sizes per class, is disjoint
+    and covers the pool (training rows, then validation rows)."""
+    from depthlab.data import seed_rows
+
+    meta = load_meta(prepared)
+    (_, train_y), (_, val_y) = load_arrays(prepared, "train", meta), load_arrays(prepared, "val", meta)
+    pool = np.concatenate([train_y, val_y])
+    rows = seed_rows(train_y, val_y, [0, 1, 7], meta.digest)
+    assert rows.train.shape == (3, 720) and rows.val.shape == (3, 80) and rows.train.dtype == np.int64
+    for train, val in zip(rows.train, rows.val, strict=True):
+        assert not set(train) & set(val) and sorted([*train, *val]) == list(range(800))
+        assert (np.diff(train) > 0).all() and (np.diff(val) > 0).all()
+        assert (np.bincount(pool[train], minlength=10) == np.bincount(train_y, minlength=10)).all()
+        assert (np.bincount(pool[val], minlength=10) == np.bincount(val_y, minlength=10)).all()
+    held_out = [set(val) for val in rows.val]
+    assert held_out[0] != held_out[1] != held_out[2] != held_out[0]
+    assert held_out[0] != set(range(720, 800)), "not the prepared validation split"
+    alone = seed_rows(train_y, val_y, [7], meta.digest)
+    assert (alone.train[0] == rows.train[2]).all() and (alone.val[0] == rows.val[2]).all()
+    elsewhere = seed_rows(train_y, val_y, [7, 0], meta.digest)
+    assert (elsewhere.val[0] == rows.val[2]).all() and (elsewhere.val[1] == rows.val[0]).all()
+    other_data = seed_rows(train_y, val_y, [7], "f" * 64)
+    assert set(other_data.val[0]) != held_out[2], "another dataset, another split"

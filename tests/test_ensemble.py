@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from depthlab.data import load_arrays, load_meta
+from depthlab.data import load_arrays, load_meta, seed_rows
 from depthlab.ensemble import stack
 from depthlab.families import FAMILIES, DataShape
 from depthlab.training import Classifier, fit, seed_networks
@@ -68,10 +68,12 @@ def test_one_seed_is_its_own_network_with_no_seed_axis():
     assert all(torch.equal(alone.state_dict()[k], v) for k, v in net.state_dict().items())
 
 
+@pytest.mark.parametrize("split_seeds", [False, True], ids=["one split", "split per seed"])
 @pytest.mark.parametrize("family", FAMILIES)
-def test_a_seed_in_an_ensemble_of_four_trains_as_it_does_alone(family, tiny_params, prepared):
+def test_a_seed_in_an_ensemble_of_four_trains_as_it_does_alone(family, split_seeds, tiny_params, prepared):
     """Same initial weights bit for bit; the first epoch's training loss within 1e-4 (relative), whatever
-    the lrs of the other members (an ensemble can hold an lr grid: MemberwiseAdam).
+    the lrs of the other members (an ensemble can hold an lr grid: MemberwiseAdam), and whether the seeds share
+    the prepared split or each draws its own (data.split_seeds: the seed's split is the same alone).
 
     Step by step the losses agree to rounding (batched kernels sum in another order than torch's own
     layers: about 1e-7) until a ReLU unit that is exactly zero for every sample in one run gets a tiny
@@ -87,7 +89,8 @@ def test_a_seed_in_an_ensemble_of_four_trains_as_it_does_alone(family, tiny_para
         nets = seed_networks(tiny_params, family, depth, meta, seeds)
         initial = [copy.deepcopy(net) for net in nets]
         module = LossRecorder(stack(nets), len(seeds), lrs, 0.0)
-        fit(L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda *_: None)
+        rows = seed_rows(data[0][1], data[1][1], seeds, meta.digest) if split_seeds else None
+        fit(L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda *_: None, rows=rows)
         return initial, module.step_losses
 
     # Seed 3 at lr 0.003, alone and beside members at other lrs (one of them seed 3 itself at 0.01).

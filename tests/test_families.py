@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -76,7 +78,8 @@ def _pretrained(
 
     config = family_config(family, pretrain_steps=steps, width=16)
     net = stack(nets)
-    return net, FAMILIES[family].pretrain(config, net, inputs, seeds, 50)
+    shared = inputs.unsqueeze(0) if inputs.dim() == 3 else inputs  # (seeds or 1, samples, *sample)
+    return net, FAMILIES[family].pretrain(config, net, shared, seeds, 50)
 
 
 @pytest.mark.parametrize("family", ["pretrained", "rbm"])
@@ -97,11 +100,31 @@ def test_pretraining_learns_every_layer_and_a_seed_pretrains_alike_alone_or_in_a
     torch.testing.assert_close(together(x.expand(2, *x.shape))[0], alone(x), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("family", ["pretrained", "rbm"])
+def test_each_seed_pretrains_on_its_own_inputs_in_an_ensemble_as_alone(family):
+    """With data.split_seeds each seed pre-trains on its own training rows (and the RBM standardizes by them):
+    in an ensemble, seed 1 on its inputs pre-trains as it does alone on them, not as on seed 0's."""
+    torch.manual_seed(0)
+    own = torch.randn(2, 400, 8, 8) * torch.tensor([4.0, 2.0]).view(2, 1, 1, 1) + torch.tensor([6.0, 1.0]).view(
+        2, 1, 1, 1
+    )
+    nets = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        nets.append(build(family, 2, IMAGE, width=16))
+    together, per_seed = _pretrained(family, [copy.deepcopy(n) for n in nets], [0, 1], own, 100)
+    alone, [trained] = _pretrained(family, [copy.deepcopy(nets[1])], [1], own[1], 100)
+    _, [on_other] = _pretrained(family, [copy.deepcopy(nets[1])], [1], own[0], 100)
+    assert per_seed[1] == pytest.approx(trained, rel=1e-4) and per_seed[1] != pytest.approx(on_other, rel=1e-2)
+    x = own[1, :20]
+    torch.testing.assert_close(together(x.expand(2, *x.shape))[1], alone(x), rtol=1e-4, atol=1e-5)
+
+
 def test_an_rbm_network_reads_raw_inputs_once_its_standardization_is_folded_in():
     torch.manual_seed(0)
     inputs = torch.rand(300, 8, 8) * 16  # digits' scale
     net = build("rbm", 1, IMAGE, width=16)
-    FAMILIES["rbm"].pretrain(family_config("rbm", pretrain_steps=100, width=16), net, inputs, [0], 50)
+    FAMILIES["rbm"].pretrain(family_config("rbm", pretrain_steps=100, width=16), net, inputs.unsqueeze(0), [0], 50)
     hidden = torch.sigmoid(net[1](net[0](inputs)))
     # Standardized inputs gave hidden units in use, neither stuck at 0 or 1: the fold kept that on raw inputs.
     assert 0.05 < hidden.mean().item() < 0.95

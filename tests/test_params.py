@@ -97,6 +97,11 @@ def test_a_family_that_cannot_model_the_data_is_refused_before_training(tmp_path
             {"train": {"lr": [0.001, 0.01]}, "data": {"val_fraction": 0}},
             "chosen on validation data, but data.val_fraction is 0",
         ),
+        (
+            {"data": {"val_fraction": 0, "split_seeds": True}, "train": {"lr": [0.01]}},
+            "data: data.split_seeds: each seed's own split is drawn from the training and validation rows, but "
+            "data.val_fraction is 0",
+        ),
         ({"models": {"mlp": {"width": 0}}}, "models.mlp.width"),
         ({"models": {"gru": {"hidden": -1}}}, "models.gru.hidden"),
         ({"sweep": {"mlp": {"datasets": ["mnist1d"], "depths": [1, -2]}}}, "sweep.mlp.depths.1"),
@@ -164,3 +169,10 @@ def test_every_stage_depends_on_its_entry_point_and_the_whole_package():
         script = body["cmd"].split()[1]
         assert script.startswith("pipeline/") and (ROOT / script).exists(), name
         assert {script, "src/depthlab"} <= set(body["deps"]), f"{name} must depend on {script} and src/depthlab"
+
+
+def test_the_train_stages_depend_on_data_split_seeds_whose_prepared_data_is_the_same():
+    """Each seed's own split changes what trains, not the prepared data: without the key among its params, a train
+    stage would not rerun when it changes (prepare would, and write the same data)."""
+    train = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train"]["do"]
+    assert "data.split_seeds" in train["params"] and "data" not in train["params"]

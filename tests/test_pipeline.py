@@ -175,6 +175,25 @@ def test_exp_run_with_a_new_depth_reruns_only_that_family(repo):
     assert accuracy["spec"]["encoding"]["strokeDash"]["field"] == "rev"
 
 
+def test_exp_run_with_a_split_per_seed_retrains_on_the_same_data_and_its_runs_reproduce(repo):
+    """data.split_seeds: prepare reruns (its params changed) and writes the same data, so validation does not;
+    every run trains anew (its key changed), records the option, and reproduces bit for bit from the run's record
+    alone: the commit's params.yaml has it off."""
+    before = {r.info.run_id for r in training_runs(repo)}
+    done = sh(repo, "dvc", "exp", "run", "-S", "data.split_seeds=true")
+    ran = [line for line in done.stdout.splitlines() if line.startswith("Running stage")]
+    assert "Running stage 'train@mlp':" in ran and "Running stage 'report':" in ran
+    assert not [line for line in ran if "validate@" in line] and "reused" not in done.stdout
+    trained = json.loads((repo / "data" / "models" / "mlp" / "mnist1d" / "runs.json").read_text())
+    assert trained["split_seeds"] is True and not {r["run_id"] for r in trained["runs"]} & before
+    runs = {r.info.run_name: r for r in training_runs(repo) if r.info.run_id not in before}
+    assert len(runs) == 8 and all(r.data.params["data.split_seeds"] == "True" for r in runs.values())
+    run = runs["mlp-d1-s1"]
+    reproduced = sh(repo, sys.executable, "-m", "depthlab.reproduce", "--allow-dirty", run.info.run_id, check=False)
+    assert reproduced.returncode == 0, reproduced.stdout[-3000:] + reproduced.stderr[-3000:]
+    assert reproduced.stdout.rstrip().endswith("identical")
+
+
 def test_corrupt_data_stops_the_pipeline_before_training(repo):
     before = len(training_runs(repo))
     write_params(repo, corrupt_user_dataset(repo))

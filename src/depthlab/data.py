@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -191,6 +192,32 @@ def subsample(labels: np.ndarray, rows: int, seed: int = SUBSAMPLE_SEED) -> np.n
         place[members] = (np.arange(len(members)) + 0.5) / len(members)
     order = shuffled[np.argsort(place[shuffled], kind="stable")]
     return np.sort(order[:rows])
+
+
+@dataclass(frozen=True)
+class SeedRows:
+    """Each seed's own training and validation rows (`data.split_seeds`), as indices into the pooled rows: the
+    prepared training split's, then its validation split's. Every seed has as many rows of each class in each
+    split as the prepared splits have, so the seeds' sets are of one length and an ensemble stacks them."""
+
+    train: np.ndarray  # (seeds, training rows), int64, each seed's in ascending order
+    val: np.ndarray  # (seeds, validation rows)
+
+
+def seed_rows(train_labels: np.ndarray, val_labels: np.ndarray, seeds: Sequence[int], digest: str) -> SeedRows:
+    """Each seed's stratified split of the pooled training and validation rows, a function of the seed and the
+    data's digest alone: the same whichever ensemble the seed trains in, and drawn again from what its run
+    records (its seed, `dataset_digest` and `data.split_seeds`)."""
+    labels = np.concatenate([train_labels, val_labels])
+    by_class = [np.flatnonzero(labels == c) for c in range(labels.max() + 1)]
+    kept = np.bincount(train_labels, minlength=len(by_class))  # per class: the training split's rows
+    train, val = [], []
+    for seed in seeds:
+        rng = np.random.default_rng([int(digest, 16), seed % 2**64])  # SeedSequence: any size, never negative
+        drawn = [rng.permutation(rows) for rows in by_class]
+        train.append(np.sort(np.concatenate([rows[:n] for rows, n in zip(drawn, kept, strict=True)])))
+        val.append(np.sort(np.concatenate([rows[n:] for rows, n in zip(drawn, kept, strict=True)])))
+    return SeedRows(np.stack(train).astype(np.int64), np.stack(val).astype(np.int64))
 
 
 def _split(rows: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -40,6 +40,10 @@ class DataParams(StrictModel):
         ge=0, lt=0.5, description="share of the training data held out for validation; 0 = none"
     )
     test_fraction: float = Field(gt=0, lt=0.5, description="sources without a test split of their own")
+    split_seeds: bool = Field(
+        description="each seed its own stratified train/validation split of the prepared train and validation "
+        "rows, of the same sizes per class; the test split stays one for every seed"
+    )
     mnist1d: Mnist1dParams
     # One section per user source (depthlab.sources.USER_SOURCES), each a mapping of dataset name -> settings.
     csv: dict[str, CsvParams]
@@ -65,6 +69,12 @@ class DataParams(StrictModel):
                     f"data.datasets: '{name}' is neither built in nor declared under data.<source> "
                     f"({', '.join(USER_SOURCES)}) (known: {list(sections)})"
                 )
+        if self.split_seeds and self.val_fraction == 0:
+            raise ValueError(
+                "data.split_seeds: each seed's own split is drawn from the training and validation rows, but "
+                "data.val_fraction is 0 (no validation split, as in the reference protocol); set split_seeds: false "
+                "or give a val_fraction"
+            )
         return self
 
     def source(self, dataset: str) -> str:
@@ -80,7 +90,7 @@ class DataParams(StrictModel):
     def describe(self, dataset: str) -> dict[str, Any]:
         """The settings that made one dataset, as logged with every run trained on it."""
         own = self.mnist1d if dataset == "mnist1d" else self.entry(dataset)
-        shared = self.model_dump(mode="json", include={"split_seed", "val_fraction", "test_fraction"})
+        shared = self.model_dump(mode="json", include={"split_seed", "split_seeds", "val_fraction", "test_fraction"})
         return {
             "name": dataset,
             "source": self.source(dataset),

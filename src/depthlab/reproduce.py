@@ -76,6 +76,8 @@ def plan(run_id: str, allow_dirty: bool) -> dict[str, Any]:
         "ensemble_seeds": json.loads(params["ensemble_seeds"]),
         "ensemble_lrs": json.loads(params["ensemble_lrs"]),
         "threads": int(tags.get("torch_threads", "1")),
+        # Each seed its own split (drawn again from its seed and the data's digest); off for runs from before it.
+        "split_seeds": params.get("data.split_seeds") == "True",
         "accelerator": "cpu" if accelerator == "cpu" else "gpu",  # a CPU run retrains on the CPU, GPU or not
         "project": str(Path.cwd()),
     }
@@ -104,6 +106,7 @@ def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         update={
             "tracking": params.tracking.model_copy(update={"enabled": False}),
             "train": params.train.model_copy(update={"accelerator": spec["accelerator"]}),
+            "data": params.data.model_copy(update={"split_seeds": spec.get("split_seeds", False)}),
         }
     )
     data_dir = out / "prepared"

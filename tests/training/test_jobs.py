@@ -47,3 +47,27 @@ def test_source_files_are_digested_by_their_path_in_the_depthlab_package():
     path = PACKAGE / "training" / "jobs.py"
     assert PACKAGE.name == "depthlab"
     assert source_digest([path]) == hashlib.sha256(b"training/jobs.py\0" + path.read_bytes()).hexdigest()[:16]
+
+
+def test_each_seed_its_own_split_changes_every_key_only_where_it_is_on():
+    """With data.split_seeds off (the golden job's params) the keys are those above; on, every key differs, and a
+    member's key still depends on nothing of its ensemble."""
+    job = golden_job()
+    assert not job.params.data.split_seeds
+    split = replace(
+        job, params=job.params.model_copy(update={"data": job.params.data.model_copy(update={"split_seeds": True})})
+    )
+    assert split.key != job.key and split.member_key(1, 0.01) != job.member_key(1, 0.01)
+    alone = replace(split, members=((1, 0.01),), phase=FINAL)
+    assert alone.key == alone.member_key(1, 0.01) == split.member_key(1, 0.01)
+
+
+def test_a_member_draws_the_same_split_in_any_ensemble_at_any_lr(prepared, tiny_params):
+    from depthlab.training import load_study_data
+
+    data = load_study_data(tiny_params, "mnist1d", prepared)
+    job = replace(golden_job(), data_digest=data.meta.digest)  # members (0, 1) at two lrs: a grid
+    rows = job.seed_rows(data)
+    alone = replace(job, members=((1, 0.01),)).seed_rows(data)
+    assert (rows.train[1] == rows.train[3]).all() and (rows.val[3] == alone.val[0]).all()
+    assert (rows.val[0] != rows.val[1]).any()

@@ -58,3 +58,54 @@ def test_a_seed_that_diverges_is_frozen_and_the_others_go_on(tiny_params, prepar
     for index, alone in ((0, 0), (2, 1)):
         for key, value in module.seed_state(index).items():
             torch.testing.assert_close(value, healthy_module.seed_state(alone)[key], rtol=1e-5, atol=1e-6)
+
+
+def test_with_a_split_per_seed_each_seed_trains_and_validates_on_its_own_rows_as_it_would_alone(tiny_params, prepared):
+    """data.split_seeds: every training batch of a seed comes from its own training rows and an epoch goes through
+    all of them; it is validated on its own validation rows; its weights after three epochs are those it gets
+    trained alone (to rounding: batched kernels), and not those of the shared split."""
+    import lightning_fabric as L
+    import numpy as np
+
+    from depthlab.data import seed_rows
+    from depthlab.ensemble import stack
+    from depthlab.training import Classifier, fit, seed_networks
+
+    meta = load_meta(prepared)
+    cfg = tiny_params.train.model_copy(update={"max_steps": 24})  # three epochs of 8 steps
+    data = load_arrays(prepared, "train", meta), load_arrays(prepared, "val", meta)
+    pool = {row.tobytes(): index for index, row in enumerate(np.concatenate([data[0][0], data[1][0]]))}
+    assert len(pool) == 800, "every row tells which it is"
+
+    class Recorder(Classifier):
+        def __init__(self, *args: object):
+            super().__init__(*args)
+            self.trained_on: list[torch.Tensor] = []
+            self.validated_on: list[torch.Tensor] = []
+
+        def training_step(self, batch, batch_idx):
+            self.trained_on.append(batch[0].detach().clone())
+            return super().training_step(batch, batch_idx)
+
+        def validation_step(self, batch, batch_idx):
+            self.validated_on.append(batch[0].detach().clone())
+            return super().validation_step(batch, batch_idx)
+
+    def train(seeds, split=True):
+        rows = seed_rows(data[0][1], data[1][1], seeds, meta.digest) if split else None
+        module = Recorder(stack(seed_networks(tiny_params, "mlp", 1, meta, seeds)), len(seeds), cfg.grid[0], 0.0)
+        fit(L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda *_: None, rows=rows)
+        return module, rows
+
+    def rows_of(batches, seed):
+        return sorted(pool[row.numpy().tobytes()] for batch in batches for row in batch[seed])
+
+    module, rows = train((0, 1, 2))
+    for index in range(3):
+        assert rows_of(module.trained_on[:8], index) == rows.train[index].tolist()  # the first epoch: each row once
+        assert rows_of(module.validated_on[:1], index) == rows.val[index].tolist()
+    alone, _ = train((2,))
+    shared, _ = train((2,), split=False)
+    for key, value in module.seed_state(2).items():
+        torch.testing.assert_close(value, alone.seed_state(0)[key], rtol=1e-5, atol=1e-6)
+    assert not all(torch.allclose(v, shared.seed_state(0)[k], rtol=1e-3) for k, v in module.seed_state(2).items())

@@ -58,7 +58,8 @@ class Family:
         self, config: StrictModel, net: nn.Module, inputs: torch.Tensor, seeds: list[int], batch_size: int
     ) -> list[dict[str, float]] | None:
         """Unsupervised training before the labelled one, for a family whose module has `pretrain`: it trains
-        `net` (one seed's network or their ensemble) on the training inputs in place and returns each seed's
+        `net` (one seed's network or their ensemble) in place on the training inputs (seeds or 1, samples,
+        *sample: each seed's own, where each has its own split, or one set for all) and returns each seed's
         metrics. None for the others."""
         hook = getattr(importlib.import_module(self.network_module), "pretrain", None)
         return None if hook is None else hook(config, net, inputs, seeds, batch_size)

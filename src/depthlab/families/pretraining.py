@@ -75,12 +75,14 @@ def greedy(
     batch_size: int,
     lr: float,
 ) -> list[dict[str, float]]:
-    """Pre-train every hidden layer of `net` in turn for `steps` Adam steps on `inputs` (samples, *sample)
-    through the layers below it; returns, per seed, each layer's final metric (`pretrain_l1`, ...). The inputs
-    may stay on the host while the network is on a GPU (training data streamed to it): each batch is gathered
-    where they are and copied to the network's device."""
+    """Pre-train every hidden layer of `net` in turn for `steps` Adam steps on `inputs` (seeds or 1, samples,
+    *sample: each seed's own inputs, or one set for all) through the layers below it; returns, per seed, each
+    layer's final metric (`pretrain_l1`, ...). The inputs may stay on the host while the network is on a GPU
+    (training data streamed to it): each batch is gathered where they are and copied to the network's device."""
     layers = hidden_layers(net)
-    flat = inputs.flatten(1)
+    flat = inputs.flatten(2)
+    samples, pooled = flat.shape[1], flat.reshape(-1, flat.shape[-1])
+    offsets = torch.arange(len(flat)).unsqueeze(1) * samples  # where each seed's own inputs start in `pooled`
     device = next(net.parameters()).device
     generators = [torch.Generator().manual_seed(seed + STREAM_OFFSET) for seed in seeds]
     metrics: list[dict[str, float]] = [{} for _ in seeds]
@@ -94,8 +96,8 @@ def greedy(
         visible_bias = torch.zeros(len(seeds), 1, view.weight.shape[-1], device=weight.device, requires_grad=True)
         optimizer = torch.optim.Adam([weight, view.layer.bias, visible_bias], lr=lr)
         for _ in range(steps):
-            rows = torch.stack([torch.randint(len(flat), (batch_size,), generator=g) for g in generators])
-            v = flat.index_select(0, rows.flatten().to(flat.device)).view(len(seeds), batch_size, -1).to(device)
+            rows = torch.stack([torch.randint(samples, (batch_size,), generator=g) for g in generators]) + offsets
+            v = pooled.index_select(0, rows.flatten().to(flat.device)).view(len(seeds), batch_size, -1).to(device)
             with torch.no_grad():
                 for below in layers[:index]:
                     v = activation(below.pre_activation(v))

@@ -43,8 +43,8 @@ def pretrain(
     layers = hidden_layers(net)
     if not layers:
         return [{} for _ in seeds]
-    flat = inputs.flatten(1)
-    mean, std = flat.mean(dim=0), flat.std(dim=0).clamp_min(MIN_STD)
+    flat = inputs.flatten(2)  # (seeds or 1, samples, features): each seed standardizes by its own inputs
+    mean, std = flat.mean(dim=1, keepdim=True), flat.std(dim=1, keepdim=True).clamp_min(MIN_STD)
 
     def contrastive_divergence(index, view, visible_bias, v, noise):
         gaussian = index == 0
@@ -63,7 +63,7 @@ def pretrain(
     layer_loss: LayerLoss = contrastive_divergence  # its arguments: see LayerLoss
     metrics = greedy(
         net,
-        (inputs - mean.view(inputs.shape[1:])) / std.view(inputs.shape[1:]),
+        (flat - mean) / std,
         seeds,
         torch.sigmoid,
         layer_loss,
@@ -74,6 +74,6 @@ def pretrain(
     with torch.no_grad():  # sigmoid(W (x - mean) / std + c) = sigmoid((W / std) x + c - (W / std) mean)
         first = layers[0]
         mean, std = mean.to(first.weight.device), std.to(first.weight.device)  # from inputs left on the host
-        first.weight.div_(std)
-        first.bias.sub_((first.weight @ mean).unsqueeze(-2))
+        first.weight.div_(std)  # (seeds, out, in) / (seeds or 1, 1, in)
+        first.bias.sub_(mean @ first.weight.transpose(1, 2))  # (seeds or 1, 1, in) @ (seeds, in, out)
     return metrics

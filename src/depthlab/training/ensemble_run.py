@@ -152,6 +152,7 @@ def fit_members(
             )
         return metrics
 
+    rows = job.seed_rows(data) if job.params.data.split_seeds else None  # each seed's own split
     started = time.perf_counter()
     state = fit(
         fabric,
@@ -164,6 +165,7 @@ def fit_members(
         resume,
         pretrain,
         job.params.runtime.device_data_mb,
+        rows,
     )
     if fabric.device.type == "cuda":
         torch.cuda.synchronize(fabric.device)  # the clock stops when the device's work does

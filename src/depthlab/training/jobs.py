@@ -3,8 +3,9 @@ member's training gives (`TrainedSeed`, one entry of runs.json).
 
 A key is a hash of everything that shapes a run: the train params that do (`SHAPING_TRAIN_KEYS`), the
 family's model params, family and depth, the members, the steps, the data's digest and the training code's
-(`code_digest`). Finished members and resumable states are found again by their keys only, so the formula
-must not change without reason: a test pins it.
+(`code_digest`), and `data.split_seeds` where it is on (each seed its own split). Finished members and
+resumable states are found again by their keys only, so the formula must not change without reason: a test
+pins it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 import numpy as np
 
 import depthlab
-from depthlab.data import Meta, subsample
+from depthlab.data import Meta, SeedRows, seed_rows, subsample
 from depthlab.families import FAMILIES
 from depthlab.params import Cell, Params, TrainParams
 
@@ -108,6 +109,8 @@ class EnsembleJob:
         }
         if self.train_rows is not None:  # only then: keys of the whole training split are those from before
             shaping["train_rows"] = self.train_rows
+        if self.params.data.split_seeds:  # only then: the keys of the shared split stay those it always had
+            shaping["split_seeds"] = True
         return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
@@ -123,6 +126,11 @@ class EnsembleJob:
     def state_name(self) -> str:
         """The file name of this ensemble's resumable training state: its members in order in its key."""
         return f"{self.dataset}-d{self.depth}-{self.key}.state"
+
+    def seed_rows(self, data: StudyData) -> SeedRows:
+        """Each member's own split of the dataset's training and validation rows (`data.split_seeds`), drawn from
+        its seed and the data's digest: the same in every ensemble, whatever its lr."""
+        return seed_rows(data.train_xy[1], data.val_xy[1], self.seeds, self.data_digest)
 
     def member_name(self, seed: int, lr: float) -> str:
         """The stem of one finished member's files, found again whichever ensemble trains it next."""

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from depthlab.data import SeedRows
 from depthlab.params import TrainParams
 from depthlab.training.classifier import Classifier
 from depthlab.training.residence import DeviceData
@@ -26,7 +27,8 @@ logging.getLogger("lightning_fabric").setLevel(logging.WARNING)
 
 VAL_BATCH = 1000
 EVALUATIONS = 50  # a run is validated at the end of an epoch, at most about this many times (and at its end)
-# A family's unsupervised pre-training of the network on the training inputs: each seed's metrics, or None.
+# A family's unsupervised pre-training of the network on the training inputs (seeds or 1, samples, *sample): each
+# seed's metrics, or None.
 Pretrain = Callable[[nn.Module, torch.Tensor], list[dict[str, float]] | None]
 
 
@@ -69,6 +71,7 @@ def fit(
     resume: ResumeFile | None = None,
     pretrain: Pretrain | None = None,
     device_data_mb: int | str = "auto",
+    rows: SeedRows | None = None,
 ) -> FitState:
     """Train the ensemble of `seeds` for `cfg.max_steps` optimizer steps, validating at the end of an epoch once
     `max_steps / EVALUATIONS` steps have passed since the last validation, and at the end (training metrics
@@ -81,36 +84,53 @@ def fit(
     then) and the others go on; training ends early once every seed has stopped.
 
     `pretrain(net, inputs)`, where given, trains the network without labels first (a family's unsupervised
-    pre-training; never again on resuming) and returns each seed's metrics, heard as those of step 0.
+    pre-training; never again on resuming) on `inputs` (seeds or 1, samples, *sample), each seed's training
+    inputs or one set for all, and returns each seed's metrics, heard as those of step 0.
 
     The data is resident on the device or streamed to it a batch at a time, as `device_data_mb` allows
     (`residence`); the state returned says which (`FitState.residence`).
+
+    With `rows` (`data.split_seeds`), the training and validation splits are pooled, training's rows first, and
+    each seed trains on its own `rows.train` and is validated on its own `rows.val`: its shuffle permutes its own
+    rows with the same generator as above, so a seed's batches are the same in any ensemble.
     """
     model, optimizer = fabric.setup(module, module.configure_optimizers())
+    if rows is not None:  # one pool, training's rows then validation's, of which each seed has its own split
+        train_xy = tuple(np.concatenate(pair) for pair in zip(train_xy, val_xy, strict=True))
+        val_xy = tuple(a[:0] for a in val_xy)  # validated on its own rows of the pool instead
     data = DeviceData(fabric.device, train_xy, val_xy, device_data_mb)
+    own = None if rows is None else [torch.from_numpy(r).to(data.index_device) for r in (rows.train, rows.val)]
+    samples = data.rows if own is None else own[0].shape[1]
     orders = [torch.Generator().manual_seed(seed) for seed in seeds]
     state = FitState(orders, residence=data.residence, residence_note=data.note)
     if resume:
         resume.load(module, optimizer, state)
     if pretrain and state.step == 0:
-        pretrained = pretrain(module.net, data.inputs)
+        inputs = data.inputs
+        inputs = inputs.unsqueeze(0) if own is None else inputs[own[0].to(inputs.device)]
+        pretrained = pretrain(module.net, inputs)
         if pretrained:
             on_epoch_end(0, dict(enumerate(pretrained)))
     # Looked up once: Fabric's wrapper resolves a method other than forward through a failed attribute
     # lookup each time, a cost a small network's step notices.
     training_step, validation_step = model.training_step, model.validation_step
-    in_order = torch.arange(data.rows).expand(len(seeds), -1)
-    val_batches = data.val_batches(len(seeds), VAL_BATCH)  # every seed sees the whole validation set
+    in_order = torch.arange(samples).expand(len(seeds), -1)
+    if own is None:  # every seed sees the whole validation set
+        val_batches = data.val_batches(len(seeds), VAL_BATCH)
+    else:  # every seed its own
+        val_batches = [data.batch(own[1][:, s : s + VAL_BATCH]) for s in range(0, own[1].shape[1], VAL_BATCH)]
     evaluate_every, evaluated_at = max(1, cfg.max_steps // EVALUATIONS), state.step
     while state.step < cfg.max_steps and len(state.stopped) < len(seeds):
         ranked = (
-            torch.stack([torch.randperm(data.rows, generator=order) for order in state.orders])
+            torch.stack([torch.randperm(samples, generator=order) for order in state.orders])
             if cfg.shuffle
             else in_order
         )
         ranked = ranked.to(data.index_device)
+        if own is not None:  # positions in each seed's own rows, to rows of the pool
+            ranked = own[0].gather(1, ranked)
         model.train()
-        for start in range(0, data.rows, cfg.batch_size):
+        for start in range(0, samples, cfg.batch_size):
             loss = training_step(data.batch(ranked[:, start : start + cfg.batch_size]), state.step)
             optimizer.zero_grad(set_to_none=True)
             fabric.backward(loss)

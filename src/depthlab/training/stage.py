@@ -83,6 +83,7 @@ def train_family(
                     "dataset": dataset,
                     "family": family,
                     "lr_grid": params.train.grid,
+                    "split_seeds": params.data.split_seeds,  # each seed its own train/validation split
                     "chosen_lr": {
                         _configuration_name(params, depth, cell): trained.chosen[dataset, depth, cell]
                         for depth in depths[dataset]
