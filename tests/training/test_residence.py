@@ -18,7 +18,7 @@ from depthlab.training.residence import MB, DeviceData
 from tests.helpers.params import NO_SWEEP, make_params
 
 
-def _fit(params, prepared, data, device_data_mb, accelerator="cpu"):
+def _fit(params, prepared, data, device_data_mb, accelerator="cpu", rows=None):
     """mlp depth 1, seeds 0 and 1, three epochs with validation after each: (module, state, epoch metrics)."""
     from depthlab.ensemble import stack
     from depthlab.training import Classifier, fit, seed_networks
@@ -30,7 +30,7 @@ def _fit(params, prepared, data, device_data_mb, accelerator="cpu"):
     epochs = []
     fabric = on_device(accelerator, 0)
     state = fit(
-        fabric, module, [0, 1], *data, cfg, lambda step, m: epochs.append((step, m)), None, None, device_data_mb
+        fabric, module, [0, 1], *data, cfg, lambda step, m: epochs.append((step, m)), None, None, device_data_mb, rows
     )
     return module, state, epochs
 
@@ -40,16 +40,19 @@ def _mapped(prepared, folder):
     return tuple(load_arrays(prepared, split, meta, into=folder / f"{split}-x.npy") for split in ("train", "val"))
 
 
+@pytest.mark.parametrize("split_seeds", [False, True])
 def test_streamed_training_gives_the_resident_weights_and_metrics_bit_for_bit(
-    tmp_path, tiny_params, prepared, monkeypatch
+    tmp_path, tiny_params, prepared, monkeypatch, split_seeds
 ):
+    from depthlab.data import seed_rows
     from depthlab.training import loop
 
     monkeypatch.setattr(loop, "VAL_BATCH", 64)  # several validation chunks, the last one short
     meta = load_meta(prepared)
     in_memory = tuple(load_arrays(prepared, split, meta) for split in ("train", "val"))
-    resident, resident_state, resident_epochs = _fit(tiny_params, prepared, in_memory, "auto")
-    streamed, streamed_state, streamed_epochs = _fit(tiny_params, prepared, _mapped(prepared, tmp_path), 0)
+    rows = seed_rows(in_memory[0][1], in_memory[1][1], [0, 1], meta.digest) if split_seeds else None
+    resident, resident_state, resident_epochs = _fit(tiny_params, prepared, in_memory, "auto", rows=rows)
+    streamed, streamed_state, streamed_epochs = _fit(tiny_params, prepared, _mapped(prepared, tmp_path), 0, rows=rows)
     assert resident_state.residence == "resident" and streamed_state.residence == "streamed"
     assert "over the 0 MB allowed on cpu" in streamed_state.residence_note
     assert streamed_epochs == resident_epochs and len(resident_epochs) == 3
