@@ -1,10 +1,14 @@
-"""Peak memory and time of prepare and validate on data larger than the study's: an image folder of small
-PNGs and MNIST-1D at many samples (docs/performance.md, "Memory of prepare and validate").
+"""Peak memory and time of prepare, validate and the train stage's reading of the data, on data larger than
+the study's: an image folder of small PNGs and MNIST-1D at many samples (docs/performance.md, "Memory of
+prepare and validate", "Training data larger than memory").
 
     python -m benchmarks.data_memory                 # 50,000 images of 28x28 and MNIST-1D at 1,000,000 samples
     python -m benchmarks.data_memory --images 5000 --mnist1d 20000   # a quick look
 
-Each stage runs in a fresh process, as under DVC, and reports its own peak resident memory (ru_maxrss).
+Each stage runs in a fresh process, as under DVC, and reports its own peak resident memory (ru_maxrss). `load`
+is the train stage's `load_study_data` (tracking off: MLflow's imports are not the data's), reading the data
+into memory; `load-mapped` the same over `runtime.device_data_mb: 0`, writing the memory-mapped copy a first
+train stage writes.
 """
 
 from __future__ import annotations
@@ -32,9 +36,12 @@ started = time.perf_counter()
 if stage == "prepare":
     from depthlab.data import prepare
     prepare(params.data, dataset, work / "prepared" / dataset)
-else:
+elif stage == "validate":
     from depthlab.validation import validate
     validate(work / "prepared" / dataset, params.validation, work / "report" / dataset)
+else:
+    from depthlab.training import load_study_data
+    load_study_data(params, dataset, work / "prepared" / dataset, work / "arrays")
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(json.dumps({"seconds": time.perf_counter() - started, "peak_mb": peak}))
 """
@@ -53,15 +60,22 @@ def write_images(root: Path, count: int, size: int = 28, classes: int = 10) -> N
 
 
 def measure(dataset: str, override: dict, work: Path) -> None:
-    for stage in ("prepare", "validate"):
+    untracked = {**override, "tracking": {"enabled": False}}
+    mapped = {**untracked, "runtime": {"device_data_mb": 0}}
+    for stage, settings in (
+        ("prepare", override),
+        ("validate", override),
+        ("load", untracked),
+        ("load-mapped", mapped),
+    ):
         done = subprocess.run(
-            [sys.executable, "-c", STAGE, stage, dataset, json.dumps(override), str(work), str(ROOT / "params.yaml")],
+            [sys.executable, "-c", STAGE, stage, dataset, json.dumps(settings), str(work), str(ROOT / "params.yaml")],
             capture_output=True,
             text=True,
             check=True,
         )
         result = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"{dataset:>8} {stage:<8} {result['seconds']:7.1f} s  peak {result['peak_mb']:7.0f} MB", flush=True)
+        print(f"{dataset:>8} {stage:<11} {result['seconds']:7.1f} s  peak {result['peak_mb']:7.0f} MB", flush=True)
 
 
 def main() -> None:
