@@ -2,11 +2,12 @@
 
     python -m depthlab.reproduce <run id> [--allow-dirty]      (or: make reproduce RUN=<run id>)
 
-The run's tags name its commit, dataset digest, ensemble and torch threads. The commit is checked out in a
-temporary git worktree, and a process running that commit's own depthlab re-creates the data (its digest must
-match), re-trains the run's whole ensemble (a member's weights depend on its companions), and evaluates the
-member on the test split. The weights are compared bit for bit with the model the run logged, the test
-metrics with its metrics; a `reproduction` run records the outcome beside the original.
+The run's tags name its commit, dataset digest, ensemble and torch threads, and its param `data.split_seeds`
+whether each seed drew its own split (the commit's params.yaml may say otherwise: a `dvc exp run -S`). The
+commit is checked out in a temporary git worktree, and a process running that commit's own depthlab re-creates
+the data (its digest must match), re-trains the run's whole ensemble (a member's weights depend on its
+companions), and evaluates the member on the test split. The weights are compared bit for bit with the model
+the run logged, the test metrics with its metrics; a `reproduction` run records the outcome beside the original.
 
 Exit codes: 0 identical; 10 something differs (named); 9 refused (a dirty run, a commit not in this
 repository, a run without a model); 3 the data's digest differs; 5 the store cannot be read.

@@ -8,6 +8,7 @@ from tests.helpers.params import make_params
 
 def golden_job() -> EnsembleJob:
     params = make_params(
+        data={"split_seeds": False},  # the keys as they were before the option, whatever its default
         train={"batch_size": 100, "weight_decay": 0.0, "shuffle": True, "accelerator": "auto"},
         models={"mlp": {"width": 100}},
     )
