@@ -16,6 +16,7 @@ def _runs(plain_losses: dict[int, float], residual_loss: float = 0.1) -> pd.Data
                         "seed": seed,
                         "train_loss": loss * (1 + 0.01 * seed),
                         "test_loss": 0.3,
+                        "prior_loss": 2.3,
                     }
                 )
     return pd.DataFrame(rows)
@@ -50,3 +51,8 @@ def test_the_section_needs_a_dataset_with_both_families():
         "resmlp test loss",
     ]
     assert f"plots/{optimisation.PLOT}" in section
+
+
+def test_a_ratio_of_two_losses_near_zero_is_no_failure_to_fit():
+    text = optimisation.finding(_runs({0: 0.5, 2: 1e-6, 16: 1e-3}), "d", 0.95)
+    assert "1000.00x" in text and "both fit their training data (below 0.01 x the class-share loss, 0.023)" in text
