@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, Field, ValidationError, create_model, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from depthlab.errors import ParamsError
 from depthlab.families import FAMILIES
@@ -156,14 +166,33 @@ def _distinct(values: list[Any]) -> list[Any]:
 
 T = TypeVar("T")
 Distinct = Annotated[T, AfterValidator(_distinct)]  # a list in which no value repeats
+_AXIS = TypeAdapter(Annotated[Distinct[list[PositiveInt]], Field(min_length=1)])
+_ONE = TypeAdapter(PositiveInt)
+
+
+def _one_or_axis(value: Any) -> Any:
+    """A number, or a list of them (an axis), checked as the one its input is: pydantic's own union error would
+    name each member it tried (`train.max_steps.constrained-int`, `...function-after[...]`), not the key."""
+    try:
+        return (_AXIS if isinstance(value, list) else _ONE).validate_python(value)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = f" (item {first['loc'][0]})" if first["loc"] else ""
+        message = first["msg"].removeprefix("Value error, ")
+        raise ValueError(f"{message}{where}, got {value!r}: a number > 0, or a list of them (an axis)") from None
+
+
+OneOrAxis = Annotated[
+    PositiveInt | Annotated[Distinct[list[PositiveInt]], Field(min_length=1)], BeforeValidator(_one_or_axis)
+]
 
 
 class TrainParams(StrictModel):
     seeds: Distinct[list[int]] = Field(min_length=1, description="trained together, one ensemble per depth")
-    max_steps: PositiveInt | Annotated[Distinct[list[PositiveInt]], Field(min_length=1)] = Field(
+    max_steps: OneOrAxis = Field(
         description="optimizer steps of every reported run; a list is an axis of the study (a budget per cell)"
     )
-    train_rows: PositiveInt | Annotated[Distinct[list[PositiveInt]], Field(min_length=1)] | None = Field(
+    train_rows: OneOrAxis | None = Field(
         description="training rows: null = the whole training split; a number or a list (an axis) = nested, "
         "stratified subsamples of it, every size tested on the same test split"
     )
