@@ -43,6 +43,21 @@ class SourceParams(StrictModel):
         raise NotImplementedError
 
 
+class ImageFilesParams(SourceParams):
+    """A dataset of image files under one folder, `root` (each source describes its layout there): the folder
+    is its input and a sample is an image."""
+
+    root: Path
+
+    @property
+    def inputs(self) -> list[Path]:
+        return [self.root]
+
+    @property
+    def kind(self) -> Kind:
+        return "image"
+
+
 @dataclass(frozen=True)
 class Samples:
     """A source's labelled samples before repeats are dropped and splits drawn.

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field
 
 from depthlab.errors import DataError
-from depthlab.sources.base import Kind, Samples, SourceParams
+from depthlab.sources.base import ImageFilesParams, Samples
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,7 +31,7 @@ Pixels = Annotated[int, Field(gt=0)]
 GRAYSCALE_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
-class ImageFolderParams(SourceParams):
+class ImageFolderParams(ImageFilesParams):
     root: Path = Field(description="root/<class>/<image>.png|.jpg|.jpeg")
     size: tuple[Pixels, Pixels] | None = Field(
         None, description="[height, width] of every sample; null: the images' own (the most common size)"
@@ -46,14 +46,6 @@ class ImageFolderParams(SourceParams):
     classes: list[str] | None = Field(
         None, min_length=2, description="the class folders, in label order; null: every folder under root, sorted"
     )
-
-    @property
-    def inputs(self) -> list[Path]:
-        return [self.root]
-
-    @property
-    def kind(self) -> Kind:
-        return "image"
 
 
 def load(params: ImageFolderParams, key: str) -> Samples:

@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from depthlab.errors import DataError
-from depthlab.sources.base import Kind, Samples, SourceParams
+from depthlab.sources.base import ImageFilesParams, Samples
 from depthlab.sources.image_folder import pixel_names
 
 IDX_FILES = {
@@ -39,18 +39,10 @@ SETS = {  # torchvision's folder under root, the classes, where the files are pu
 }
 
 
-class VisionParams(SourceParams):
+class VisionParams(ImageFilesParams):
     dataset: Literal["mnist", "fashion_mnist", "cifar10"] = Field(description="which set; decides the file format")
     root: Path = Field(description="the folder holding the files, or torchvision's root above them")
     download: bool = Field(False, description="refused: depthlab reads the files, it does not download them")
-
-    @property
-    def inputs(self) -> list[Path]:
-        return [self.root]
-
-    @property
-    def kind(self) -> Kind:
-        return "image"
 
     @model_validator(mode="after")
     def _no_download(self) -> VisionParams:
