@@ -66,6 +66,10 @@ def test_the_gru_recurrence_backward_is_its_forward_s_gradient():
     w_hh = torch.randn(groups, 3 * hidden, hidden, dtype=torch.float64, requires_grad=True)
     b_hh = torch.randn(groups, 3 * hidden, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(_GRURecurrence.apply, (projected, w_hh, b_hh))
+    # With no backward to come (validation: no input requires grad), it keeps one step's gates at a time and
+    # computes the same states.
+    kept_for_backward = _GRURecurrence.apply(projected, w_hh, b_hh).detach()
+    assert torch.equal(_GRURecurrence.apply(projected.detach(), w_hh.detach(), b_hh.detach()), kept_for_backward)
 
 
 def test_a_layer_without_a_stacked_form_is_refused_by_name():

@@ -248,17 +248,21 @@ class _GRURecurrence(torch.autograd.Function):
         hidden = gates // 3
         states = projected.new_empty(steps + 1, groups, hidden, batch)  # h_0 = 0, then every step's
         states[0].zero_()
-        activations = torch.empty_like(projected)  # r, z, n of every step
-        recurrent = torch.empty_like(projected)  # rec of every step
+        # r, z, n and rec of every step, kept for the backward; without one (validation), one step's at a time.
+        kept = steps if any(ctx.needs_input_grad) else 1
+        activations = projected.new_empty(kept, groups, gates, batch)
+        recurrent = projected.new_empty(kept, groups, gates, batch)
         bias_rz, bias_n = b_hh[:, : 2 * hidden, None], b_hh[:, 2 * hidden :, None]
         for t in range(steps):
-            torch.bmm(w_hh, states[t], out=recurrent[t])  # its bias added below: baddbmm copies it in first
-            rz, n = activations[t, :, : 2 * hidden], activations[t, :, 2 * hidden :]
-            torch.add(projected[t, :, : 2 * hidden], recurrent[t, :, : 2 * hidden], out=rz).add_(bias_rz).sigmoid_()
-            rec_n = recurrent[t, :, 2 * hidden :].add_(bias_n)
+            rec, gate = recurrent[t % kept], activations[t % kept]
+            torch.bmm(w_hh, states[t], out=rec)  # its bias added below: baddbmm copies it in first
+            rz, n = gate[:, : 2 * hidden], gate[:, 2 * hidden :]
+            torch.add(projected[t, :, : 2 * hidden], rec[:, : 2 * hidden], out=rz).add_(bias_rz).sigmoid_()
+            rec_n = rec[:, 2 * hidden :].add_(bias_n)
             torch.addcmul(projected[t, :, 2 * hidden :], rz[:, :hidden], rec_n, out=n).tanh_()
             torch.lerp(n, states[t], rz[:, hidden:], out=states[t + 1])
-        ctx.save_for_backward(w_hh, activations, recurrent, states)
+        if kept == steps:
+            ctx.save_for_backward(w_hh, activations, recurrent, states)
         return states[1:]
 
     @staticmethod
