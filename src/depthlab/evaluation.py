@@ -130,7 +130,7 @@ def _evaluate_dataset(
             {"evaluation/test.json": {**result, "classes": meta.classes}},
         )
         write_json(details_dir / f"{name}.json", {**result, "classes": meta.classes})
-        cell = Cell(run.get("budget") or run["steps"], run.get("train_rows"))
+        cell = Cell.of(run.get("budget"), run["steps"], run.get("train_rows"))
         if run["phase"] == "grid":
             grid.append(
                 {

@@ -146,6 +146,12 @@ class Cell(NamedTuple):
     steps: int
     rows: int | None
 
+    @classmethod
+    def of(cls, budget: int | None, steps: int, rows: int | None) -> Cell:
+        """The cell of an ensemble or a run: its `budget`, where recorded, or else the steps it trained (records
+        from before cells have no budget, and trained their cell's steps; a grid may train fewer than its cell's)."""
+        return cls(budget or steps, rows)
+
     @property
     def label(self) -> str:
         """ "6000 steps, 40000 rows", or "800 steps, every row" for the whole training split."""

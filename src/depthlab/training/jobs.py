@@ -85,7 +85,7 @@ class EnsembleJob:
     @property
     def cell(self) -> Cell:
         """The budget and training-set size of its configuration."""
-        return Cell(self.budget or self.max_steps, self.train_rows)
+        return Cell.of(self.budget, self.max_steps, self.train_rows)
 
     @property
     def configuration(self) -> tuple[str, int, Cell]:
@@ -183,7 +183,7 @@ class TrainedSeed:
 
     @property
     def cell(self) -> Cell:
-        return Cell(self.budget or self.steps, self.train_rows)
+        return Cell.of(self.budget, self.steps, self.train_rows)
 
 
 def seeds_text(count: int) -> str:
