@@ -24,7 +24,7 @@ from depthlab.outputs import read_json, staged_dir, write_json, write_text
 from depthlab.params import DataParams
 
 if TYPE_CHECKING:
-    from depthlab.sources import Samples
+    from depthlab.sources import Dataset, Samples
 
 SPLITS = ("train", "val", "test")
 LABEL = "label"
@@ -66,17 +66,17 @@ class Meta:
 
 def prepare(params: DataParams, dataset: str, out_dir: Path) -> Meta:
     """Load one dataset of the study, split it, and write the prepared splits and meta.json."""
-    samples, kept, dropped = _samples(params, dataset)
+    resolved = params.resolve(dataset)
+    samples, kept, dropped = _samples(resolved)
     splits = _draw_splits(params, samples, kept)
-    entry = params.entry(dataset)
-    scale = _standardization(samples, splits["train"]) if getattr(entry, "standardize", False) else None
+    scale = _standardization(samples, splits["train"]) if getattr(resolved.settings, "standardize", False) else None
     with staged_dir(out_dir) as tmp:
         digest = hashlib.sha256()
         for split in SPLITS:
             _write_split(tmp / f"{split}.parquet", samples, splits[split], scale, digest, split)
         meta = Meta(
             name=dataset,
-            kind=params.kind(dataset),
+            kind=resolved.kind,
             sample_shape=samples.sample_shape,
             classes=samples.classes,
             features=samples.features,
@@ -84,7 +84,7 @@ def prepare(params: DataParams, dataset: str, out_dir: Path) -> Meta:
             digest=digest.hexdigest(),
             dropped=dropped,
         )
-        write_json(tmp / "meta.json", {**meta.__dict__, "source": params.source(dataset)})
+        write_json(tmp / "meta.json", {**meta.__dict__, "source": resolved.source})
     return meta
 
 
@@ -236,19 +236,16 @@ def _split(rows: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tup
     return kept, off
 
 
-def _samples(params: DataParams, dataset: str) -> tuple[Samples, np.ndarray, dict[str, int]]:
+def _samples(dataset: Dataset) -> tuple[Samples, np.ndarray, dict[str, int]]:
     """The dataset's samples, the indices of those kept, and what was dropped by reason: a user source's
     repeats are dropped (`sources.repeats`); a built-in dataset is taken whole."""
-    from depthlab.sources import USER_SOURCES, builtin, repeats
+    from depthlab.sources import repeats
 
-    entry = params.entry(dataset)
-    if entry is None:
-        samples = builtin.mnist1d(params.mnist1d) if dataset == "mnist1d" else builtin.digits()
+    samples = dataset.samples()
+    if dataset.built_in:
         return samples, np.arange(len(samples)), {}
-    section = params.source(dataset)
-    samples = USER_SOURCES[section].load(entry, f"data.{section}.{dataset}")
-    setting = f"data.{section}.{dataset}.conflicting_labels"
-    kept, dropped = repeats.drop_repeats(samples, entry.conflicting_labels, setting)
+    setting = f"{dataset.key}.conflicting_labels"
+    kept, dropped = repeats.drop_repeats(samples, dataset.settings.conflicting_labels, setting)
     present = np.unique(samples.labels[kept])
     if len(present) < 2:
         single = [samples.classes[c] for c in present]
