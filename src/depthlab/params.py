@@ -89,7 +89,7 @@ class DatasetsParams(StrictModel):
     def entry(self, dataset: str) -> SourceParams | None:
         """The settings of a user source's dataset (`data.<source>.<dataset>`); None for a built-in one."""
         resolved = self.resolve(dataset)
-        return None if resolved.built_in else resolved.settings  # type: ignore[return-value]
+        return None if resolved.built_in else resolved.settings
 
     def kind(self, dataset: str) -> Kind:
         """What one sample is: a sequence, an image or a tabular row; decides which families apply."""
