@@ -1,10 +1,12 @@
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from depthlab.data import load_arrays, load_meta, prepare
 from depthlab.errors import DataError
-from tests.helpers.sources import source_data, write_image_folder
+from tests.helpers.sources import damaged, fuzzing, refused_or_read, source_data, truncated, write_image_folder
 
 
 def folder_data(root, **entry):
@@ -104,3 +106,19 @@ def test_a_folder_is_prepared_in_chunks_to_the_same_data(tmp_path, monkeypatch):
     assert chunked.digest == whole.digest
     assert pq.ParquetFile(tmp_path / "chunked" / "train.parquet").num_row_groups == 9  # 42 rows
     assert load_meta(tmp_path / "chunked").rows == whole.rows
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+@fuzzing
+@given(content=st.data())
+def test_a_damaged_image_is_refused_naming_it_never_a_traceback(tmp_path, content, suffix):
+    root = tmp_path / "imgs"
+    if not root.exists():  # once: the examples share tmp_path
+        write_image_folder(root, per_class=10, size=(6, 6), suffix=suffix, channels=3)
+        (tmp_path / "good").write_bytes((root / "dark" / f"000{suffix}").read_bytes())
+    path, good = root / "dark" / f"000{suffix}", (tmp_path / "good").read_bytes()
+    named = f"dark/000{suffix}"  # as the file's path, or among the files of a repeated image
+    path.write_bytes(content.draw(damaged(good)))
+    refused_or_read(folder_data(root), named, tmp_path / "out")
+    path.write_bytes(content.draw(truncated(good, tail={".png": 20, ".jpg": 2}[suffix])))
+    assert refused_or_read(folder_data(root), named, tmp_path / "out")

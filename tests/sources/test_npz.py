@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from depthlab.data import load_arrays, prepare
 from depthlab.errors import DataError
-from tests.helpers.sources import class_images, source_data
+from tests.helpers.sources import class_images, damaged, fuzzing, npz_declaring, refused_or_read, source_data, truncated
 
 
 def npz_data(path, **entry):
@@ -70,3 +72,29 @@ def test_a_missing_or_damaged_npz_is_refused(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not a zip")
     with pytest.raises(DataError, match=r"bad.npz: not a readable .npz file"):
         prepare(npz_data(tmp_path / "bad.npz", kind="tabular"), "user", tmp_path / "out")
+
+
+def good_npz(path):
+    x, y = signals(count=40, length=6)
+    np.savez(path, x=x, y=y, x_test=x[:6] + 100, y_test=y[:6])
+    return path.read_bytes()
+
+
+@fuzzing
+@given(content=st.data())
+def test_a_damaged_npz_is_refused_naming_it_never_a_traceback(tmp_path, content):
+    path = tmp_path / "d.npz"
+    good = good_npz(path)
+    path.write_bytes(content.draw(damaged(good)))
+    refused_or_read(npz_data(path, kind="tabular"), path, tmp_path / "out")
+    path.write_bytes(content.draw(truncated(good)))
+    assert refused_or_read(npz_data(path, kind="tabular"), path, tmp_path / "out")
+
+
+@fuzzing
+@given(shape=st.lists(st.integers(0, 2**62), min_size=0, max_size=4).map(tuple))
+def test_an_npz_header_declaring_any_shape_is_checked_before_memory_is_asked(tmp_path, shape):
+    path = tmp_path / "h.npz"
+    path.write_bytes(npz_declaring(shape, np.zeros((40, 6)).tobytes()))
+    refused = refused_or_read(npz_data(path, kind="tabular"), path, tmp_path / "out")
+    assert refused or shape == (40, 6)

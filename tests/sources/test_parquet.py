@@ -1,11 +1,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from depthlab.data import load_arrays, prepare
 from depthlab.errors import DataError
-from tests.helpers.sources import source_data
+from tests.helpers.sources import damaged, fuzzing, refused_or_read, source_data, truncated
 
 
 def parquet_data(path, **entry):
@@ -75,3 +77,16 @@ def test_sequences_of_other_lengths_are_refused(tmp_path):
 def test_an_image_kind_without_a_shape_is_refused_when_params_are_read(tmp_path):
     with pytest.raises(ValidationError, match="kind image needs sample_shape"):
         parquet_data(tmp_path / "i.parquet", kind="image")
+
+
+@fuzzing
+@given(content=st.data())
+def test_a_damaged_parquet_is_refused_naming_it_never_a_traceback(tmp_path, content):
+    path, good = tmp_path / "d.parquet", tmp_path / "good.parquet"
+    if not good.exists():  # once: the examples share tmp_path
+        table().to_parquet(good)
+    data = parquet_data(path, kind="tabular", label_column="kind")
+    path.write_bytes(content.draw(damaged(good.read_bytes())))
+    refused_or_read(data, path, tmp_path / "out")
+    path.write_bytes(content.draw(truncated(good.read_bytes())))
+    assert refused_or_read(data, path, tmp_path / "out")

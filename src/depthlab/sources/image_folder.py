@@ -142,7 +142,7 @@ def _open(path: Path, unreadable: str, key: str) -> tuple[tuple[int, int], str] 
         with Image.open(path) as image:
             image.load()
             return (image.height, image.width), image.mode
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+    except Exception as err:  # Pillow's decoders raise many types on damaged bytes (struct.error, IndexError, ...)
         if unreadable == "skip":
             return None
         raise DataError(
@@ -159,7 +159,7 @@ def _pixels(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
     try:
         with Image.open(path) as image:
             converted: Image.Image = image.convert("L" if channels == 1 else "RGB")
-    except (OSError, SyntaxError, ValueError) as err:  # changed since it was first read
+    except Exception as err:  # changed since it was first read; any type, as in _open
         raise DataError(f"{path}: not a readable image ({type(err).__name__}: {err})") from None
     if (converted.height, converted.width) != size:
         converted = converted.resize((size[1], size[0]), Image.Resampling.BILINEAR)

@@ -100,7 +100,7 @@ def _sequences(column: pa.Array, path: Path, name: str) -> np.ndarray:
 
 
 def _numeric(table: pa.Table, features: list[str], path: Path) -> np.ndarray:
-    """Numeric feature columns as one float32 array (rows, features)."""
+    """Numeric feature columns as one array (rows, features), float64: `shaped` refuses what float32 cannot hold."""
     import numpy as np
     import pyarrow as pa
 
@@ -108,7 +108,7 @@ def _numeric(table: pa.Table, features: list[str], path: Path) -> np.ndarray:
         kind = table.schema.field(name).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
             raise DataError(f"{path}: column '{name}' has type {kind}; features are numbers (or one list column)")
-    x = np.empty((table.num_rows, len(features)), np.float32)
+    x = np.empty((table.num_rows, len(features)), np.float64)
     for i, name in enumerate(features):
         x[:, i] = table.column(name).to_numpy()
     return x
