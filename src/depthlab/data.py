@@ -60,6 +60,7 @@ class Meta:
             "conflicting_labels": "rows of features with two labels",
             "unreadable": "unreadable images",  # image_folder's unreadable: skip
             "other_size": "images of another size",  # image_folder's resize: skip
+            "other_files": "files that are not images",  # under an image folder's root (hidden, other extensions)
         }
         return ", ".join(f"{count} {reasons[reason]} dropped" for reason, count in self.dropped.items() if count)
 
