@@ -49,8 +49,8 @@ class Meta:
 
     @property
     def dataset_notes(self) -> dict[str, str]:
-        """What prepare dropped, as tags of MLflow's dataset records (`rows_dropped.<reason>`)."""
-        return {f"rows_dropped.{reason}": str(count) for reason, count in self.dropped.items()}
+        """What prepare dropped, as tags of MLflow's dataset records (`dropped.<reason>`: rows, files, columns)."""
+        return {f"dropped.{reason}": str(count) for reason, count in self.dropped.items()}
 
     @property
     def dropped_text(self) -> str:
@@ -61,6 +61,7 @@ class Meta:
             "unreadable": "unreadable images",  # image_folder's unreadable: skip
             "other_size": "images of another size",  # image_folder's resize: skip
             "other_files": "files that are not images",  # under an image folder's root (hidden, other extensions)
+            "index_columns": "pandas index columns",  # parquet's index_columns: drop
         }
         return ", ".join(f"{count} {reasons[reason]} dropped" for reason, count in self.dropped.items() if count)
 
