@@ -90,7 +90,8 @@ def mixed_sizes(raw: Path) -> None:
 
 
 def empty_class(raw: Path) -> None:
-    """A class folder with no image in it (DVC hashes no empty folder: one that is empty reruns nothing)."""
+    """A class folder with a file and no image in it: DVC sees the file, prepare refuses the folder. (One with no
+    file at all is no class, for both: test_a_folder_without_files_is_no_class_for_dvc_and_prepare_alike.)"""
     (raw / "shapes" / "grey").mkdir()
     (raw / "shapes" / "grey" / "notes.txt").write_text("to do\n")
 
@@ -116,7 +117,7 @@ def damaged_cifar(raw: Path) -> None:
 CASES: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "corrupt image": (corrupt_png, "shapes", "data/raw/shapes/light/017.png: not a readable image"),
     "mixed sizes": (mixed_sizes, "shapes", "data/raw/shapes/dark/wide.png: 8x12 pixels (height x width), but the"),
-    "empty class folder": (empty_class, "shapes", "data/raw/shapes/grey: class folder holds no images"),
+    "class folder without images": (empty_class, "shapes", "data/raw/shapes/grey: class folder holds no images"),
     "npz missing a key": (npz_without_y, "signals", "data/raw/signals.npz: no array 'y' (or 'y_train')"),
     "bad parquet": (garbage_parquet, "table", "data/raw/table.parquet: not a readable Parquet file"),
     "labels out of range": (labels_out_of_range, "mnist", "labels out of range: the 10 declared classes are 0..9"),
@@ -167,3 +168,36 @@ def test_download_true_is_refused_with_where_to_get_the_files(project):
     assert "data.vision.mnist: download: true is not supported" in done.stderr
     assert "into data/raw/vision/MNIST/raw" in done.stderr and "Traceback" not in done.stderr
     assert snapshot(project) == before
+
+
+def test_a_folder_without_files_is_no_class_for_dvc_and_prepare_alike(tmp_path):
+    """DVC hashes no empty folder (nor does git keep one), so prepare reads none as a class: whichever comes first,
+    the folder with an empty class folder or the one without, `dvc status` stays clean when the other follows and
+    a forced run prepares the same data. What prepare reads is what DVC hashes."""
+    copy_project(tmp_path)
+    shapes = write_image_folder(tmp_path / "data" / "raw" / "shapes", per_class=30)
+    (shapes / "grey" / "2024").mkdir(parents=True)  # damaged first: an empty class folder, an empty folder in it
+    data = {"datasets": ["shapes"], "image_folder": {"shapes": {"root": "data/raw/shapes"}}}
+    params = raw_params(data=data, sweep={**NO_SWEEP, "mlp": {"datasets": ["shapes"], "depths": [0]}})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+
+    def prepared(*args: str) -> dict:
+        done = dvc(tmp_path, "repro", *args, "prepare@shapes")
+        assert done.returncode == 0, done.stderr[-2000:]
+        return yaml.safe_load((tmp_path / "data" / "prepared" / "shapes" / "meta.json").read_text())
+
+    def clean() -> bool:
+        done = dvc(tmp_path, "status", "prepare@shapes")
+        return done.returncode == 0 and "up to date" in done.stdout
+
+    with_empty = prepared()
+    assert with_empty["classes"] == ["dark", "light"] and sum(with_empty["rows"].values()) == 60
+    subprocess.run(["rm", "-r", str(shapes / "grey")], check=True)  # then good
+    assert clean() and prepared("--force") == with_empty
+    (shapes / "grey").mkdir()  # good, then damaged again
+    assert clean() and prepared("--force") == with_empty
+    (shapes / "grey" / "notes.txt").write_text("to do\n")  # a file: DVC sees it, prepare refuses the folder
+    assert not clean()
+    refused = dvc(tmp_path, "repro", "prepare@shapes")
+    assert "data/raw/shapes/grey: class folder holds no images" in refused.stderr and "exited with 3" in refused.stderr
