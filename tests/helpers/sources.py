@@ -112,7 +112,7 @@ def damaged(good: bytes, ends: int = 64) -> st.SearchStrategy[bytes]:
 
 
 def npz_declaring(shape: tuple[int, ...], data: bytes, name: str = "x.npy") -> bytes:
-    """An .npz whose member `name` has a header declaring `shape` (float64) over `data`, and a good `y`."""
+    """An .npz whose member `name` has a header declaring `shape` (float64) over `data`, and `y` of 40 labels."""
     import io
     import zipfile
 

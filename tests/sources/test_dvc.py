@@ -17,7 +17,7 @@ from PIL import Image
 
 from tests.helpers.params import NO_SWEEP, raw_params
 from tests.helpers.project import copy_project, dvc, snapshot
-from tests.helpers.sources import idx_bytes, write_cifar, write_idx_set, write_image_folder
+from tests.helpers.sources import idx_bytes, npz_declaring, write_cifar, write_idx_set, write_image_folder
 
 pytestmark = pytest.mark.slow  # real `dvc repro`
 
@@ -100,6 +100,17 @@ def npz_without_y(raw: Path) -> None:
     np.savez(raw / "signals.npz", x=np.zeros((100, 16)))
 
 
+def npz_declaring_enormous_shape(raw: Path) -> None:
+    """numpy would allocate what the header declares (terabytes) before reading."""
+    (raw / "signals.npz").write_bytes(npz_declaring((10**12, 16), np.zeros((100, 16)).tobytes()))
+
+
+def other_size_test_images(raw: Path) -> None:
+    folder = raw / "vision" / "MNIST" / "raw"
+    write_idx_set(raw / "other", size=(10, 10))
+    (raw / "other" / "t10k-images-idx3-ubyte.gz").replace(folder / "t10k-images-idx3-ubyte.gz")
+
+
 def garbage_parquet(raw: Path) -> None:
     (raw / "table.parquet").write_bytes(b"PAR1 this is not parquet PAR1")
 
@@ -119,9 +130,19 @@ CASES: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "mixed sizes": (mixed_sizes, "shapes", "data/raw/shapes/dark/wide.png: 8x12 pixels (height x width), but the"),
     "class folder without images": (empty_class, "shapes", "data/raw/shapes/grey: class folder holds no images"),
     "npz missing a key": (npz_without_y, "signals", "data/raw/signals.npz: no array 'y' (or 'y_train')"),
+    "npz header declaring an enormous shape": (
+        npz_declaring_enormous_shape,
+        "signals",
+        "data/raw/signals.npz: member 'x.npy' declares shape (1000000000000, 16) of float64",
+    ),
     "bad parquet": (garbage_parquet, "table", "data/raw/table.parquet: not a readable Parquet file"),
     "labels out of range": (labels_out_of_range, "mnist", "labels out of range: the 10 declared classes are 0..9"),
     "damaged CIFAR-10 batch": (damaged_cifar, "cifar", "data_batch_2: not a readable CIFAR-10 batch"),
+    "test images of another size": (
+        other_size_test_images,
+        "mnist",
+        "t10k-images-idx3-ubyte holds 10x10 images (height x width), the training images are 8x8",
+    ),
 }
 
 

@@ -42,7 +42,9 @@ def read(path: Path) -> np.ndarray:
                     f"{size} bytes can hold: the header is damaged"
                 )
             data = handle.read(expected + 1)
-    except (OSError, EOFError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
+    except zlib.error as err:
+        raise DataError(f"{path}: not a readable file (damaged gzip data: {err})") from None
+    except (OSError, EOFError) as err:  # gzip.BadGzipFile is an OSError
         raise DataError(f"{path}: not a readable file ({type(err).__name__}: {err})") from None
     if len(data) != expected:
         raise DataError(

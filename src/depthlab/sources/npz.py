@@ -92,7 +92,9 @@ def _arrays(path: Path) -> tuple[dict[str, np.ndarray], list[str]]:
         with zipfile.ZipFile(path) as archive:
             members = {info.filename.removesuffix(".npy"): info for info in archive.infolist() if not info.is_dir()}
             arrays = {name: _member(archive, info, path) for name, info in members.items() if name in wanted}
-    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, NotImplementedError) as err:
+    except zlib.error as err:
+        raise DataError(f"{path}: not a readable .npz file (damaged compressed data: {err})") from None
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, NotImplementedError) as err:
         raise DataError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
     return arrays, sorted(members)
 
