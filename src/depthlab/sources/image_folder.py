@@ -120,9 +120,14 @@ def _listing(params: ImageFolderParams, key: str) -> tuple[list[Path], list[int]
     root = params.root
     if not root.is_dir():
         raise DataError(f"{root}: image folder is missing ({key}.root)")
-    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
-    folders = [p.name for p in entries if p.is_dir() and _files(p)]  # a folder without files is none (see above)
-    loose = [p.name for p in entries if p.is_file() and p.suffix.lower() in EXTENSIONS]
+    every_file = _files(root)
+    by_folder: dict[str, list[Path]] = {}  # the files under each folder of root; a folder without files has none
+    for path in every_file:
+        top, *below = path.relative_to(root).parts
+        if below and not top.startswith("."):
+            by_folder.setdefault(top, []).append(path)
+    folders = sorted(by_folder)
+    loose = [p.name for p in every_file if p.parent == root and p.suffix.lower() in EXTENSIONS]
     if loose:
         raise DataError(
             f"{root}: images must be in one folder per class (root/<class>/<image>), found {loose[:3]} in root itself"
@@ -144,12 +149,12 @@ def _listing(params: ImageFolderParams, key: str) -> tuple[list[Path], list[int]
     files: list[Path] = []
     labels: list[int] = []
     for code, name in enumerate(classes):
-        images = [path for path in _files(root / name) if _is_image(path.relative_to(root / name))]
+        images = [path for path in by_folder[name] if _is_image(path.relative_to(root / name))]
         if not images:
             raise DataError(f"{root / name}: class folder holds no images ({', '.join(EXTENSIONS)})")
         files += images
         labels += [code] * len(images)
-    return files, labels, classes, len(_files(root)) - len(files)
+    return files, labels, classes, len(every_file) - len(files)
 
 
 def _files(folder: Path) -> list[Path]:
