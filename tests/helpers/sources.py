@@ -133,10 +133,14 @@ def truncated(good: bytes, tail: int = 0) -> st.SearchStrategy[bytes]:
     return st.integers(0, len(good) - 1 - tail).map(lambda length: good[:length])
 
 
-# The same cases every run (derandomize), few enough for make test-fast; the examples share one tmp_path, each
-# writing its file anew.
+# The same cases every run (derandomize), nothing saved between runs (no .hypothesis/ folder), few enough for
+# make test-fast; the examples share one tmp_path, each writing its file anew.
 fuzzing = settings(
-    max_examples=40, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 
