@@ -56,8 +56,24 @@ def test_a_training_sample_equal_to_a_given_test_sample_is_dropped_from_training
         ({"x": np.eye(20), "y": np.arange(20) % 3}, {"classes": ["a", "b"]}, r"labels out of range: .* found \[2\]"),
         ({"x": np.eye(20), "y": np.arange(19) % 2}, {}, "'x' has 20 samples, 'y' 19 labels"),
         ({"x": np.full((20, 2), np.nan), "y": np.arange(20) % 2}, {}, "NaN or infinite values in 20 samples"),
+        (
+            {"x": np.eye(20) * 1e300, "y": np.arange(20) % 2},
+            {},
+            r"beyond float32's range in 20 samples \(rows \[0, 1, 2",
+        ),
+        ({"x": np.zeros((0, 3)), "y": np.zeros(0)}, {}, r"'x' holds no samples \(shape \(0, 3\)\)"),
     ],
-    ids=["missing y", "missing x", "half a split", "wrong shape", "labels out of range", "lengths", "NaN"],
+    ids=[
+        "missing y",
+        "missing x",
+        "half a split",
+        "wrong shape",
+        "labels out of range",
+        "lengths",
+        "NaN",
+        "huge",
+        "empty",
+    ],
 )
 def test_a_bad_npz_is_refused_naming_the_file(tmp_path, arrays, entry, message):
     np.savez(tmp_path / "bad.npz", **arrays)

@@ -14,8 +14,8 @@ out, as params say (`resize`); an unreadable file is refused or left out (`unrea
 Pixels are scaled by the range they are stored in, never cut to 8 bits: 8-bit images (and 1-bit, palette,
 alpha, CMYK ones, through Pillow's conversion to grayscale or RGB) by 255, 16-bit grayscale by 65535, 32-bit
 integer grayscale by 65535 (refused beyond 0..65535), 32-bit float grayscale kept as stored (refused where
-not finite). A 16-bit image with colour or alpha is refused: Pillow decodes it at 8 bits per channel. docs/data.md has
-the table.
+not finite). A 16-bit image with colour or alpha is refused: Pillow decodes it at 8 bits per channel.
+docs/data.md has the table.
 
 The folder is read twice more after a first pass that opens every image (drop repeats, then write the
 splits), a chunk of images at a time, so a folder larger than memory is prepared in pieces.

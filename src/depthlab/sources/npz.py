@@ -52,7 +52,9 @@ def load(params: NpzParams, key: str) -> Samples:
         if params.layout == "channels_last" and x.ndim == 4:
             x = x.transpose(0, 3, 1, 2)
         if x.ndim and not len(x):
-            raise DataError(f"{path}: '{x_key}' holds no samples (shape {x.shape}); leave a split without any out")
+            raise DataError(
+                f"{path}: '{x_key}' holds no samples (shape {x.shape}); write a split's arrays only with samples"
+            )
         x = shaped(x, params.kind, path, f"'{x_key}'")
         if y.ndim != 1:
             raise DataError(f"{path}: '{y_key}' has shape {y.shape}; labels are one value per sample")
