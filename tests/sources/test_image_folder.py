@@ -117,7 +117,7 @@ def test_a_folder_is_prepared_in_chunks_to_the_same_data(tmp_path, monkeypatch):
     assert load_meta(tmp_path / "chunked").rows == whole.rows
 
 
-@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".tif"])
 @fuzzing
 @given(content=st.data())
 def test_a_damaged_image_is_refused_naming_it_never_a_traceback(tmp_path, content, suffix):
@@ -129,7 +129,7 @@ def test_a_damaged_image_is_refused_naming_it_never_a_traceback(tmp_path, conten
     named = f"dark/000{suffix}"  # as the file's path, or among the files of a repeated image
     path.write_bytes(content.draw(damaged(good)))
     refused_or_read(folder_data(root), named, tmp_path / "out")
-    path.write_bytes(content.draw(truncated(good, tail={".png": 20, ".jpg": 2}[suffix])))
+    path.write_bytes(content.draw(truncated(good, tail={".png": 20, ".jpg": 2, ".tif": 0}[suffix])))
     assert refused_or_read(folder_data(root), named, tmp_path / "out")
 
 

@@ -23,9 +23,11 @@ splits), a chunk of images at a time, so a folder larger than memory is prepared
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -36,6 +38,7 @@ from depthlab.sources.base import ImageFilesParams, Samples
 
 if TYPE_CHECKING:
     import numpy as np
+    from PIL import Image
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")  # ImageFolder's
 Pixels = Annotated[int, Field(gt=0)]
@@ -175,10 +178,9 @@ def _open(path: Path, unreadable: str, key: str) -> tuple[tuple[int, int], str] 
     here; None for an unreadable one left out, a DataError for one refused. An image whose values cannot be
     kept as stored is refused whatever `unreadable` says: it is readable, and leaving it out would hide that."""
     import numpy as np
-    from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        with _opened(path) as image:
             cut_to_8_bits = image.mode not in FULL_RANGE and any(";16" in str(tile.args) for tile in image.tile)
             image.load()
             values = np.asarray(image) if image.mode in ("I", "F") else np.zeros(1)  # ranges not fixed by the mode
@@ -203,6 +205,18 @@ def _open(path: Path, unreadable: str, key: str) -> tuple[tuple[int, int], str] 
     return found
 
 
+@contextlib.contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """The image, opened by Pillow with its warnings about damaged metadata (EXIF, TIFF tags) silenced: they
+    would print lines beside prepare's one; damaged pixels raise, and are refused as unreadable."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        with Image.open(path) as image:
+            yield image
+
+
 def _pixels(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
     """The image as float32 (height, width) or (3, height, width), scaled by the range it is stored in (8-bit
     modes through Pillow's conversion to grayscale or RGB, by 255; FULL_RANGE's as numbers, a grayscale copied
@@ -211,7 +225,7 @@ def _pixels(path: Path, size: tuple[int, int], channels: int) -> np.ndarray:
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        with _opened(path) as image:
             full_range = FULL_RANGE.get(image.mode)
             if full_range:  # mode F holds the scaled values: resampled without rounding to 8 bits
                 converted = Image.fromarray(np.asarray(image, dtype=np.float32) / np.float32(full_range))
