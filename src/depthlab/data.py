@@ -49,8 +49,8 @@ class Meta:
 
     @property
     def dataset_notes(self) -> dict[str, str]:
-        """What prepare dropped, as tags of MLflow's dataset records (`rows_dropped.<reason>`)."""
-        return {f"rows_dropped.{reason}": str(count) for reason, count in self.dropped.items()}
+        """What prepare dropped, as tags of MLflow's dataset records (`dropped.<reason>`: rows, files, columns)."""
+        return {f"dropped.{reason}": str(count) for reason, count in self.dropped.items()}
 
     @property
     def dropped_text(self) -> str:
@@ -60,6 +60,8 @@ class Meta:
             "conflicting_labels": "rows of features with two labels",
             "unreadable": "unreadable images",  # image_folder's unreadable: skip
             "other_size": "images of another size",  # image_folder's resize: skip
+            "other_files": "files that are not images",  # under an image folder's root (hidden, other extensions)
+            "index_columns": "pandas index columns",  # parquet's index_columns: drop
         }
         return ", ".join(f"{count} {reasons[reason]} dropped" for reason, count in self.dropped.items() if count)
 
@@ -220,9 +222,12 @@ def seed_rows(train_labels: np.ndarray, val_labels: np.ndarray, seeds: Sequence[
     return SeedRows(np.stack(train).astype(np.int64), np.stack(val).astype(np.int64))
 
 
-def _split(rows: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _split(
+    rows: np.ndarray, labels: np.ndarray, share: float, seed: int, origin: Path
+) -> tuple[np.ndarray, np.ndarray]:
     """Stratified split of sample indices: (kept, split off); a share of 0 splits off nothing. The same
-    permutation as splitting the samples themselves: it depends on the labels and the seed alone."""
+    permutation as splitting the samples themselves: it depends on the labels and the seed alone. Refuses, naming
+    the source, samples too few for a stratified split (each part needs a sample of every class)."""
     if share == 0:
         return rows, rows[:0]
     from sklearn.model_selection import train_test_split  # here: stages that only read prepared data skip scipy
@@ -231,8 +236,14 @@ def _split(rows: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tup
     counts = np.bincount(y)
     if (counts[counts > 0] < 2).any():
         rare = [int(c) for c in np.flatnonzero(counts == 1)]
-        raise DataError(f"classes {rare} have a single row: too few to split into train, validation and test")
-    kept, off = train_test_split(rows, test_size=share, random_state=seed, stratify=y)
+        raise DataError(f"{origin}: classes {rare} have a single row: too few to split into train, validation and test")
+    try:
+        kept, off = train_test_split(rows, test_size=share, random_state=seed, stratify=y)
+    except ValueError as err:
+        raise DataError(
+            f"{origin}: {len(rows)} rows of {np.count_nonzero(counts)} classes are too few to split off a share of "
+            f"{share:.3g} holding every class ({err}); give more samples or a larger data.val_fraction / test_fraction"
+        ) from None
     return kept, off
 
 
@@ -263,10 +274,12 @@ def _draw_splits(params: DataParams, samples: Samples, kept: np.ndarray) -> dict
     labels = samples.labels
     val_share = params.val_fraction
     if not (given == "test").any():
-        splits["train"], splits["test"] = _split(splits["train"], labels, params.test_fraction, params.split_seed)
+        splits["train"], splits["test"] = _split(
+            splits["train"], labels, params.test_fraction, params.split_seed, samples.origin
+        )
         val_share = params.val_fraction / (1 - params.test_fraction)
     if not (given == "val").any():
-        splits["train"], splits["val"] = _split(splits["train"], labels, val_share, params.split_seed)
+        splits["train"], splits["val"] = _split(splits["train"], labels, val_share, params.split_seed, samples.origin)
     return splits
 
 
