@@ -66,13 +66,19 @@ FAMILIES: dict[str, Family] = {
 }
 
 
+def family_of(models: BaseModel, name: str) -> Family:
+    """The family `name`: one of depthlab's own (FAMILIES), or a user's module named by import path in its section
+    of params.yaml `models`."""
+    return FAMILIES[name]
+
+
 def build_network(models: BaseModel, family: str, depth: int, shape: DataShape) -> nn.Module:
     """The family's network for `depth`, configured by its section of params.yaml `models`."""
-    return FAMILIES[family].build(getattr(models, family), depth, shape)
+    return family_of(models, family).build(getattr(models, family), depth, shape)
 
 
 def count_parameters(net: nn.Module) -> int:
     return sum(p.numel() for p in net.parameters())
 
 
-__all__ = ["FAMILIES", "DataShape", "Family", "build_network", "count_parameters"]
+__all__ = ["FAMILIES", "DataShape", "Family", "build_network", "count_parameters", "family_of"]

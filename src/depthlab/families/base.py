@@ -50,6 +50,9 @@ class Family:
     network_module: str
     article_type: str  # the article's name for the type of network (claim 5)
     sample_kinds: tuple[str, ...] = SAMPLE_KINDS
+    # A user's module named by import path in params.yaml (`models.<name>.class_path`), not one of depthlab's own:
+    # its seeds are stacked with torch.func where they can be, or trained one by one (depthlab.training).
+    imported: bool = False
 
     def build(self, config: StrictModel, depth: int, shape: DataShape) -> nn.Module:
         return importlib.import_module(self.network_module).build(config, depth, shape)
