@@ -69,7 +69,7 @@ def test_unknown_key_is_named_with_a_suggestion(tmp_path):
 
 
 def test_unknown_family_is_refused(tmp_path):
-    with pytest.raises(ParamsError, match=r"sweep\.transformer: unknown key"):
+    with pytest.raises(ParamsError, match=r"sweep\.transformer: no family 'transformer' in models"):
         load_params(write(tmp_path, raw_params(sweep={"transformer": {"depths": [1]}})))
 
 

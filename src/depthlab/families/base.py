@@ -1,4 +1,5 @@
-"""What a model family is: a params model and the module that builds a plain nn.Module from a depth.
+"""What a model family is: a params model and the module that builds an nn.Module from a depth (depthlab's
+own networks, or a user's module named by import path).
 
 Nothing here imports torch: reading params.yaml needs the families' configs, not their networks.
 """
@@ -55,7 +56,10 @@ class Family:
     imported: bool = False
 
     def build(self, config: StrictModel, depth: int, shape: DataShape) -> nn.Module:
-        return importlib.import_module(self.network_module).build(config, depth, shape)
+        module = importlib.import_module(self.network_module)
+        if self.imported:  # the user's module: its errors name the family's section of params.yaml
+            return module.build(config, depth, shape, f"models.{self.name}")
+        return module.build(config, depth, shape)
 
     def pretrain(
         self, config: StrictModel, net: nn.Module, inputs: torch.Tensor, seeds: list[int], batch_size: int
