@@ -790,6 +790,7 @@ def one_epoch(spec: dict[str, Any]) -> dict[str, Any]:
 
     from depthlab.families import DataShape
     from depthlab.training import Classifier, fit
+    from depthlab.training.loop import Schedule, TrainingData
 
     params = load_params(ROOT / "params.yaml")
     torch.set_num_threads(1)  # as a train stage's workers; and steadier on a shared machine
@@ -812,7 +813,12 @@ def one_epoch(spec: dict[str, Any]) -> dict[str, Any]:
     fabric = L.Fabric(accelerator="cpu", devices=1)
     with PeakMemory() as peak:
         started = time.perf_counter()
-        state = fit(fabric, module, [0], train_xy, val_xy, cfg, lambda *_: None, device_data_mb=SCALING_ARMS[arm])
+        state = fit(
+            fabric=fabric,
+            module=module,
+            data=TrainingData(train_xy, val_xy, (0,), device_data_mb=SCALING_ARMS[arm]),
+            schedule=Schedule.of(cfg, cfg.max_steps),
+        )
         seconds = time.perf_counter() - started
     assert state.residence == arm, state.residence_note
     return {
