@@ -57,7 +57,7 @@ def train_family(
                 in_child_process(tracking.prepare_experiment, dataset)
         _check_sizes(params, data)
         digests = {dataset: study.meta.digest for dataset, study in data.items()}
-        plan = Plan(params, family, digests, staging, code_digest(family), cache_dir)
+        plan = Plan(params, family, digests, staging, code_digest(params.models, family), cache_dir)
         trained = train_configurations(plan, executor_for(params, data, plan.job_count))
         runs = mark_selection(trained.runs, trained.chosen)
         if params.tracking.enabled:
@@ -186,7 +186,7 @@ def ensemble_job(
         phase=FINAL,
         data_digest=data.meta.digest,
         out_dir=out_dir,
-        code=code_digest(family),
+        code=code_digest(params.models, family),
         train_rows=cell.rows,
         budget=cell.steps,
     )
