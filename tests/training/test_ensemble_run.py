@@ -83,7 +83,8 @@ def test_a_module_both_paths_can_run_gets_the_same_weights_stacked_with_torch_fu
 
 def test_a_lightning_module_trains_seed_by_seed_with_its_own_step_and_its_logs_reach_each_seeds_run(prepared, tmp_path):
     """Its training_step and its SGD (lr 50 as configured: the member's lr set instead, else it diverges); what it
-    logs with self.log and log_dict goes to its own seed's MLflow run, once a step, at the steps taken before."""
+    logs with self.log and log_dict goes to its own seed's MLflow run (under module/), once a step, at the steps
+    taken before."""
     from mlflow import MlflowClient
 
     from depthlab import tracking
@@ -100,9 +101,11 @@ def test_a_lightning_module_trains_seed_by_seed_with_its_own_step_and_its_logs_r
     for member, run in zip(fitted.members, runs, strict=True):
         assert not member.state.stopped and member.state.last[0]["train_loss"] < 2.3
         assert "train_acc" not in member.state.last[0], "its step returns a loss, not logits"
-        own = client.get_metric_history(run.run_id, "own_loss")
+        own = client.get_metric_history(run.run_id, "module/own_loss")
         assert [m.step for m in own] == list(range(12))
-        assert [m.value for m in client.get_metric_history(run.run_id, "own_batch")] == [float(s) for s in range(12)]
+        assert [m.value for m in client.get_metric_history(run.run_id, "module/own_batch")] == [
+            float(s) for s in range(12)
+        ]
         assert client.get_metric_history(run.run_id, "val_acc"), "validated as every family is"
         assert client.get_run(run.run_id).data.tags["seed_stacking"] == PER_SEED
     assert all(net.fabric is None for net in nets), "unhooked from Fabric: saved and pickled as the user's module"

@@ -159,7 +159,10 @@ def _first_line(err: Exception) -> str:
 class RunLogger(Logger):
     """Fabric's logger for a user's module: what it logs with `self.log`/`log_dict` (Fabric's `log_dict`) goes to
     the run of the seed training, at the optimizer steps taken before the step that logged it (Fabric passes no
-    step). `run` and `step` are set by the seed's training."""
+    step). Under `module/` (PREFIX): depthlab logs its own `train_loss` and `val_acc` to the same run, once an
+    epoch, and a module's name for a metric is often the same. `run` and `step` are set by the seed's training."""
+
+    PREFIX = "module/"
 
     def __init__(self) -> None:
         super().__init__()
@@ -176,7 +179,8 @@ class RunLogger(Logger):
 
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         if self.run is not None:  # none during the checks before the runs open
-            self.run.log_metrics(metrics, self.step if step is None else step)
+            named = {f"{self.PREFIX}{name}": value for name, value in metrics.items()}
+            self.run.log_metrics(named, self.step if step is None else step)
 
     def log_hyperparams(self, params: Any, *args: Any, **kwargs: Any) -> None:
         """Ignored: a run's params are depthlab's record of the family, its depth and the train section."""
