@@ -16,6 +16,7 @@ from depthlab.errors import (
     ClusterError,
     DataError,
     DepthlabError,
+    ModelContractError,
     ParamsError,
     Terminated,
     TrackingError,
@@ -36,6 +37,7 @@ ARRAYS = Path(".cache/arrays")  # training data memory-mapped where it does not 
 # Exit codes a scheduler can tell apart (documented in the README).
 EXIT_CODES: dict[type[DepthlabError], int] = {
     ParamsError: 2,
+    ModelContractError: 2,  # a user's module breaking Lightning's contract: what params.yaml names is wrong
     DataError: 3,
     ValidationFailed: 4,
     TrackingError: 5,
