@@ -1,5 +1,7 @@
+import pytest
 import torch
 
+from depthlab.tracking import UntrackedRun
 from depthlab.training import ensemble_job
 from depthlab.training.ensemble_run import train_members
 from tests.helpers.params import NO_SWEEP, make_params
@@ -48,7 +50,6 @@ def _user_nets(cls, job):
 
 
 def _fit_user_module(cls, job, data, stacking, resume=None):
-    from depthlab.tracking import UntrackedRun
     from depthlab.training.ensemble_run import fit_members
 
     nets = _user_nets(cls, job)
@@ -135,3 +136,42 @@ def test_an_ensemble_trained_seed_by_seed_resumes_from_the_members_it_finished(p
             assert torch.equal(value, whole[index][key]), key
     ResumeFile(cache, job).discard()
     assert not list(cache.iterdir())
+
+
+class _InterruptedAt(UntrackedRun):
+    """A run whose stage is interrupted (Ctrl-C) when training reports `step`, before that epoch's state is saved."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def log_metrics(self, metrics, step=0):
+        if step >= self.step:
+            raise KeyboardInterrupt
+
+
+def test_an_interrupted_ensemble_stacked_with_torch_func_resumes_where_its_state_was_saved(prepared, tmp_path):
+    """Saved after every validation (resume_interval_s 0), interrupted at step 16 of 24: the next run continues
+    from step 8's state (the stacked weights, Adam's moments, each seed's shuffle stream) and ends bit for bit where
+    an uninterrupted run does."""
+    from dataclasses import replace
+
+    from depthlab.training.ensemble_run import fit_members
+    from depthlab.training.resume import ResumeFile
+    from depthlab.training.user_module import TORCH_FUNC, Stacking
+    from tests.helpers.user_modules import MLP
+
+    job, data = _user_job(prepared, tmp_path, ((0, 0.01), (1, 0.003)), max_steps=24)
+    job = replace(job, params=job.params.model_copy(update={"runtime": job.params.runtime.model_copy(
+        update={"resume_interval_s": 0})}))  # fmt: skip
+    stacking = Stacking(TORCH_FUNC, "test")
+    _, whole = _fit_user_module(MLP, job, data, stacking)
+    cache = tmp_path / "cache"
+    with pytest.raises(KeyboardInterrupt):
+        fit_members(
+            job, data, _user_nets(MLP, job), [_InterruptedAt(16), _InterruptedAt(16)], ResumeFile(cache, job), stacking
+        )
+    resumed, weights = _fit_user_module(MLP, job, data, stacking, ResumeFile(cache, job))
+    assert resumed.members[0].state.resumed_from_step == 8 and resumed.members[0].state.step == 24
+    for index in (0, 1):
+        for key, value in weights[index].items():
+            assert torch.equal(value, whole[index][key]), key
