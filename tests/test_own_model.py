@@ -4,11 +4,15 @@ training, with one message; exit 2, no traceback, no run left RUNNING, earlier o
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from mlflow import MlflowClient
 
@@ -184,3 +188,40 @@ def test_a_bad_module_is_refused_by_the_train_stage_before_training(project, cas
     assert done.stderr.count("error:") == 1
     assert snapshot(project) == before
     assert not [r for r in runs_of(project, "resnet") if r.info.status == "RUNNING"]
+
+
+def test_an_interrupted_train_stage_of_the_users_family_resumes_from_its_last_state(project):
+    """SIGTERM mid-training (the example trains seed by seed), then the stage again: it continues from the saved
+    state, not from the start, and finishes every step."""
+    steps = 300
+    raw = merged(
+        PARAMS,
+        {"train": {"max_steps": steps}, "runtime": {"resume_interval_s": 0.2}, "sweep": {"resnet": {"depths": [1]}}},
+    )
+    write_params(project, raw)
+    states = project / ".cache" / "ensembles" / "resnet"
+    before = {r.info.run_id for r in runs_of(project, "resnet")}
+    train = [sys.executable, "pipeline/train.py", "--family", "resnet"]
+    process = subprocess.Popen(train, cwd=project, env=project_env(project), start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(states.glob("*.state")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=120) == 143
+        saved = [torch.load(path, weights_only=True) for path in states.glob("*.state")]
+        assert saved, "the interrupted stage left its state"
+        done = run(project, *train)
+        assert done.returncode == 0, done.stderr[-3000:]
+        second = [r for r in runs_of(project, "resnet") if r.info.run_id not in before and r.info.status != "KILLED"]
+        resumed = [r for r in second if "resumed_from_step" in r.data.tags]
+        assert resumed and all(r.info.status == "FINISHED" for r in second)
+        assert all(0 < int(r.data.tags["resumed_from_step"]) < steps for r in resumed)
+        assert not list(states.glob("*.state")), "a finished stage leaves no resume state behind"
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        write_params(project, PARAMS)
+        run(project, "git", "checkout", "-q", "--", ".")
+        dvc(project, "checkout", "--force", "--quiet")
