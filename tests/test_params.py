@@ -1,3 +1,4 @@
+import subprocess
 import sys
 from pathlib import Path
 
@@ -84,7 +85,14 @@ def test_a_family_of_the_users_is_a_typed_section_of_models_and_a_sweep_of_its_o
     assert params.families == [*FAMILIES, "resnet"] and params.depths("mnist1d", "resnet") == [0, 1]
     family = family_of(params.models, "resnet")
     assert family.imported and family.article_type == "convolutional (residual)"
-    assert "examples.resnet" not in sys.modules
+    load = (
+        "import sys; from pathlib import Path; from depthlab.params import load_params; "
+        "from depthlab.families import family_of; "
+        "family_of(load_params(Path(sys.argv[1])).models, 'resnet'); "
+        "print([m for m in ('examples', 'torch') if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", load, str(tmp_path / "params.yaml")], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]
     # What shapes training, for the cache key: not the article's type nor the kinds of data it accepts.
     assert config.model_dump(mode="json") == {
         "class_path": "examples.resnet.ResNet",
