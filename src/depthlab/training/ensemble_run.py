@@ -85,6 +85,18 @@ def train_members(
     return trained, runs
 
 
+def check_user_module(params: Params, family: str, depths: dict[str, list[int]], data: dict[str, StudyData]) -> None:
+    """A user's module checked against its contract at every depth of every dataset (`choose_stacking`), in the
+    stage's own process before any job is sent: one message and no run, whichever executor would have trained
+    it. Nothing for a built-in family."""
+    if not family_of(params.models, family).imported:
+        return
+    for dataset, study in data.items():
+        for depth in depths[dataset]:
+            nets = seed_networks(params, family, depth, study.meta, tuple(params.train.seeds[:2]))
+            choose_stacking(nets, study.train_xy, study.meta.shape.num_classes)
+
+
 def seed_networks(params: Params, family: str, depth: int, meta: Meta, seeds: tuple[int, ...]) -> list[nn.Module]:
     """Each seed's own network, initialised exactly as if that seed were trained alone."""
     nets = []

@@ -21,6 +21,7 @@ from depthlab.errors import ParamsError
 from depthlab.outputs import read_json, staged_dir, write_json
 from depthlab.params import Cell, Params
 from depthlab.training.cache import FinishedMembers
+from depthlab.training.ensemble_run import check_user_module
 from depthlab.training.jobs import FINAL, EnsembleJob, StudyData, TrainedSeed, code_digest
 from depthlab.training.plan import Plan, mark_selection
 from depthlab.training.pool import in_child_process
@@ -50,6 +51,7 @@ def train_family(
             for dataset in data_dirs
             if depths[dataset]
         }
+        check_user_module(params, family, depths, data)  # before anything is tracked or trained
         if params.tracking.enabled:
             tracking.import_store_modules()  # once here, not once in each process forked below
             for dataset in data:
