@@ -45,10 +45,7 @@ class FunctionalEnsemble(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         each = vmap(self._one, randomness="different")
-        logits = each(dict(self.members.named_parameters()), dict(self.members.named_buffers()), x)
-        # Classes then batch in memory, behind a (seeds, batch, classes) view: the layout `Classifier`'s loss
-        # reads fastest (its log-softmax runs along the batch), as depthlab's stacked heads hand it on.
-        return logits.transpose(1, 2).contiguous().transpose(1, 2) if logits.dim() == 3 else logits
+        return each(dict(self.members.named_parameters()), dict(self.members.named_buffers()), x)
 
     @staticmethod
     def _plain_names(module: nn.Module, state: dict[str, Any], prefix: str, local_metadata: Any) -> None:
