@@ -14,6 +14,8 @@
    (three seeds, each its own run)
 9. Ray: the default study's mlp train stage on MNIST-1D on a local Ray cluster of two one-CPU nodes vs the
    local executor's two worker processes (on 2 cores this shows Ray's overhead, not a speed-up)
+10. a user's module (benchmarks/own_model.py): stacked with torch.func vs depthlab's own stacked form, and seed by
+   seed vs a plain PyTorch loop, per seed-step
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
+from benchmarks import own_model
 from depthlab import hardware, tracking
 from depthlab.data import load_arrays, load_meta, prepare
 from depthlab.families import FAMILIES, build_network
@@ -790,6 +793,7 @@ def one_epoch(spec: dict[str, Any]) -> dict[str, Any]:
 
     from depthlab.families import DataShape
     from depthlab.training import Classifier, fit
+    from depthlab.training.loop import Schedule, TrainingData
 
     params = load_params(ROOT / "params.yaml")
     torch.set_num_threads(1)  # as a train stage's workers; and steadier on a shared machine
@@ -812,7 +816,12 @@ def one_epoch(spec: dict[str, Any]) -> dict[str, Any]:
     fabric = L.Fabric(accelerator="cpu", devices=1)
     with PeakMemory() as peak:
         started = time.perf_counter()
-        state = fit(fabric, module, [0], train_xy, val_xy, cfg, lambda *_: None, device_data_mb=SCALING_ARMS[arm])
+        state = fit(
+            fabric=fabric,
+            module=module,
+            data=TrainingData(train_xy, val_xy, (0,), device_data_mb=SCALING_ARMS[arm]),
+            schedule=Schedule.of(cfg, cfg.max_steps),
+        )
         seconds = time.perf_counter() - started
     assert state.residence == arm, state.residence_note
     return {
@@ -916,6 +925,8 @@ def format_results(results: dict[str, Any]) -> str:
         lines += _report_study(results["study"])
     if "ray" in results:
         lines += _report_ray(results["ray"])
+    if "own_model" in results:
+        lines += own_model.report_own_model(results["own_model"])
     return "\n".join(lines)
 
 
@@ -1013,7 +1024,19 @@ def _verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
-SECTIONS = ("steps", "gpu", "tracking", "parallel", "noop", "scaling", "ensemble", "startup", "study", "ray")
+SECTIONS = (
+    "steps",
+    "gpu",
+    "tracking",
+    "parallel",
+    "noop",
+    "scaling",
+    "ensemble",
+    "startup",
+    "study",
+    "ray",
+    "own_model",
+)
 
 
 def bench_ray(rounds: int, quick: bool) -> dict[str, Any]:
@@ -1132,6 +1155,10 @@ def main() -> None:
         "ray": (
             "one train stage on a local Ray cluster vs the local executor",
             lambda: bench_ray(1 if args.quick else 3, args.quick),
+        ),
+        "own_model": (
+            "a user's module: stacked with torch.func, and seed by seed",
+            lambda: own_model.bench_own_model(params, data_dir, steps // 2, repeats),
         ),
     }
     results: dict[str, Any] = {}

@@ -11,6 +11,7 @@ from depthlab.data import load_arrays, load_meta, seed_rows
 from depthlab.ensemble import stack
 from depthlab.families import FAMILIES, DataShape
 from depthlab.training import Classifier, fit, seed_networks
+from depthlab.training.loop import Schedule, TrainingData
 from tests.helpers.params import family_config
 
 SHAPES = [DataShape("sequence", (40,), 10), DataShape("image", (8, 8), 10), DataShape("tabular", (13,), 3)]
@@ -107,7 +108,12 @@ def test_a_seed_in_an_ensemble_of_four_trains_as_it_does_alone(family, split_see
         initial = [copy.deepcopy(net) for net in nets]
         module = LossRecorder(stack(nets), len(seeds), lrs, 0.0)
         rows = seed_rows(data[0][1], data[1][1], seeds, meta.digest) if split_seeds else None
-        fit(L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda *_: None, rows=rows)
+        fit(
+            fabric=L.Fabric(accelerator="cpu", devices=1),
+            module=module,
+            data=TrainingData(*data, seeds, rows),
+            schedule=Schedule.of(cfg, cfg.max_steps),
+        )
         return initial, module.step_losses
 
     # Seed 3 at lr 0.003, alone and beside members at other lrs (one of them seed 3 itself at 0.01).

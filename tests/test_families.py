@@ -1,11 +1,13 @@
 import copy
+import sys
 
 import pytest
 import torch
 from torch import nn
 
-from depthlab.families import FAMILIES, DataShape, count_parameters
-from tests.helpers.params import family_config
+from depthlab.families import FAMILIES, DataShape, build_network, count_parameters, imported
+from depthlab.training.jobs import code_digest
+from tests.helpers.params import family_config, make_params
 
 SEQUENCE = DataShape(kind="sequence", sample_shape=(40,), num_classes=10)
 IMAGE = DataShape(kind="image", sample_shape=(8, 8), num_classes=10)
@@ -129,3 +131,67 @@ def test_an_rbm_network_reads_raw_inputs_once_its_standardization_is_folded_in()
     # Standardized inputs gave hidden units in use, neither stuck at 0 or 1: the fold kept that on raw inputs.
     assert 0.05 < hidden.mean().item() < 0.95
     assert hidden.std(dim=0).mean().item() > 0.05
+
+
+# A family of the user's: a module in a throwaway project's models/ folder, imported from that project's root.
+NET = """
+from torch import nn
+
+from models.layers import head
+
+
+class Net(nn.Module):
+    def __init__(self, layers: int, num_classes: int, width: int = 3):
+        super().__init__()
+        self.body = nn.Sequential(nn.Flatten(), *(nn.LazyLinear(width) for _ in range(layers)), head(num_classes))
+
+    def forward(self, x):
+        return self.body(x)
+"""
+
+
+def write_layers(project, head: str) -> None:
+    (project / "models" / "layers.py").write_text(f"from torch import nn\n\n\ndef head(n):\n    return {head}\n")
+
+
+@pytest.fixture
+def user_project(tmp_path, monkeypatch):
+    """A project whose models/ holds Net (and the layers it imports), the working directory for the test; the
+    repository's own `models` package is forgotten meanwhile."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "__init__.py").write_text("")  # a regular package: it wins over the repository's
+    (tmp_path / "models" / "net.py").write_text(NET)
+    write_layers(tmp_path, "nn.LazyLinear(n)")
+    (tmp_path / "models" / "other.py").write_text("X = 1\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    for name in [name for name in sys.modules if name == "models" or name.startswith("models.")]:
+        monkeypatch.delitem(sys.modules, name)
+    return tmp_path
+
+
+def user_models(**config: object):
+    section = {"class_path": "models.net.Net", "depth_arg": "layers", "article_type": "feed-forward", **config}
+    return make_params(models={"net": section}, sweep={"net": {"datasets": ["mnist1d"], "depths": [1, 2]}}).models
+
+
+def test_a_users_module_gets_init_args_the_depth_and_what_its_signature_names_of_the_data(user_project):
+    net = build_network(user_models(init_args={"width": 5}), "net", 2, SEQUENCE)
+    assert type(net).__module__ == "models.net" and net(torch.zeros(4, 40)).shape == (4, 10)
+    assert [m.out_features for m in linear_layers(net)] == [5, 5, 10], "init_args, 2 layers, the data's classes"
+    assert imported.code_folder(net) == user_project / "models"
+    assert imported.code_folder(build("mlp", 1, SEQUENCE)) is None
+
+
+def test_a_users_family_is_digested_with_the_modules_it_imports_and_depthlabs_own_are_not(user_project):
+    """Editing the user's module, or one it imports, changes its family's code digest (its ensembles retrain);
+    a module it does not import changes nothing; depthlab's own families' digests never see the user's code."""
+    models = user_models()
+    folder = user_project / "models"
+    assert imported.source_files(models.net) == [folder / "__init__.py", folder / "layers.py", folder / "net.py"]
+    mlp, net = code_digest(models, "mlp"), code_digest(models, "net")
+    assert mlp == code_digest(make_params().models, "mlp") and net != mlp
+    (user_project / "models" / "other.py").write_text("X = 2\n")
+    assert code_digest(models, "net") == net
+    write_layers(user_project, "nn.Linear(3, n)")
+    assert code_digest(models, "net") != net and code_digest(models, "mlp") == mlp

@@ -15,6 +15,8 @@ TRAINING_STACK = [
     "jobs",
     "plan",
     "classifier",
+    "functional",
+    "user_module",
     "resume",
     "residence",
     "loop",

@@ -1,12 +1,14 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from depthlab.errors import ParamsError
-from depthlab.families import FAMILIES
+from depthlab.families import FAMILIES, ImportedConfig, family_of
 from depthlab.params import load_params
-from tests.helpers.params import NO_SWEEP, raw_params
+from tests.helpers.params import NO_SWEEP, USER_FAMILY, raw_params
 from tests.helpers.project import ROOT
 
 
@@ -70,8 +72,70 @@ def test_unknown_key_is_named_with_a_suggestion(tmp_path):
 
 
 def test_unknown_family_is_refused(tmp_path):
-    with pytest.raises(ParamsError, match=r"sweep\.transformer: unknown key"):
+    with pytest.raises(ParamsError, match=r"sweep\.transformer: no family 'transformer' in models"):
         load_params(write(tmp_path, raw_params(sweep={"transformer": {"depths": [1]}})))
+
+
+def test_a_family_of_the_users_is_a_typed_section_of_models_and_a_sweep_of_its_own(tmp_path):
+    """LightningCLI's vocabulary (class_path, init_args) plus depth_arg and article_type; sample_kinds defaults to
+    every kind. Reading it imports nothing of the user's (prepare, validate and report read params too)."""
+    params = load_params(write(tmp_path, raw_params(**USER_FAMILY)))
+    config = params.models.resnet
+    assert isinstance(config, ImportedConfig) and config.init_args == {"width": 4} and config.depth_arg == "blocks"
+    assert config.sample_kinds == ("tabular", "sequence", "image")
+    assert params.families == [*FAMILIES, "resnet"] and params.depths("mnist1d", "resnet") == [0, 1]
+    family = family_of(params.models, "resnet")
+    assert family.imported and family.article_type == "convolutional (residual)"
+    load = (
+        "import sys; from pathlib import Path; from depthlab.params import load_params; "
+        "from depthlab.families import family_of; "
+        "family_of(load_params(Path(sys.argv[1])).models, 'resnet'); "
+        "print([m for m in ('examples', 'torch') if m in sys.modules])"
+    )
+    done = subprocess.run([sys.executable, "-c", load, str(tmp_path / "params.yaml")], capture_output=True, text=True)
+    assert done.stdout.strip() == "[]", done.stderr[-2000:]
+    # What shapes training, for the cache key: not the article's type nor the kinds of data it accepts.
+    assert config.model_dump(mode="json") == {
+        "class_path": "examples.resnet.ResNet",
+        "init_args": {"width": 4},
+        "depth_arg": "blocks",
+    }
+
+
+USER = USER_FAMILY["models"]["resnet"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"models": {"mpl": {"width": 3}}}, "models: 'mpl' is no family of depthlab's (mlp, resmlp"),
+        (
+            {"models": {"mpl": {"width": 3}}},
+            "did you mean 'mlp'? A family of your own names its module",
+        ),
+        ({"models": {"My-Net": USER}}, "nor a name for one of yours (lower case letters, digits and _"),
+        ({"models": {"resnet": {**USER, "widht": 3}}}, "models.resnet.widht: unknown key"),
+        ({"models": {"resnet": {**USER, "widht": 3}}}, "allowed here: article_type, class_path, depth_arg"),
+        ({"models": {"resnet": {**USER, "class_path": "ResNet"}}}, "models.resnet.class_path: String should match"),
+        ({"models": {"resnet": {k: v for k, v in USER.items() if k != "depth_arg"}}}, "models.resnet.depth_arg: requ"),
+        (
+            {"models": {"resnet": {**USER, "init_args": {"blocks": 2}}}},
+            "init_args sets 'blocks', which depthlab sets from the sweep's depths",
+        ),
+        ({"models": {"resnet": {**USER, "init_args": {"num_classes": 2}}}}, "which depthlab sets from the dataset"),
+        (
+            {"models": {"resnet": {**USER, "sample_kinds": ["image"]}}, "sweep": USER_FAMILY["sweep"]},
+            "sweep.resnet.datasets: family 'resnet' cannot model sequence data ('mnist1d'); it accepts image data",
+        ),
+        ({"models": {"resnet": USER}, "sweep": {}}, "models.resnet: no sweep.resnet"),
+        ({"sweep": {"resnet": USER_FAMILY["sweep"]["resnet"]}}, "sweep.resnet: no family 'resnet' in models"),
+    ],
+)
+def test_a_family_of_the_users_named_wrongly_is_one_message_naming_the_key(tmp_path, override, message):
+    raw = raw_params(**override)
+    with pytest.raises(ParamsError) as caught:
+        load_params(write(tmp_path, raw))
+    assert message in str(caught.value)
 
 
 def test_a_family_that_cannot_model_the_data_is_refused_before_training(tmp_path):

@@ -12,7 +12,7 @@ from mlflow import MlflowClient
 import depthlab
 from depthlab import tracking
 from depthlab.families import DataShape, build_network
-from tests.helpers.params import make_params
+from tests.helpers.params import USER_FAMILY, make_params
 
 
 def finished_run(run_id: str):
@@ -97,11 +97,10 @@ def test_an_interrupt_while_the_run_starts_still_ends_it_killed(monkeypatch):
     assert run.info.status == "KILLED" and run.data.params["a"] == "1"
 
 
-def _logged_resmlp(serialization_format: str):
-    """A network with a class of depthlab's own (ResidualBlock), logged in the given format: (model URI, input,
-    output)."""
+def _logged(family: str, serialization_format: str, models=None):
+    """A network of `family` at depth 3, logged in the given format: (model URI, input, output)."""
     torch.manual_seed(0)
-    net = build_network(make_params().models, "resmlp", 3, DataShape("sequence", (40,), 10)).eval()
+    net = build_network(models or make_params().models, family, 3, DataShape("sequence", (40,), 10)).eval()
     x = np.random.default_rng(0).random((4, 40), dtype=np.float32)
     with tracking.tracked_run(dataset="unit", name=f"model-{serialization_format}", params={}, tags={}) as run:
         run.log_model(net, x[:2], serialization_format)
@@ -112,26 +111,49 @@ def _logged_resmlp(serialization_format: str):
 
 @pytest.mark.parametrize("serialization_format", ["pickle", "pt2"])
 def test_a_logged_model_predicts_what_the_network_did(serialization_format):
-    uri, x, expected = _logged_resmlp(serialization_format)
+    """resmlp: a network with a class of depthlab's own (ResidualBlock)."""
+    uri, x, expected = _logged("resmlp", serialization_format)
     np.testing.assert_allclose(mlflow.pyfunc.load_model(uri).predict(x), expected, rtol=1e-5, atol=1e-6)
+
+
+def predicted_elsewhere(uri: str, x: np.ndarray, cwd: Path) -> np.ndarray:
+    """What the model at `uri` predicts for `x` in a fresh interpreter in which neither depthlab nor the project's
+    folders of user code (examples/, models/) can be imported, except from what the model logged."""
+    load = (
+        "import sys, json, numpy as np, mlflow\n"
+        "sys.path = [p for p in sys.path if p not in sys.argv[2:4]]\n"
+        "for name in ('depthlab', 'examples'):\n"
+        "    try:\n        __import__(name)\n    except ImportError:\n        pass\n"
+        "    else:\n        sys.exit(f'{name} is importable')\n"
+        "x = np.asarray(json.loads(sys.argv[4]), dtype=np.float32)\n"
+        "print(json.dumps(np.asarray(mlflow.pyfunc.load_model(sys.argv[1]).predict(x)).tolist()))\n"
+    )
+    source, root = Path(depthlab.__file__).parents[1], Path(depthlab.__file__).parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", load, uri, str(source), str(root), json.dumps(x.tolist())],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return np.array(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
 @pytest.mark.slow  # a fresh interpreter loads the model
 def test_a_pickled_model_loads_where_depthlab_is_not_installed(tmp_path):
     """depthlab's classes travel by value in the pickle: a serving environment needs torch, not this project."""
-    uri, x, expected = _logged_resmlp("pickle")
-    load = (
-        "import sys, json, numpy as np, mlflow\n"
-        "sys.path = [p for p in sys.path if p != sys.argv[2]]\n"
-        "try:\n    import depthlab\nexcept ImportError:\n    pass\nelse:\n    sys.exit('depthlab is importable')\n"
-        "x = np.asarray(json.loads(sys.argv[3]), dtype=np.float32)\n"
-        "print(json.dumps(np.asarray(mlflow.pyfunc.load_model(sys.argv[1]).predict(x)).tolist()))\n"
-    )
-    source = str(Path(depthlab.__file__).parents[1])
-    done = subprocess.run(
-        [sys.executable, "-c", load, uri, source, json.dumps(x.tolist())], capture_output=True, text=True, cwd=tmp_path
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    np.testing.assert_allclose(
-        np.array(json.loads(done.stdout.strip().splitlines()[-1])), expected, rtol=1e-5, atol=1e-6
-    )
+    uri, x, expected = _logged("resmlp", "pickle")
+    np.testing.assert_allclose(predicted_elsewhere(uri, x, tmp_path), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow  # a fresh interpreter loads the model
+def test_a_users_module_loads_with_its_code_where_neither_depthlab_nor_the_project_is(tmp_path):
+    """A family named by import path: its LightningModule (examples.resnet.ResNet) is logged with its folder of
+    user code, which MLflow puts on the loading process's path."""
+    from depthlab.families import imported
+
+    models = make_params(models=USER_FAMILY["models"], sweep=USER_FAMILY["sweep"]).models
+    uri, x, expected = _logged("resnet", "pickle", models)
+    assert (Path(mlflow.artifacts.download_artifacts(uri)) / "code" / "examples" / "resnet.py").is_file()
+    assert imported.code_folder(build_network(models, "resnet", 1, DataShape("sequence", (40,), 10))).name == "examples"
+    np.testing.assert_allclose(predicted_elsewhere(uri, x, tmp_path), expected, rtol=1e-5, atol=1e-6)

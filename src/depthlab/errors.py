@@ -9,6 +9,10 @@ class ParamsError(DepthlabError):
     """params.yaml has an unknown, misspelled, mistyped or impossible value."""
 
 
+class ModelContractError(ParamsError):
+    """The module params.yaml names breaks its contract: its forward's logits or its training_step's loss."""
+
+
 class DataError(DepthlabError):
     """A data file is missing, unreadable or not what the params declare."""
 

@@ -6,6 +6,7 @@ Unknown keys, wrong types and impossible values are errors that name the key, ne
 from __future__ import annotations
 
 import difflib
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, TypeVar
 
@@ -14,6 +15,7 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
@@ -23,7 +25,7 @@ from pydantic import (
 )
 
 from depthlab.errors import ParamsError
-from depthlab.families import FAMILIES
+from depthlab.families import FAMILIES, ImportedConfig, family_of
 from depthlab.schema import StrictModel
 from depthlab.sources import SOURCES, USER_SOURCES, Dataset, Kind, SourceParams, declared
 
@@ -324,10 +326,50 @@ class TrackingParams(StrictModel):
     )
 
 
-# One field per registered family, so a new family needs no change here.
+FAMILY_NAME = r"^[a-z][a-z0-9_]*$"  # a user's family names stages (train@<name>) and folders (data/models/<name>)
+
+
+class _UserFamilies(StrictModel):
+    """Base of `models` and `sweep`: a key of depthlab's own families (its fields), or a user's family's name."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _user_families_named_well(cls, raw: Any) -> Any:
+        if isinstance(raw, dict):
+            for name in raw:
+                if name not in cls.model_fields and not re.match(FAMILY_NAME, str(name)):
+                    raise ValueError(
+                        f"'{name}' is no family of depthlab's ({', '.join(FAMILIES)}), nor a name for one of yours "
+                        "(lower case letters, digits and _, starting with a letter)"
+                    )
+        return raw
+
+
+class _ModelsBase(_UserFamilies):
+    # A user's family: its module named by import path (depthlab.families.imported).
+    __pydantic_extra__: dict[str, ImportedConfig] = Field(init=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _user_families_name_a_class(cls, raw: Any) -> Any:
+        if isinstance(raw, dict):
+            for name, section in raw.items():
+                if name not in cls.model_fields and not (isinstance(section, dict) and "class_path" in section):
+                    close = difflib.get_close_matches(str(name), list(cls.model_fields), n=1)
+                    guess = f"did you mean '{close[0]}'? " if close else ""
+                    raise ValueError(
+                        f"'{name}' is no family of depthlab's ({', '.join(FAMILIES)}): {guess}A family of your own "
+                        "names its module with class_path (docs/own-model.md)"
+                    )
+        return raw
+
+
+# One field per registered family, so a new family needs no change here; a user's family is an extra key.
 ModelsParams = create_model(
     "ModelsParams",
-    __base__=StrictModel,
+    __base__=_ModelsBase,
     **{name: (family.config, ...) for name, family in FAMILIES.items()},
 )
 
@@ -337,9 +379,13 @@ class FamilySweep(StrictModel):
     depths: Distinct[list[Depth]]
 
 
+class _SweepBase(_UserFamilies):
+    __pydantic_extra__: dict[str, FamilySweep] = Field(init=False)
+
+
 SweepParams = create_model(
     "SweepParams",
-    __base__=StrictModel,
+    __base__=_SweepBase,
     **{name: (FamilySweep, ...) for name in FAMILIES},
 )
 
@@ -356,9 +402,27 @@ class Params(StrictModel):
     schedule: ScheduleParams
     tracking: TrackingParams
 
+    @model_validator(mode="before")
+    @classmethod
+    def _swept_families_are_declared(cls, raw: Any) -> Any:
+        """A sweep of a family neither depthlab's nor declared in `models` is one message, before its entry is
+        read as a sweep (whose missing keys would say less)."""
+        if isinstance(raw, dict) and isinstance(raw.get("sweep"), dict):
+            models = raw.get("models") if isinstance(raw.get("models"), dict) else {}
+            for name in raw["sweep"]:
+                if name not in FAMILIES and name not in models:
+                    raise ValueError(
+                        f"sweep.{name}: no family '{name}' in models (depthlab's: {', '.join(FAMILIES)}; "
+                        f"a family of your own needs models.{name} with its class_path)"
+                    )
+        return raw
+
     @model_validator(mode="after")
     def _sweep_fits_data(self) -> Params:
-        """A family is only trained on datasets the study prepares and whose samples it can model."""
+        """A family is only trained on datasets the study prepares and whose samples it can model; a user's
+        family declared in `models` is swept in `sweep` too."""
+        for name in sorted(set(self.models.model_extra or {}) - set(self.sweep.model_extra or {})):
+            raise ValueError(f"models.{name}: no sweep.{name} (its datasets and depths; depths: [] trains none)")
         for family, sweep in self.sweep:
             for dataset in sweep.datasets:
                 if dataset not in self.data.datasets:
@@ -366,10 +430,11 @@ class Params(StrictModel):
                         f"sweep.{family}.datasets: '{dataset}' is not in data.datasets {self.data.datasets}"
                     )
                 kind = self.data.kind(dataset)
-                if kind not in FAMILIES[family].sample_kinds:
+                kinds = family_of(self.models, family).sample_kinds
+                if kind not in kinds:
                     raise ValueError(
                         f"sweep.{family}.datasets: family '{family}' cannot model {kind} data ('{dataset}'); "
-                        f"it accepts {', '.join(FAMILIES[family].sample_kinds)} data"
+                        f"it accepts {', '.join(kinds)} data"
                     )
         if not self.study():
             raise ValueError("sweep trains no depth of any family on any dataset: nothing to train")
@@ -388,6 +453,11 @@ class Params(StrictModel):
             for dataset in sweep.datasets
             if sweep.depths
         ]
+
+    @property
+    def families(self) -> list[str]:
+        """Every family of the study, depthlab's own then the user's, in params order."""
+        return [name for name, _ in self.sweep]
 
     def depths(self, dataset: str, family: str) -> list[int]:
         sweep = getattr(self.sweep, family)
@@ -432,7 +502,14 @@ def _allowed_keys(loc: list[str]) -> list[str]:
     model: Any = Params
     for part in loc:
         field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None and model in _USER_SECTIONS:  # a user's family in models or sweep
+            model = _USER_SECTIONS[model]
+            continue
         if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
             return []
         model = field.annotation
     return sorted(model.model_fields)
+
+
+# What a user's family's key holds in the sections that accept one.
+_USER_SECTIONS: dict[Any, type[BaseModel]] = {ModelsParams: ImportedConfig, SweepParams: FamilySweep}

@@ -21,13 +21,14 @@ from depthlab.params import PARAMS_FILE, Params, load_params
 
 
 def set_arguments(preset: dict[str, Any], prefix: str = "") -> list[str]:
-    """`-S key=value` for every leaf of the preset; lists are leaves, written as JSON (valid YAML)."""
+    """`-S ++key=value` for every leaf of the preset (Hydra's add-or-override: a preset may add a key params.yaml
+    lacks, such as a family of your own); lists are leaves, written as JSON (valid YAML)."""
     arguments = []
     for key, value in preset.items():
         if isinstance(value, dict):
             arguments += set_arguments(value, f"{prefix}{key}.")
         else:
-            arguments += ["-S", f"{prefix}{key}={json.dumps(value, separators=(',', ':'))}"]
+            arguments += ["-S", f"++{prefix}{key}={json.dumps(value, separators=(',', ':'))}"]
     return arguments
 
 

@@ -130,7 +130,7 @@ def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         phase=spec["phase"],
         data_digest=data.meta.digest,
         out_dir=out / "models",
-        code=code_digest(spec["family"]),
+        code=code_digest(params.models, spec["family"]),
         threads=spec["threads"],
         train_rows=spec.get("train_rows"),
     )

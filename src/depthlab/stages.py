@@ -16,6 +16,7 @@ from depthlab.errors import (
     ClusterError,
     DataError,
     DepthlabError,
+    ModelContractError,
     ParamsError,
     Terminated,
     TrackingError,
@@ -36,6 +37,7 @@ ARRAYS = Path(".cache/arrays")  # training data memory-mapped where it does not 
 # Exit codes a scheduler can tell apart (documented in the README).
 EXIT_CODES: dict[type[DepthlabError], int] = {
     ParamsError: 2,
+    ModelContractError: 2,  # a user's module breaking Lightning's contract: what params.yaml names is wrong
     DataError: 3,
     ValidationFailed: 4,
     TrackingError: 5,
@@ -81,6 +83,7 @@ def train(params: Params, family: str) -> None:
     datasets = _datasets_of(params, family)
     if not datasets:
         return _nothing_to_do(family, MODELS / family)
+    _check_imported(params, family, datasets)
     from depthlab import training
     from depthlab.training import cluster
 
@@ -147,6 +150,21 @@ def report(params: Params) -> None:
     print(f"report over {len(table)} configurations: {REPORTS / 'claims.md'}")
 
 
+def _check_imported(params: Params, family: str, datasets: list[str]) -> None:
+    """A user's module (a family named by import path) imports and builds at every depth of its sweep, on every
+    dataset's shape, before anything is read, trained or recorded: what params.yaml names wrongly is one message."""
+    from depthlab.families import family_of
+
+    if not family_of(params.models, family).imported:
+        return
+    from depthlab.data import load_meta
+    from depthlab.families import imported
+
+    shapes = {dataset: load_meta(PREPARED / dataset).shape for dataset in datasets}
+    depths = [depth for dataset in datasets for depth in params.depths(dataset, family)]
+    imported.check(family, getattr(params.models, family), shapes, depths)
+
+
 def _check_tracking(params: Params) -> None:
     """Every stage that tracks fails fast, before any work, when the tracking server does not answer."""
     if params.tracking.enabled:
@@ -172,7 +190,7 @@ def _nothing_to_do(family: str, *outputs: Path) -> None:
 
 def _datasets_of(params: Params, family: str) -> list[str]:
     """The datasets `family` trains on, in data.datasets order; an empty list when its sweep trains nothing."""
-    if family not in params.sweep.model_fields:
+    if family not in params.families:
         raise ParamsError(f"family '{family}' has no sweep.{family} in params.yaml")
     return [dataset for dataset in params.data.datasets if params.depths(dataset, family)]
 

@@ -22,6 +22,20 @@ TINY = {
 }
 
 
+# The worked example (examples/resnet.py) as a family of the user's, trained on the tiny profile's MNIST-1D.
+USER_FAMILY = {
+    "models": {
+        "resnet": {
+            "class_path": "examples.resnet.ResNet",
+            "init_args": {"width": 4},
+            "depth_arg": "blocks",
+            "article_type": "convolutional (residual)",
+        }
+    },
+    "sweep": {"resnet": {"datasets": ["mnist1d"], "depths": [0, 1]}},
+}
+
+
 def raw_params(**overrides: Any) -> dict[str, Any]:
     """The repository's params.yaml with the tiny profile and any overrides applied."""
     return merged(merged(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY), overrides)

@@ -10,7 +10,18 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_FILES = ("dvc.yaml", "pipeline", "src", "presets", ".dvc/config", ".dvc/plots", ".dvcignore", ".gitignore")
+PROJECT_FILES = (
+    "dvc.yaml",
+    "pipeline",
+    "src",
+    "models",
+    "examples",
+    "presets",
+    ".dvc/config",
+    ".dvc/plots",
+    ".dvcignore",
+    ".gitignore",
+)
 
 
 def copy_project(target: Path, source_root: Path = ROOT) -> None:

@@ -83,9 +83,9 @@ def repro(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return done
 
 
-def outputs(project: Path) -> dict[str, bytes]:
+def outputs(project: Path, family: str = "mlp") -> dict[str, bytes]:
     """Every file of the stage's outputs; in runs.json, what does not name a run or a time."""
-    models = project / "data" / "models" / "mlp"
+    models = project / "data" / "models" / family
     files = {str(path.relative_to(models)): path.read_bytes() for path in models.rglob("*.ckpt")}
     runs = json.loads((models / "mnist1d" / "runs.json").read_text())
     for run in runs["runs"]:
@@ -185,3 +185,27 @@ def test_the_local_path_imports_nothing_from_ray():
     env = {key: value for key, value in project_env(ROOT).items() if key not in {"RAY_ADDRESS", EXECUTOR}}
     done = subprocess.run([sys.executable, "-c", check], env=env, capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_a_users_family_trains_on_ray_as_it_does_locally(cluster, validated, tmp_path):
+    """The example's LightningModule (batch norm: seed by seed) on the Ray cluster: its module imported on the
+    node from the project, its runs made real on the driver with what it logged, its outputs those of a local run."""
+    from tests.helpers.params import USER_FAMILY
+
+    params = raw_params(**USER_FAMILY)
+    params["sweep"]["mlp"] = {"datasets": [], "depths": []}
+    projects, done = {}, {}
+    for name in ("ray", "local"):
+        projects[name] = make_project(validated, tmp_path / name)
+        (projects[name] / "params.yaml").write_text(yaml.safe_dump(params))
+        env = on_ray(cluster, projects[name]) if name == "ray" else project_env(projects[name])
+        stage = ["dvc", "repro", "--single-item", "train@resnet"]
+        done[name] = subprocess.run(stage, cwd=projects[name], env=env, capture_output=True, text=True)
+        assert done[name].returncode == 0, done[name].stdout[-3000:] + done[name].stderr[-3000:]
+    assert "trained on Ray node" in done["ray"].stdout
+    assert outputs(projects["ray"], "resnet") == outputs(projects["local"], "resnet")
+    runs = training_runs(projects["ray"])
+    assert runs and all(r.info.status == "FINISHED" and r.data.tags["ray_node_id"] for r in runs)
+    assert {r.data.tags["seed_stacking"] for r in runs} == {"per_seed"}
+    client = MlflowClient(f"sqlite:///{projects['ray'] / 'mlflow.db'}")
+    assert all(client.get_metric_history(r.info.run_id, "module/train_loss") for r in runs), "what it logged"

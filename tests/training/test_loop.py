@@ -8,19 +8,18 @@ def test_fit_takes_exactly_max_steps_and_reports_every_epoch(tiny_params, prepar
 
     from depthlab.ensemble import stack
     from depthlab.training import Classifier, fit, seed_networks
+    from depthlab.training.loop import Hooks, Schedule, TrainingData
 
     meta = load_meta(prepared)
     cfg = tiny_params.train.model_copy(update={"max_steps": 20})  # 720 rows, batch 100: 8 steps an epoch
     seen = []
     nets = seed_networks(tiny_params, "mlp", 1, meta, (0, 1))
     state = fit(
-        L.Fabric(accelerator="cpu", devices=1),
-        Classifier(stack(nets), 2, cfg.grid[0], 0.0),
-        [0, 1],
-        load_arrays(prepared, "train", meta),
-        load_arrays(prepared, "val", meta),
-        cfg,
-        lambda step, metrics: seen.append((step, {seed: sorted(m) for seed, m in metrics.items()})),
+        fabric=L.Fabric(accelerator="cpu", devices=1),
+        module=Classifier(stack(nets), 2, cfg.grid[0], 0.0),
+        data=TrainingData(load_arrays(prepared, "train", meta), load_arrays(prepared, "val", meta), (0, 1)),
+        schedule=Schedule.of(cfg, cfg.max_steps),
+        hooks=Hooks(lambda step, metrics: seen.append((step, {seed: sorted(m) for seed, m in metrics.items()}))),
     )
     assert state.step == 20 and not state.stopped
     assert [step for step, _ in seen] == [8, 16, 20]
@@ -34,6 +33,7 @@ def test_a_seed_that_diverges_is_frozen_and_the_others_go_on(tiny_params, prepar
 
     from depthlab.ensemble import stack
     from depthlab.training import Classifier, fit, seed_networks
+    from depthlab.training.loop import Hooks, Schedule, TrainingData
 
     meta = load_meta(prepared)
     cfg = tiny_params.train.model_copy(update={"max_steps": 24})  # three epochs of 8 steps
@@ -46,7 +46,11 @@ def test_a_seed_that_diverges_is_frozen_and_the_others_go_on(tiny_params, prepar
         module = Classifier(stack(nets), len(seeds), cfg.grid[0], 0.0)
         epochs = []
         state = fit(
-            L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda step, m: epochs.append(m)
+            fabric=L.Fabric(accelerator="cpu", devices=1),
+            module=module,
+            data=TrainingData(*data, seeds),
+            schedule=Schedule.of(cfg, cfg.max_steps),
+            hooks=Hooks(lambda step, m: epochs.append(m)),
         )
         return state, module, epochs
 
@@ -70,6 +74,7 @@ def test_with_a_split_per_seed_each_seed_trains_and_validates_on_its_own_rows_as
     from depthlab.data import seed_rows
     from depthlab.ensemble import stack
     from depthlab.training import Classifier, fit, seed_networks
+    from depthlab.training.loop import Schedule, TrainingData
 
     meta = load_meta(prepared)
     cfg = tiny_params.train.model_copy(update={"max_steps": 24})  # three epochs of 8 steps
@@ -94,7 +99,12 @@ def test_with_a_split_per_seed_each_seed_trains_and_validates_on_its_own_rows_as
     def train(seeds, split=True):
         rows = seed_rows(data[0][1], data[1][1], seeds, meta.digest) if split else None
         module = Recorder(stack(seed_networks(tiny_params, "mlp", 1, meta, seeds)), len(seeds), cfg.grid[0], 0.0)
-        fit(L.Fabric(accelerator="cpu", devices=1), module, list(seeds), *data, cfg, lambda *_: None, rows=rows)
+        fit(
+            fabric=L.Fabric(accelerator="cpu", devices=1),
+            module=module,
+            data=TrainingData(*data, seeds, rows),
+            schedule=Schedule.of(cfg, cfg.max_steps),
+        )
         return module, rows
 
     def rows_of(batches, seed):

@@ -23,6 +23,7 @@ def _fit(params, prepared, data, device_data_mb, accelerator="cpu", rows=None):
     from depthlab.ensemble import stack
     from depthlab.training import Classifier, fit, seed_networks
     from depthlab.training.ensemble_run import on_device
+    from depthlab.training.loop import Hooks, Schedule, TrainingData
 
     meta = load_meta(prepared)
     cfg = params.train.model_copy(update={"max_steps": 24})  # 720 rows at batch 100: 8 steps an epoch
@@ -30,7 +31,11 @@ def _fit(params, prepared, data, device_data_mb, accelerator="cpu", rows=None):
     epochs = []
     fabric = on_device(accelerator, 0)
     state = fit(
-        fabric, module, [0, 1], *data, cfg, lambda step, m: epochs.append((step, m)), None, None, device_data_mb, rows
+        fabric=fabric,
+        module=module,
+        data=TrainingData(*data, (0, 1), rows, device_data_mb),
+        schedule=Schedule.of(cfg, cfg.max_steps),
+        hooks=Hooks(lambda step, m: epochs.append((step, m))),
     )
     return module, state, epochs
 

@@ -205,3 +205,66 @@ def test_a_size_larger_than_the_training_split_is_refused_before_anything_trains
     ):
         train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "models")
     assert not (tmp_path / "models").exists()
+
+
+# A user's module in the project's models/ folder that breaks the contract two ways, as a parameter picks.
+CONTRACT_BREAKER = """
+import torch
+from torch import nn
+import torch.nn.functional as F
+import lightning.pytorch as pl
+
+
+class Net(pl.LightningModule):
+    def __init__(self, depth: int, num_classes: int, classes: int = 0, step_returns: str = "loss"):
+        super().__init__()
+        self.head = nn.Linear(40, classes or num_classes)
+        self.step_returns = step_returns
+
+    def forward(self, x):
+        return self.head(x)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        losses = F.cross_entropy(self(x), y, reduction="none")
+        return {"loss": losses.mean(), "none": None, "per_sample": losses}[self.step_returns]
+"""
+
+
+@pytest.mark.slow  # the train stage as a process, in a project of its own
+@pytest.mark.parametrize(
+    ("init_args", "message"),
+    [
+        ({"classes": 3}, "Net.forward returned (4, 3) for a batch of 4: expected logits of shape (batch, num_classes)"),
+        ({"step_returns": "none"}, "Net.training_step returned nothing: it must return the batch's loss"),
+        ({"step_returns": "per_sample"}, "Net.training_step returned a loss of shape (4,): it must be a scalar tensor"),
+    ],
+)
+def test_a_module_breaking_its_contract_stops_the_train_stage_with_one_message_and_no_run(tmp_path, init_args, message):
+    """Checked in the stage's own process before any job goes to a worker: exit 2, one line, no traceback (of the
+    stage or of a worker), no run, no output."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.helpers.params import raw_params
+    from tests.helpers.project import copy_project, project_env
+
+    copy_project(tmp_path)
+    (tmp_path / "models" / "breaker.py").write_text(CONTRACT_BREAKER)
+    user = {"class_path": "models.breaker.Net", "init_args": init_args, "depth_arg": "depth", "article_type": "x"}
+    sweep = {**NO_SWEEP, "mlp": {"datasets": [], "depths": []}, "breaker": {"datasets": ["mnist1d"], "depths": [1, 2]}}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw_params(models={"breaker": user}, sweep=sweep)))
+    env = project_env(tmp_path)
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run(["dvc", "repro", "validate@mnist1d"], cwd=tmp_path, env=env, check=True, capture_output=True)
+    train = [sys.executable, "pipeline/train.py", "--family", "breaker"]
+    done = subprocess.run(train, cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert done.stderr.startswith(f"depthlab train: error: {message}") and done.stderr.count("\n") == 1, done.stderr
+    assert not (tmp_path / "data" / "models" / "breaker").exists()
+    experiment = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_experiment_by_name("depthlab-mnist1d")
+    assert experiment is None or not MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_runs(
+        [experiment.experiment_id]
+    )

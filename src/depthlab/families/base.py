@@ -1,4 +1,5 @@
-"""What a model family is: a params model and the module that builds a plain nn.Module from a depth.
+"""What a model family is: a params model and the module that builds an nn.Module from a depth (depthlab's
+own networks, or a user's module named by import path).
 
 Nothing here imports torch: reading params.yaml needs the families' configs, not their networks.
 """
@@ -50,9 +51,15 @@ class Family:
     network_module: str
     article_type: str  # the article's name for the type of network (claim 5)
     sample_kinds: tuple[str, ...] = SAMPLE_KINDS
+    # A user's module named by import path in params.yaml (`models.<name>.class_path`), not one of depthlab's own:
+    # its seeds are stacked with torch.func where they can be, or trained one by one (depthlab.training).
+    imported: bool = False
 
     def build(self, config: StrictModel, depth: int, shape: DataShape) -> nn.Module:
-        return importlib.import_module(self.network_module).build(config, depth, shape)
+        module = importlib.import_module(self.network_module)
+        if self.imported:  # the user's module: its errors name the family's section of params.yaml
+            return module.build(config, depth, shape, f"models.{self.name}")
+        return module.build(config, depth, shape)
 
     def pretrain(
         self, config: StrictModel, net: nn.Module, inputs: torch.Tensor, seeds: list[int], batch_size: int

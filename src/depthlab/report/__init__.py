@@ -52,7 +52,7 @@ def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFra
     document = markdown.document(params, table, runs, grid, verdicts, references, settings, section)
 
     with staged_dir(out_dir / "plots") as written:
-        plots.write_plots(table, runs, written, machine)
+        plots.write_plots(table, runs, written, machine, settings.types)
         if per_cell:
             cells.write_plot(per_cell, every_run, written, machine)
     write_text(out_dir / ACCURACY_CURVES, plots.accuracy_curves(table).to_csv(index=False))

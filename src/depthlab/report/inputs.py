@@ -12,7 +12,7 @@ import pandas as pd
 
 from depthlab import claims
 from depthlab.errors import DataError
-from depthlab.families import FAMILIES
+from depthlab.families import family_of
 from depthlab.outputs import read_json
 from depthlab.params import Cell, Params
 
@@ -107,5 +107,5 @@ def settings(params: Params, machine: str) -> claims.Settings:
         deep_from=params.report.deep_from,
         kinds={d: params.data.kind(d) for d in params.data.datasets},
         hardware_summary=machine,
-        types={name: family.article_type for name, family in FAMILIES.items()},
+        types={name: family_of(params.models, name).article_type for name in params.families},
     )

@@ -11,6 +11,7 @@ from depthlab import claims, reference
 from depthlab.claims.statistics import failed
 from depthlab.claims.study import KEYS
 from depthlab.claims.text import percent
+from depthlab.families import family_of
 from depthlab.params import Params, TrainParams
 from depthlab.report import optimisation
 from depthlab.report.evidence import as_markdown
@@ -59,6 +60,7 @@ def document(
         f"Adam, weight decay {train.weight_decay}, shuffled batches: {str(train.shuffle).lower()}. "
         + _lr_protocol(train),
         f"Datasets: {', '.join(f'{d} ({params.data.kind(d)})' for d in params.data.datasets)}.",
+        *_own_families(params, table),
         f"Statistics: a configuration's accuracy varies with its seeds and with the test examples it happens to "
         f"be scored on (Bouthillier et al. 2021), so the study is replicated {report.resamples} times, drawing "
         "each configuration's seeds and each dataset's test examples again (one draw of examples for every "
@@ -128,6 +130,31 @@ def document(
     shown = table.rename(columns=SUMMARY_COLUMNS)[list(SUMMARY_COLUMNS.values())]
     lines += ["## Every configuration", "", shown.to_markdown(index=False, floatfmt=".4g"), ""]
     return "\n".join(lines)
+
+
+def _own_families(params: Params, table: pd.DataFrame) -> list[str]:
+    """A line naming the user's families (named by import path), and one per family whose depth argument
+    changes nothing: the same parameter count at every depth it trained on a dataset, so its depths are likely
+    one network, and what the claims say about its depth says nothing about depth."""
+    own = {name: getattr(params.models, name) for name in params.families if family_of(params.models, name).imported}
+    if not own:
+        return []
+    lines = [
+        "Families of your own: "
+        + ", ".join(f"{name} ({config.class_path}, {config.article_type})" for name, config in own.items())
+        + "."
+    ]
+    for (family, dataset), rows in table[table.family.isin(list(own))].groupby(["family", "dataset"]):
+        counts = rows.param_count.unique()
+        if rows.depth.nunique() > 1 and len(counts) == 1:
+            lines.append(
+                f"**{family}'s depth changes nothing on {dataset}**: {own[family].class_path} has "
+                f"{int(counts[0]):,} parameters at every depth ({own[family].depth_arg} = "
+                f"{', '.join(str(int(d)) for d in sorted(rows.depth))}); its depths are likely one network, and "
+                f"what the claims say about {family}'s depth says nothing about depth. Check that the constructor "
+                f"uses {own[family].depth_arg}."
+            )
+    return lines
 
 
 def shown_verdict(claim: claims.Claim) -> str:

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 
 from depthlab.claims import matched_configurations
-from depthlab.families import FAMILIES
 from depthlab.params import Cell
 from depthlab.report import optimisation
 
@@ -38,7 +37,8 @@ def accuracy_curves(table: pd.DataFrame) -> pd.DataFrame:
     ].rename(columns={"accuracy": "test_accuracy", "accuracy_low": "ci_low", "accuracy_high": "ci_high"})
 
 
-def write_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: str) -> None:
+def write_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: str, types: dict[str, str]) -> None:
+    """The report's plots; `types`: each family's type of network (claims.Settings.types)."""
     seeds = len(runs.seed.unique())
     colors = {
         family: f"C{i}" for i, family in enumerate(sorted(table.family.unique()))
@@ -89,7 +89,7 @@ def write_plots(table: pd.DataFrame, runs: pd.DataFrame, plots: Path, machine: s
         plots / "families_matched.png",
         "families at matched parameter counts: mean test accuracy, 95% bootstrap interval, seeds as dots",
         machine,
-        lambda axes, rows: _matched_bars(axes, rows, runs),
+        lambda axes, rows: _matched_bars(axes, rows, runs, types),
     )
     losses = optimisation.losses(runs)
     if not losses.empty:
@@ -292,9 +292,9 @@ def pareto_front(rows: pd.DataFrame) -> pd.DataFrame:
     return ordered.loc[keep]
 
 
-def _matched_bars(axes: plt.Axes, rows: pd.DataFrame, runs: pd.DataFrame) -> None:
+def _matched_bars(axes: plt.Axes, rows: pd.DataFrame, runs: pd.DataFrame, types: dict[str, str]) -> None:
     labels = [
-        f"{r.family}-d{int(r.depth)}\n{textwrap.fill(FAMILIES[r.family].article_type, 13)}\n{int(r.param_count):,} p"
+        f"{r.family}-d{int(r.depth)}\n{textwrap.fill(types[r.family], 13)}\n{int(r.param_count):,} p"
         for r in rows.itertuples()
     ]
     error = np.vstack([rows.accuracy - rows.accuracy_low, rows.accuracy_high - rows.accuracy]).clip(min=0)

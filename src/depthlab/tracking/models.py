@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import mlflow
@@ -18,14 +19,21 @@ def log_model(run_id: str, net: nn.Module, example: np.ndarray, serialization_fo
 
     pickle: the module, its depthlab classes pickled by value, so it loads wherever torch is installed;
     loading it runs code from the artifact. pt2: torch.export's graph, which loads without unpickling, at a
-    higher cost per run (`make bench`, tracking overhead).
+    higher cost per run (`make bench`, tracking overhead). A user's module (a family named by import path) is
+    pickled by reference, its folder of user code logged with it (`code_paths`: MLflow puts it on the loading
+    process's path), and lightning required where it is a LightningModule.
     """
     import cloudpickle
     import torch
     from mlflow.models import infer_signature
 
     import depthlab.families
+    from depthlab.families.imported import code_folder
 
+    user_code = code_folder(net)
+    requirements = [f"torch=={torch.__version__.split('+')[0]}"]
+    if "lightning" in sys.modules and isinstance(net, sys.modules["lightning"].LightningModule):
+        requirements.append(f"lightning=={sys.modules['lightning'].__version__}")
     with torch.inference_mode():
         output = net(torch.from_numpy(example.copy())).numpy()  # an array handed over by Ray is read-only
     # pt2: torch.export needs the example; MLflow's check of it (a reload) is left to tests/test_tracking.py.
@@ -41,8 +49,9 @@ def log_model(run_id: str, net: nn.Module, example: np.ndarray, serialization_fo
                 name="model",
                 run_id=run_id,
                 signature=infer_signature(example, output),
-                pip_requirements=[f"torch=={torch.__version__.split('+')[0]}"],
+                pip_requirements=requirements,
                 serialization_format=serialization_format,
+                code_paths=None if user_code is None else [str(user_code)],
                 **example_args,
             )
     finally:

@@ -17,18 +17,21 @@ from typing import Any
 
 import lightning_fabric as L
 import torch
+from lightning_fabric.loggers import Logger
 from torch import nn
 
 from depthlab import ensemble, hardware, tracking
 from depthlab.data import Meta
-from depthlab.families import FAMILIES, build_network, count_parameters
+from depthlab.families import Family, build_network, count_parameters, family_of
 from depthlab.params import Params
 from depthlab.training.cache import FinishedMembers, reuse_finished
 from depthlab.training.classifier import Classifier
+from depthlab.training.functional import FunctionalEnsemble
 from depthlab.training.jobs import GRID, EnsembleJob, StudyData, TrainedSeed
-from depthlab.training.loop import FitState, Progress, fit
+from depthlab.training.loop import FitState, Hooks, Progress, Schedule, TrainingData, fit
 from depthlab.training.residence import trains_on_gpu
 from depthlab.training.resume import ResumeFile
+from depthlab.training.user_module import LAYERS, PER_SEED, RunLogger, Stacking, UserSteps, choose_stacking
 
 
 def train_ensemble(job: EnsembleJob, data: StudyData) -> list[TrainedSeed]:
@@ -53,7 +56,8 @@ def train_members(
     job: EnsembleJob, data: StudyData, resume: ResumeFile | None = None, record: bool = False
 ) -> tuple[list[TrainedSeed], list[Any]]:
     """Train the job's members as one ensemble, continuing from `resume`'s state if it has one; their outcomes
-    and their runs (recorded ones with `record`, for a process that cannot reach the tracking store)."""
+    and their runs (recorded ones with `record`, for a process that cannot reach the tracking store). A user's
+    module is checked against its contract, and how its seeds train chosen, before any run opens."""
     torch.set_num_threads(job.threads)
     # Denormal floats (below about 1e-38) flushed to zero. Once a small table's training loss nears zero, gradients
     # and Adam's second moments fall into that range, where the CPU computes tens of times slower: a 10-seed depth-16
@@ -63,20 +67,34 @@ def train_members(
     data = data.with_train_rows(job.train_rows)
     nets = seed_networks(params, job.family, job.depth, data.meta, job.seeds)
     param_count = count_parameters(nets[0])
+    imported = family_of(params.models, job.family).imported
+    stacking = choose_stacking(nets, data.train_xy, data.meta.shape.num_classes) if imported else LAYERS
     with tracking.tracked_runs(
         dataset=job.dataset,
-        runs=run_specs(job, data.meta, param_count),
+        runs=run_specs(job, data.meta, param_count, stacking),
         system_metrics_interval_s=params.tracking.system_metrics_interval_s,
         flush_interval_s=params.tracking.flush_interval_s,
         enabled=params.tracking.enabled,
         record=record,
     ) as runs:
-        fitted = fit_members(job, data, nets, runs, resume)
+        fitted = fit_members(job, data, nets, runs, resume, stacking)
         trained = [
             fitted.outcome(index, net, run, param_count)
             for index, (net, run) in enumerate(zip(nets, runs, strict=True))
         ]
     return trained, runs
+
+
+def check_user_module(params: Params, family: str, depths: dict[str, list[int]], data: dict[str, StudyData]) -> None:
+    """A user's module checked against its contract at every depth of every dataset (`choose_stacking`), in the
+    stage's own process before any job is sent: one message and no run, whichever executor would have trained
+    it. Nothing for a built-in family."""
+    if not family_of(params.models, family).imported:
+        return
+    for dataset, study in data.items():
+        for depth in depths[dataset]:
+            nets = seed_networks(params, family, depth, study.meta, tuple(params.train.seeds[:2]))
+            choose_stacking(nets, study.train_xy, study.meta.shape.num_classes)
 
 
 def seed_networks(params: Params, family: str, depth: int, meta: Meta, seeds: tuple[int, ...]) -> list[nn.Module]:
@@ -88,9 +106,10 @@ def seed_networks(params: Params, family: str, depth: int, meta: Meta, seeds: tu
     return nets
 
 
-def run_specs(job: EnsembleJob, meta: Meta, param_count: int) -> list[tracking.RunSpec]:
+def run_specs(job: EnsembleJob, meta: Meta, param_count: int, stacking: Stacking) -> list[tracking.RunSpec]:
     """Each member's run: its name, params and tags; its cell in both (`train.max_steps` and `train.train_rows`
-    are the cell's values, `budget` and `train_rows` tags), so runs of a budget or size are found by filter."""
+    are the cell's values, `budget` and `train_rows` tags), so runs of a budget or size are found by filter; how
+    its seeds trained, and why (`seed_stacking`, `seed_stacking_reason`)."""
     params, cfg = job.params, job.config
     shared = {
         # A seed's weights depend on its ensemble (batched kernels round by position): the members, in order.
@@ -119,6 +138,7 @@ def run_specs(job: EnsembleJob, meta: Meta, param_count: int) -> list[tracking.R
                 "kind": "training",
                 "budget": job.cell.steps,
                 "train_rows": "all" if job.train_rows is None else job.train_rows,
+                **stacking.tags,
             },
         )
         for seed, lr in job.members
@@ -126,28 +146,78 @@ def run_specs(job: EnsembleJob, meta: Meta, param_count: int) -> list[tracking.R
 
 
 def fit_members(
-    job: EnsembleJob, data: StudyData, nets: list[nn.Module], runs: list[Any], resume: ResumeFile | None
+    job: EnsembleJob,
+    data: StudyData,
+    nets: list[nn.Module],
+    runs: list[Any],
+    resume: ResumeFile | None,
+    stacking: Stacking = LAYERS,
 ) -> FittedEnsemble:
-    """The members' networks trained as one stacked network, each member's epochs logged to its run."""
-    cfg = job.config
-    fabric = on_device(cfg.accelerator, job.device)
-    module = Classifier(ensemble.stack(nets), len(job.seeds), list(job.lrs), cfg.weight_decay)
-    progress = Progress(job.label, cfg.max_steps)
-    last: dict[str, dict[int, float]] = {"val_acc": {}, "train_loss": {}}
+    """The members' networks trained as one stacked network (depthlab's stacked layers, or torch.func's for a
+    user's module), or one after another (`stacking`), each member's epochs logged to its run."""
+    train = job.params.train
+    schedule = Schedule.of(train, job.max_steps)
+    rows = job.seed_rows(data) if job.params.data.split_seeds else None  # each seed's own split
+    training = TrainingData(data.train_xy, data.val_xy, job.seeds, rows, job.params.runtime.device_data_mb)
+    logger = RunLogger()
+    fabric = on_device(train.accelerator, job.device, [logger] if stacking.path == PER_SEED else None)
+    started = time.perf_counter()
+    if stacking.path == PER_SEED:
+        members = []
+        for index, (net, run, (seed, lr)) in enumerate(zip(nets, runs, job.members, strict=True)):
+            logger.run = run
+            module = UserSteps(net, lr, train.weight_decay, fabric, logger)
+            L.seed_everything(seed, verbose=False)  # its random ops (dropout) as when trained alone
+            hooks = Hooks(
+                epoch_end=RunLog([run], Progress(f"{job.label}: seed {seed} at lr {lr:g}", job.max_steps)),
+                resume=resume.for_member(index) if resume else None,
+            )
+            state = fit(fabric=fabric, module=module, data=training.member(index), schedule=schedule, hooks=hooks)
+            module.release()
+            members.append(Member(module, state, 0))
+    else:
+        stacked = ensemble.stack(nets) if stacking.path == LAYERS.path else FunctionalEnsemble(nets)
+        module = Classifier(stacked, len(job.seeds), list(job.lrs), train.weight_decay)
+        family = family_of(job.params.models, job.family)
+        hooks = Hooks(
+            epoch_end=RunLog(runs, Progress(job.label, job.max_steps)),
+            pretrain=None if family.imported else FamilyPretraining(job, family),
+            resume=resume,
+        )
+        state = fit(fabric=fabric, module=module, data=training, schedule=schedule, hooks=hooks)
+        members = [Member(module, state, index) for index in range(len(nets))]
+    if fabric.device.type == "cuda":
+        torch.cuda.synchronize(fabric.device)  # the clock stops when the device's work does
+    seconds = time.perf_counter() - started
+    residence = members[0].state
+    if residence.residence == "streamed":  # the rare case, worth a line: each batch was copied to the device
+        print(f"[{job.label}] {residence.residence_note}", flush=True)
+    return FittedEnsemble(job, data, fabric, members, seconds)
 
-    def on_epoch_end(step: int, metrics: dict[int, dict[str, float]]) -> None:
+
+class RunLog:
+    """The epoch-end hook of training: each seed's metrics to its run ({seed index: metrics}, an index into
+    `runs`), and a progress line now and then."""
+
+    def __init__(self, runs: list[Any], progress: Progress):
+        self.runs, self.progress = runs, progress
+
+    def __call__(self, step: int, metrics: dict[int, dict[str, float]]) -> None:
         for index, seed_metrics in metrics.items():
-            runs[index].log_metrics(seed_metrics, step)
-            for name, values in last.items():
-                if name in seed_metrics:
-                    values[index] = seed_metrics[name]
-        progress(step, metrics)
+            self.runs[index].log_metrics(seed_metrics, step)
+        self.progress(step, metrics)
 
-    family, config = FAMILIES[job.family], getattr(job.params.models, job.family)
 
-    def pretrain(net: nn.Module, inputs: torch.Tensor) -> list[dict[str, float]] | None:
-        began = time.perf_counter()
-        metrics = family.pretrain(config, net, inputs, list(job.seeds), cfg.batch_size)
+class FamilyPretraining:
+    """The pre-training hook of training: the family's unsupervised pre-training of the stacked network, timed."""
+
+    def __init__(self, job: EnsembleJob, family: Family):
+        self.job, self.family = job, family
+
+    def __call__(self, net: nn.Module, inputs: torch.Tensor) -> list[dict[str, float]] | None:
+        job, began = self.job, time.perf_counter()
+        config = getattr(job.params.models, job.family)
+        metrics = self.family.pretrain(config, net, inputs, list(job.seeds), job.params.train.batch_size)
         if metrics and metrics[0]:
             print(
                 f"[{job.label}] pre-trained {len(metrics[0])} layer(s) without labels in "
@@ -156,45 +226,32 @@ def fit_members(
             )
         return metrics
 
-    rows = job.seed_rows(data) if job.params.data.split_seeds else None  # each seed's own split
-    started = time.perf_counter()
-    state = fit(
-        fabric,
-        module,
-        list(job.seeds),
-        data.train_xy,
-        data.val_xy,
-        cfg,
-        on_epoch_end,
-        resume,
-        pretrain,
-        job.params.runtime.device_data_mb,
-        rows,
-    )
-    if fabric.device.type == "cuda":
-        torch.cuda.synchronize(fabric.device)  # the clock stops when the device's work does
-    seconds = time.perf_counter() - started
-    if state.residence == "streamed":  # the rare case, worth a line: each batch was copied to the device
-        print(f"[{job.label}] {state.residence_note}", flush=True)
-    return FittedEnsemble(job, data, fabric, module, state, seconds, last, resume.resumed_from_step if resume else 0)
 
-
-def on_device(accelerator: str, device: int) -> L.Fabric:
+def on_device(accelerator: str, device: int, loggers: list[Logger] | None = None) -> L.Fabric:
     """Fabric on the job's device, started before any clock does: a CUDA context takes a second or more to
     create, which a training time must not include (claim 7 compares machines by it). On a GPU, kernels are
     made deterministic first (cuDNN's deterministic algorithms, cuBLAS's fixed workspace, torch's
     deterministic mode where an op has one), so a run reproduces bit for bit on the GPU that trained it;
-    every run records these settings (`determinism.*`)."""
+    every run records these settings (`determinism.*`). `loggers` hear what a user's module logs (`RunLogger`)."""
     use_gpu = trains_on_gpu(accelerator)
     if use_gpu:
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         torch.use_deterministic_algorithms(True, warn_only=True)
-    fabric = L.Fabric(accelerator=accelerator, devices=[device] if use_gpu else 1)
+    fabric = L.Fabric(accelerator=accelerator, devices=[device] if use_gpu else 1, loggers=loggers)
     if fabric.device.type == "cuda":
         torch.cuda.init()
         torch.cuda.synchronize(fabric.device)
     return fabric
+
+
+@dataclass(frozen=True)
+class Member:
+    """Where one member's training ended: the module that trained it, its loop's state, its index in both."""
+
+    module: Classifier
+    state: FitState
+    index: int
 
 
 @dataclass
@@ -204,19 +261,20 @@ class FittedEnsemble:
     job: EnsembleJob
     data: StudyData
     fabric: L.Fabric
-    module: Classifier
-    state: FitState
+    members: list[Member]  # each member's, in the job's order
     seconds: float  # the whole ensemble's training time
-    last: dict[str, dict[int, float]]  # each member's last validation accuracy and training loss
-    resumed_from_step: int  # 0 unless training continued from a saved state
 
     def outcome(self, index: int, net: nn.Module, run: Any, param_count: int) -> TrainedSeed:
         """Member `index`: its weights, as it finished or froze, saved as its checkpoint; its run's final
         metrics, tags and model."""
         job, fabric = self.job, self.fabric
         seed, lr = job.members[index]
-        stopped = self.state.stopped.get(index)
-        steps, weights = (stopped.step, stopped.state) if stopped else (self.state.step, self.module.seed_state(index))
+        member = self.members[index]
+        state, last = member.state, member.state.last.get(member.index, {})
+        stopped = state.stopped.get(member.index)
+        steps, weights = (
+            (stopped.step, stopped.state) if stopped else (state.step, member.module.seed_state(member.index))
+        )
         net.load_state_dict(weights)
         checkpoint = job.checkpoint(seed, lr)
         (job.out_dir / checkpoint).parent.mkdir(parents=True, exist_ok=True)
@@ -237,11 +295,11 @@ class FittedEnsemble:
             "accelerator": accelerator,
             "device": str(fabric.device),
             "diverged": str(stopped is not None).lower(),
-            "data_residence": self.state.residence,  # resident on the device, or streamed to it (same results)
+            "data_residence": state.residence,  # resident on the device, or streamed to it (same results)
             **{f"determinism.{key}": value for key, value in hardware.determinism().items()},
         }
-        if self.resumed_from_step:
-            tags["resumed_from_step"] = str(self.resumed_from_step)
+        if state.resumed_from_step:
+            tags["resumed_from_step"] = str(state.resumed_from_step)
         run.set_tags(tags)
         if stopped:
             print(
@@ -262,12 +320,12 @@ class FittedEnsemble:
             param_count=param_count,
             train_time_s=train_time_s,
             steps=steps,
-            val_accuracy=None if stopped else self.last["val_acc"].get(index),
+            val_accuracy=None if stopped else last.get("val_acc"),
             diverged=stopped is not None,
             accelerator=accelerator,
             ensemble_seeds=list(job.seeds),
             ensemble_lrs=list(job.lrs),
-            train_loss=_finite(self.last["train_loss"].get(index)),
+            train_loss=_finite(last.get("train_loss")),
             budget=job.cell.steps,
             train_rows=job.train_rows,
         )

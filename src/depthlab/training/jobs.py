@@ -20,10 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel
 
 import depthlab
 from depthlab.data import Meta, SeedRows, seed_rows, subsample
-from depthlab.families import FAMILIES
+from depthlab.families import family_of
 from depthlab.params import Cell, Params, TrainParams
 
 GRID, FINAL = "grid", "final"  # the runs that choose a configuration's lr, and the others
@@ -190,15 +191,27 @@ def seeds_text(count: int) -> str:
     return f"{count} seed{'s' if count != 1 else ''}"
 
 
-def code_digest(family: str) -> str:
+def code_digest(models: BaseModel, family: str) -> str:
     """A digest of the depthlab modules a train stage has imported (the family's network included): the code
-    that shapes its results. Report or benchmark code is not among them, so changing it reuses ensembles."""
-    importlib.import_module(FAMILIES[family].network_module)
-    return source_digest(
+    that shapes its results. Report or benchmark code is not among them, so changing it reuses ensembles. A user's
+    family (named by import path) adds its module and the project's modules it imports (`imported.source_files`),
+    so editing them retrains that family alone; depthlab's own families' digests are what they were."""
+    own = family_of(models, family)
+    importlib.import_module(own.network_module)
+    package = source_digest(
         Path(module.__file__).resolve()
         for name, module in list(sys.modules.items())
         if name.split(".")[0] == "depthlab" and getattr(module, "__file__", None)
     )
+    if not own.imported:
+        return package
+    from depthlab.families import imported
+
+    user = hashlib.sha256(package.encode())
+    root = imported.project_root()
+    for path in imported.source_files(getattr(models, family)):
+        user.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return user.hexdigest()[:16]
 
 
 def source_digest(files: Iterable[Path]) -> str:

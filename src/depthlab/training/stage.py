@@ -21,6 +21,7 @@ from depthlab.errors import ParamsError
 from depthlab.outputs import read_json, staged_dir, write_json
 from depthlab.params import Cell, Params
 from depthlab.training.cache import FinishedMembers
+from depthlab.training.ensemble_run import check_user_module
 from depthlab.training.jobs import FINAL, EnsembleJob, StudyData, TrainedSeed, code_digest
 from depthlab.training.plan import Plan, mark_selection
 from depthlab.training.pool import in_child_process
@@ -50,6 +51,7 @@ def train_family(
             for dataset in data_dirs
             if depths[dataset]
         }
+        check_user_module(params, family, depths, data)  # before anything is tracked or trained
         if params.tracking.enabled:
             tracking.import_store_modules()  # once here, not once in each process forked below
             for dataset in data:
@@ -57,7 +59,7 @@ def train_family(
                 in_child_process(tracking.prepare_experiment, dataset)
         _check_sizes(params, data)
         digests = {dataset: study.meta.digest for dataset, study in data.items()}
-        plan = Plan(params, family, digests, staging, code_digest(family), cache_dir)
+        plan = Plan(params, family, digests, staging, code_digest(params.models, family), cache_dir)
         trained = train_configurations(plan, executor_for(params, data, plan.job_count))
         runs = mark_selection(trained.runs, trained.chosen)
         if params.tracking.enabled:
@@ -186,7 +188,7 @@ def ensemble_job(
         phase=FINAL,
         data_digest=data.meta.digest,
         out_dir=out_dir,
-        code=code_digest(family),
+        code=code_digest(params.models, family),
         train_rows=cell.rows,
         budget=cell.steps,
     )
