@@ -9,11 +9,9 @@ cache folder, members finished by an earlier run are reused and an interrupted e
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import lightning_fabric as L
 import torch
@@ -23,9 +21,10 @@ from depthlab import ensemble, hardware, tracking
 from depthlab.data import Meta
 from depthlab.families import FAMILIES, build_network, count_parameters
 from depthlab.params import Params
+from depthlab.records import GRID, TrainedSeed, finite_or_none
 from depthlab.training.cache import FinishedMembers, reuse_finished
 from depthlab.training.classifier import Classifier
-from depthlab.training.jobs import GRID, EnsembleJob, StudyData, TrainedSeed
+from depthlab.training.jobs import EnsembleJob, StudyData
 from depthlab.training.loop import FitState, Progress, fit
 from depthlab.training.residence import trains_on_gpu
 from depthlab.training.resume import ResumeFile
@@ -51,7 +50,7 @@ def train_ensemble(job: EnsembleJob, data: StudyData) -> list[TrainedSeed]:
 
 def train_members(
     job: EnsembleJob, data: StudyData, resume: ResumeFile | None = None, record: bool = False
-) -> tuple[list[TrainedSeed], list[Any]]:
+) -> tuple[list[TrainedSeed], list[tracking.Run]]:
     """Train the job's members as one ensemble, continuing from `resume`'s state if it has one; their outcomes
     and their runs (recorded ones with `record`, for a process that cannot reach the tracking store)."""
     torch.set_num_threads(job.threads)
@@ -126,7 +125,7 @@ def run_specs(job: EnsembleJob, meta: Meta, param_count: int) -> list[tracking.R
 
 
 def fit_members(
-    job: EnsembleJob, data: StudyData, nets: list[nn.Module], runs: list[Any], resume: ResumeFile | None
+    job: EnsembleJob, data: StudyData, nets: list[nn.Module], runs: list[tracking.Run], resume: ResumeFile | None
 ) -> FittedEnsemble:
     """The members' networks trained as one stacked network, each member's epochs logged to its run."""
     cfg = job.config
@@ -210,7 +209,7 @@ class FittedEnsemble:
     last: dict[str, dict[int, float]]  # each member's last validation accuracy and training loss
     resumed_from_step: int  # 0 unless training continued from a saved state
 
-    def outcome(self, index: int, net: nn.Module, run: Any, param_count: int) -> TrainedSeed:
+    def outcome(self, index: int, net: nn.Module, run: tracking.Run, param_count: int) -> TrainedSeed:
         """Member `index`: its weights, as it finished or froze, saved as its checkpoint; its run's final
         metrics, tags and model."""
         job, fabric = self.job, self.fabric
@@ -267,12 +266,6 @@ class FittedEnsemble:
             accelerator=accelerator,
             ensemble_seeds=list(job.seeds),
             ensemble_lrs=list(job.lrs),
-            train_loss=_finite(self.last["train_loss"].get(index)),
-            budget=job.cell.steps,
-            train_rows=job.train_rows,
+            train_loss=finite_or_none(self.last["train_loss"].get(index)),
+            cell=job.cell,
         )
-
-
-def _finite(value: float | None) -> float | None:
-    """A diverged member's loss is not a number: runs.json gets null."""
-    return value if value is not None and math.isfinite(value) else None

@@ -1,0 +1,239 @@
+"""What one stage writes for another, as typed records: the train stage's runs.json (`TrainedRuns`, one
+`TrainedSeed` per run, also what the cache keeps of a finished member) and the evaluate stage's summary.json
+(`Summary`). Each file carries its record's format; a file of another format is converted by the record's own
+converter where it has one, and refused otherwise with a message naming the stage to run again.
+
+A record is a frozen dataclass checked by pydantic when read (unknown or missing keys are errors): seeds and
+depths are integers in every record, written as JSON's string keys only where they key a mapping.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Self
+
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+from depthlab.cell import Cell
+from depthlab.errors import DataError
+from depthlab.outputs import read_json, write_json
+
+FORMAT_KEY = "format"
+GRID, FINAL = "grid", "final"  # the runs that choose a configuration's lr, and the others
+Phase = Literal["grid", "final"]
+
+
+@functools.cache
+def _adapter(kind: type) -> TypeAdapter[Any]:
+    return TypeAdapter(kind)
+
+
+@dataclass(frozen=True)
+class Record:
+    """A file one stage writes for another. `FORMAT`: the format this code writes and reads; `WRITER`: the stage
+    that writes it; `CONVERTERS`: for an older format, the function that turns it into this one."""
+
+    FORMAT: ClassVar[int]
+    WRITER: ClassVar[str]
+    CONVERTERS: ClassVar[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
+    __pydantic_config__ = ConfigDict(extra="forbid")
+
+    def write(self, path: Path) -> None:
+        write_json(path, {FORMAT_KEY: self.FORMAT, **self.to_json()})
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as JSON values, without its format."""
+        return _adapter(type(self)).dump_python(self, mode="json")
+
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        """The record in `path`, converted from an older format where `CONVERTERS` can; a DataError otherwise."""
+        return cls.from_json(read_json(path), path)
+
+    @classmethod
+    def from_json(cls, raw: Any, path: Path) -> Self:
+        found = raw.pop(FORMAT_KEY, 0) if isinstance(raw, dict) else None  # 0: written before records had formats
+        if found != cls.FORMAT:
+            if found not in cls.CONVERTERS:
+                raise DataError(
+                    f"{path}: a {cls.__name__} record of format {found}, and this depthlab reads format {cls.FORMAT}: "
+                    f"run the {cls.WRITER} stage again (dvc repro)"
+                )
+            raw = cls.CONVERTERS[found](raw)
+        try:
+            return _adapter(cls).validate_python(raw)
+        except ValidationError as err:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()[:3])
+            raise DataError(
+                f"{path}: not a {cls.__name__} record ({problems}): run the {cls.WRITER} stage again"
+            ) from None
+
+
+@dataclass(frozen=True)
+class TrainedSeed(Record):
+    """One seed's outcome, as runs.json lists it and the cache keeps it. `train_time_s` is its share of its
+    ensemble's training time (the ensemble's time over its members): what training one model cost.
+    `ensemble_seeds` and `ensemble_lrs`: the members it trained with, in order; its weights are reproduced bit for
+    bit only in that same ensemble. `phase`: grid (choosing the lr) or final; `selected`: trained at the lr chosen
+    for its configuration; `reported`: one of the runs the report's verdicts rest on; `train_loss`: the mean
+    training loss of its last epochs (None where it diverged, or for a member finished before it was recorded);
+    `cell`: its configuration's (`EnsembleJob.cell`; a grid run may train fewer steps than its cell's budget)."""
+
+    FORMAT: ClassVar[int] = 1
+    WRITER: ClassVar[str] = "train"
+
+    depth: int
+    seed: int
+    lr: float
+    phase: Phase
+    run_id: str
+    checkpoint: str
+    param_count: int
+    train_time_s: float
+    steps: int
+    val_accuracy: float | None
+    diverged: bool
+    accelerator: str
+    ensemble_seeds: list[int]
+    ensemble_lrs: list[float]
+    train_loss: float | None
+    cell: Cell
+    selected: bool = False
+    reported: bool = False
+
+    @staticmethod
+    def from_format_0(run: dict[str, Any]) -> dict[str, Any]:
+        """A run recorded before records had formats: its cell from `budget` and `train_rows` where it has them;
+        before cells it had neither, and trained its cell's steps on the whole split; before `train_loss`, none."""
+        run = dict(run)
+        budget, rows = run.pop("budget", None), run.pop("train_rows", None)
+        return {**run, "cell": {"steps": budget or run["steps"], "rows": rows}, "train_loss": run.get("train_loss")}
+
+
+TrainedSeed.CONVERTERS = {0: TrainedSeed.from_format_0}
+
+
+@dataclass(frozen=True)
+class TrainedRuns(Record):
+    """runs.json: every run a family's train stage made on one dataset. `split_seeds`: whether each seed
+    trained on its own train/validation split (`data.split_seeds`)."""
+
+    FORMAT: ClassVar[int] = 1
+    WRITER: ClassVar[str] = "train"
+    CONVERTERS: ClassVar[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {
+        0: lambda raw: {
+            "dataset": raw["dataset"],
+            "family": raw["family"],
+            "split_seeds": raw.get("split_seeds", False),  # absent before each seed could draw its own split
+            "runs": [TrainedSeed.from_format_0(run) for run in raw["runs"]],
+        }
+    }
+
+    dataset: str
+    family: str
+    split_seeds: bool
+    runs: list[TrainedSeed]
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """One reported seed's test results and training figures. None for a value a diverged network made NaN."""
+
+    test_accuracy: float | None
+    test_loss: float | None
+    test_macro_f1: float | None
+    latency_ms_per_sample: float | None
+    throughput_samples_per_s: float | None
+    train_time_s: float
+    train_samples_per_s: float
+    train_loss: float | None
+    diverged: bool
+    run_id: str
+    predictions: str  # its entry in the dataset's predictions.npz
+
+
+@dataclass(frozen=True)
+class DepthResults:
+    """One depth's reported seeds in one cell, at the lr its configuration chose."""
+
+    param_count: int
+    lr: float
+    representative_seed: int  # the seed of median test accuracy (`evaluation.representative_seed`)
+    per_seed: dict[int, SeedResult]
+
+    def mean(self, key: str) -> float | None:
+        """The mean of one of `SeedResult`'s figures over the seeds that have it; None where none does."""
+        values = [v for s in self.per_seed.values() if (v := getattr(s, key)) is not None]
+        return statistics.fmean(values) if values else None
+
+    def std(self, key: str) -> float:
+        """The sample standard deviation of one of `SeedResult`'s figures; 0 for fewer than two seeds."""
+        values = [v for s in self.per_seed.values() if (v := getattr(s, key)) is not None]
+        return statistics.stdev(values) if len(values) > 1 else 0.0
+
+    @property
+    def diverged(self) -> int:
+        return sum(seed.diverged for seed in self.per_seed.values())
+
+
+@dataclass(frozen=True)
+class CellResults:
+    """Every reported depth of one cell of budget and training-set size."""
+
+    cell: Cell
+    depths: dict[int, DepthResults]
+
+
+@dataclass(frozen=True)
+class GridRun:
+    """One run of a configuration's lr grid (the runs that chose its lr), with its test results for the report's
+    lr sensitivity."""
+
+    depth: int
+    lr: float
+    seed: int
+    steps: int
+    cell: Cell
+    val_accuracy: float | None
+    test_accuracy: float | None
+    selected: bool
+    diverged: bool
+    predictions: str
+    train_time_s: float
+    train_samples_per_s: float
+
+
+@dataclass(frozen=True)
+class Summary(Record):
+    """summary.json: a family's evaluation on one dataset. `chance`: the majority class's share of the test
+    split; `prior_loss`: the cross-entropy of predicting the class shares (`evaluation.prior_loss`);
+    `predictions`: the file of every run's answers, by each run's `predictions` entry; `cells`: the reported
+    runs of every cell trained, ascending (one unless budget or size is an axis); `grid`: the lr grid's runs."""
+
+    FORMAT: ClassVar[int] = 1
+    WRITER: ClassVar[str] = "evaluate"
+
+    dataset: str
+    family: str
+    chance: float
+    prior_loss: float
+    predictions: str
+    cells: list[CellResults]
+    grid: list[GridRun] = field(default_factory=list)
+
+    def at(self, cell: Cell) -> CellResults:
+        """One cell's results: at `TrainParams.main_cell`, those the headline metrics and main verdicts rest on."""
+        found = [results for results in self.cells if results.cell == cell]
+        if not found:
+            raise DataError(f"summary of {self.family} on {self.dataset}: nothing at {cell.label}: run evaluate again")
+        return found[0]
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """A diverged network's loss is NaN: records (and `dvc metrics show`) get null instead."""
+    return value if value is not None and math.isfinite(value) else None
