@@ -64,3 +64,9 @@ def test_a_record_with_a_key_missing_or_unknown_is_refused(tmp_path):
     (tmp_path / "seed.json").write_text(json.dumps({"format": 1, **good}))
     with pytest.raises(DataError, match=r"run_id: Field required"):
         TrainedSeed.read(tmp_path / "seed.json")
+
+
+def test_an_old_record_without_a_key_every_old_one_had_is_refused(tmp_path):
+    (tmp_path / "runs.json").write_text(json.dumps({"dataset": "mnist1d", "family": "mlp"}))
+    with pytest.raises(DataError, match=r"not a TrainedRuns record of format 0 \(no 'runs'\): run the train stage"):
+        TrainedRuns.read(tmp_path / "runs.json")

@@ -135,3 +135,14 @@ def test_a_pickled_model_loads_where_depthlab_is_not_installed(tmp_path):
     np.testing.assert_allclose(
         np.array(json.loads(done.stdout.strip().splitlines()[-1])), expected, rtol=1e-5, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("kind", [{"enabled": False}, {"record": True}, {}])
+def test_every_kind_of_run_is_a_run_and_takes_what_training_logs(kind):
+    spec = tracking.RunSpec("kinds", {"a": 1}, {"family": "mlp"})
+    with tracking.tracked_runs(dataset="unit", runs=[spec], **kind) as runs:
+        [run] = runs
+        assert isinstance(run, tracking.Run) and isinstance(run.run_id, str)
+        run.log_metrics({"loss": 0.5}, step=1)
+        run.set_tags({"diverged": "false"})
+        run.log_inputs([])

@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -32,13 +32,10 @@ LABEL = "label"
 
 
 @dataclass(frozen=True)
-class Meta(Record):
+class Meta(Record, format=1, writer="prepare"):
     """meta.json: what the prepare stage declares about the prepared data, for every later stage. `source`: the
     source it came from (csv, npz, ...; a built-in dataset's own name); `dropped`: the rows left out of the
     source, per reason."""
-
-    FORMAT: ClassVar[int] = 1
-    WRITER: ClassVar[str] = "prepare"
 
     name: str
     source: str

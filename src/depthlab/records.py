@@ -13,7 +13,7 @@ import functools
 import math
 import statistics
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Self
 
@@ -35,13 +35,18 @@ def _adapter(kind: type) -> TypeAdapter[Any]:
 
 @dataclass(frozen=True)
 class Record:
-    """A file one stage writes for another. `FORMAT`: the format this code writes and reads; `WRITER`: the stage
-    that writes it; `CONVERTERS`: for an older format, the function that turns it into this one."""
+    """A file one stage writes for another, declared as `class Name(Record, format=1, writer="train")`. `FORMAT`:
+    the format this code writes and reads; `WRITER`: the stage that writes it; `CONVERTERS`: for an older
+    format, the function that turns it into this one."""
 
     FORMAT: ClassVar[int]
     WRITER: ClassVar[str]
     CONVERTERS: ClassVar[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {}
     __pydantic_config__ = ConfigDict(extra="forbid")
+
+    def __init_subclass__(cls, format: int, writer: str, **options: Any) -> None:
+        super().__init_subclass__(**options)
+        cls.FORMAT, cls.WRITER = format, writer
 
     def write(self, path: Path) -> None:
         write_json(path, {FORMAT_KEY: self.FORMAT, **self.to_json()})
@@ -57,16 +62,19 @@ class Record:
 
     @classmethod
     def from_json(cls, raw: Any, path: Path) -> Self:
+        """The record of `raw`, the JSON read from `path` (named in errors)."""
         found = raw.pop(FORMAT_KEY, 0) if isinstance(raw, dict) else None  # 0: written before records had formats
-        if found != cls.FORMAT:
-            if found not in cls.CONVERTERS:
-                raise DataError(
-                    f"{path}: a {cls.__name__} record of format {found}, and this depthlab reads format {cls.FORMAT}: "
-                    f"run the {cls.WRITER} stage again (dvc repro)"
-                )
-            raw = cls.CONVERTERS[found](raw)
+        if found != cls.FORMAT and found not in cls.CONVERTERS:
+            raise DataError(
+                f"{path}: a {cls.__name__} record of format {found}, and this depthlab reads format {cls.FORMAT}: "
+                f"run the {cls.WRITER} stage again (dvc repro)"
+            )
         try:
-            return _adapter(cls).validate_python(raw)
+            return _adapter(cls).validate_python(raw if found == cls.FORMAT else cls.CONVERTERS[found](raw))
+        except KeyError as err:  # a converter's: an old file without a key every old file had
+            raise DataError(
+                f"{path}: not a {cls.__name__} record of format {found} (no {err}): run the {cls.WRITER} stage again"
+            ) from None
         except ValidationError as err:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors()[:3])
             raise DataError(
@@ -75,7 +83,7 @@ class Record:
 
 
 @dataclass(frozen=True)
-class TrainedSeed(Record):
+class TrainedSeed(Record, format=1, writer="train"):
     """One seed's outcome, as runs.json lists it and the cache keeps it. `train_time_s` is its share of its
     ensemble's training time (the ensemble's time over its members): what training one model cost.
     `ensemble_seeds` and `ensemble_lrs`: the members it trained with, in order; its weights are reproduced bit for
@@ -83,9 +91,6 @@ class TrainedSeed(Record):
     for its configuration; `reported`: one of the runs the report's verdicts rest on; `train_loss`: the mean
     training loss of its last epochs (None where it diverged, or for a member finished before it was recorded);
     `cell`: its configuration's (`EnsembleJob.cell`; a grid run may train fewer steps than its cell's budget)."""
-
-    FORMAT: ClassVar[int] = 1
-    WRITER: ClassVar[str] = "train"
 
     depth: int
     seed: int
@@ -119,25 +124,28 @@ TrainedSeed.CONVERTERS = {0: TrainedSeed.from_format_0}
 
 
 @dataclass(frozen=True)
-class TrainedRuns(Record):
+class TrainedRuns(Record, format=1, writer="train"):
     """runs.json: every run a family's train stage made on one dataset. `split_seeds`: whether each seed
     trained on its own train/validation split (`data.split_seeds`)."""
-
-    FORMAT: ClassVar[int] = 1
-    WRITER: ClassVar[str] = "train"
-    CONVERTERS: ClassVar[Mapping[int, Callable[[dict[str, Any]], dict[str, Any]]]] = {
-        0: lambda raw: {
-            "dataset": raw["dataset"],
-            "family": raw["family"],
-            "split_seeds": raw.get("split_seeds", False),  # absent before each seed could draw its own split
-            "runs": [TrainedSeed.from_format_0(run) for run in raw["runs"]],
-        }
-    }
 
     dataset: str
     family: str
     split_seeds: bool
     runs: list[TrainedSeed]
+
+    @staticmethod
+    def from_format_0(raw: dict[str, Any]) -> dict[str, Any]:
+        """runs.json from before records had formats: its runs converted, what nothing read (the lr grid, the
+        chosen lr keyed by a display label) left out; `split_seeds` absent before seeds drew their own splits."""
+        return {
+            "dataset": raw["dataset"],
+            "family": raw["family"],
+            "split_seeds": raw.get("split_seeds", False),
+            "runs": [TrainedSeed.from_format_0(run) for run in raw["runs"]],
+        }
+
+
+TrainedRuns.CONVERTERS = {0: TrainedRuns.from_format_0}
 
 
 @dataclass(frozen=True)
@@ -209,14 +217,11 @@ class GridRun:
 
 
 @dataclass(frozen=True)
-class Summary(Record):
+class Summary(Record, format=1, writer="evaluate"):
     """summary.json: a family's evaluation on one dataset. `chance`: the majority class's share of the test
     split; `prior_loss`: the cross-entropy of predicting the class shares (`evaluation.prior_loss`);
     `predictions`: the file of every run's answers, by each run's `predictions` entry; `cells`: the reported
     runs of every cell trained, ascending (one unless budget or size is an axis); `grid`: the lr grid's runs."""
-
-    FORMAT: ClassVar[int] = 1
-    WRITER: ClassVar[str] = "evaluate"
 
     dataset: str
     family: str
@@ -224,7 +229,7 @@ class Summary(Record):
     prior_loss: float
     predictions: str
     cells: list[CellResults]
-    grid: list[GridRun] = field(default_factory=list)
+    grid: list[GridRun]
 
     def at(self, cell: Cell) -> CellResults:
         """One cell's results: at `TrainParams.main_cell`, those the headline metrics and main verdicts rest on."""

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import numpy as np
     from torch import nn
 
 
+@runtime_checkable
 class Run(Protocol):
     """A run being filled: `TrackedRun` (live in MLflow), `RecordedRun` (its calls kept, made real later by
     `replay_runs`) or `UntrackedRun` (nothing kept: `tracking.enabled` is false)."""
