@@ -15,8 +15,8 @@ from mlflow import MlflowClient
 from depthlab import champions
 from depthlab.data import load_arrays, load_meta
 from depthlab.evaluation import evaluate_family
-from depthlab.records import Summary
 from depthlab.report import write_report
+from depthlab.summary import Summary
 
 CONFIGURATIONS = pd.DataFrame(
     [  # dataset, family, depth, lr, param_count, seeds, accuracy, its interval

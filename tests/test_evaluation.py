@@ -18,7 +18,8 @@ from depthlab.evaluation import (
     measure,
     representative_seed,
 )
-from depthlab.records import CellResults, DepthResults, SeedResult, Summary, TrainedRuns
+from depthlab.records import TrainedRuns
+from depthlab.summary import CellResults, DepthResults, SeedResult, Summary
 
 
 def test_measure_on_a_known_classifier():

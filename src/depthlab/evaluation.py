@@ -21,17 +21,8 @@ from depthlab.errors import DataError
 from depthlab.families import build_network
 from depthlab.outputs import staged_dir, write_json
 from depthlab.params import Params
-from depthlab.records import (
-    GRID,
-    CellResults,
-    DepthResults,
-    GridRun,
-    SeedResult,
-    Summary,
-    TrainedRuns,
-    TrainedSeed,
-    finite_or_none,
-)
+from depthlab.records import GRID, TrainedRuns, TrainedSeed, finite_or_none
+from depthlab.summary import CellResults, DepthResults, GridRun, SeedResult, Summary
 
 QUALITY = ("test_accuracy", "test_loss", "test_macro_f1")
 HEADLINE = (*QUALITY, "latency_ms_per_sample", "throughput_samples_per_s")

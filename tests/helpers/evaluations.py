@@ -18,7 +18,7 @@ import numpy as np
 from depthlab.cell import Cell, largest
 from depthlab.evaluation import prior_loss, representative_seed
 from depthlab.params import Params
-from depthlab.records import CellResults, DepthResults, GridRun, SeedResult, Summary
+from depthlab.summary import CellResults, DepthResults, GridRun, SeedResult, Summary
 from tests.helpers.params import NO_SWEEP, make_params
 
 SEEDS = list(range(8))

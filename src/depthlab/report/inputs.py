@@ -13,7 +13,7 @@ from depthlab import claims
 from depthlab.errors import DataError
 from depthlab.families import FAMILIES
 from depthlab.params import Params
-from depthlab.records import Summary
+from depthlab.summary import Summary
 
 RUN_COLUMNS = [  # what the report reads of each seed's results
     "test_accuracy",
