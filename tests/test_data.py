@@ -69,7 +69,7 @@ def test_repeated_rows_are_dropped_and_counted_in_the_metadata(tmp_path):
     meta = prepare(csv_params(tmp_path / "user.csv"), "user", tmp_path / "out")
     assert sum(meta.rows.values()) == 60 and meta.dropped == {"duplicates": 60}
     assert load_meta(tmp_path / "out").dropped == {"duplicates": 60}
-    assert meta.dataset_notes == {"rows_dropped.duplicates": "60"}
+    assert meta.dataset_notes == {"dropped.duplicates": "60"}
     assert meta.dropped_text == "60 repeated rows dropped"
 
 

@@ -85,14 +85,8 @@ def test_the_import_graph_is_read_from_every_module():
     assert "depthlab.tracking.run" in edges["depthlab.tracking.system_metrics"], "so does one for type checkers"
 
 
-# Known cycle, to go: MNIST-1D's params live in depthlab.params, which imports depthlab.sources, whose builtin
-# module types its settings with them. Helper "mnist" moves them into the source (issue 36, part 3); the lead
-# drops this exception when merging that branch.
-KNOWN_CYCLE_EDGES = {("depthlab.sources.builtin", "depthlab.params")}
-
-
 def test_no_module_imports_itself_back():
-    edges = {name: {m for m in imported if (name, m) not in KNOWN_CYCLE_EDGES} for name, imported in graph().items()}
+    edges = graph()
     done: set[str] = set()
 
     def visit(name: str, path: list[str]) -> None:

@@ -32,7 +32,8 @@ def test_params_yaml_is_the_one_home_of_every_default(tmp_path):
     comments show every default) have them."""
     from pydantic import BaseModel
 
-    from depthlab.params import CsvParams, Params
+    from depthlab.params import Params
+    from depthlab.sources.csv import CsvParams
 
     def defaults(model: type[BaseModel], prefix: str) -> list[str]:
         found = []

@@ -25,7 +25,7 @@ from depthlab.params import DataParams
 from depthlab.records import Record
 
 if TYPE_CHECKING:
-    from depthlab.sources import Samples
+    from depthlab.sources import Dataset, Samples
 
 SPLITS = ("train", "val", "test")
 LABEL = "label"
@@ -53,8 +53,8 @@ class Meta(Record, format=1, writer="prepare"):
 
     @property
     def dataset_notes(self) -> dict[str, str]:
-        """What prepare dropped, as tags of MLflow's dataset records (`rows_dropped.<reason>`)."""
-        return {f"rows_dropped.{reason}": str(count) for reason, count in self.dropped.items()}
+        """What prepare dropped, as tags of MLflow's dataset records (`dropped.<reason>`: rows, files, columns)."""
+        return {f"dropped.{reason}": str(count) for reason, count in self.dropped.items()}
 
     @property
     def dropped_text(self) -> str:
@@ -64,24 +64,26 @@ class Meta(Record, format=1, writer="prepare"):
             "conflicting_labels": "rows of features with two labels",
             "unreadable": "unreadable images",  # image_folder's unreadable: skip
             "other_size": "images of another size",  # image_folder's resize: skip
+            "other_files": "files that are not images",  # under an image folder's root (hidden, other extensions)
+            "index_columns": "pandas index columns",  # parquet's index_columns: drop
         }
         return ", ".join(f"{count} {reasons[reason]} dropped" for reason, count in self.dropped.items() if count)
 
 
 def prepare(params: DataParams, dataset: str, out_dir: Path) -> Meta:
     """Load one dataset of the study, split it, and write the prepared splits and meta.json."""
-    samples, kept, dropped = _samples(params, dataset)
+    resolved = params.resolve(dataset)
+    samples, kept, dropped = _samples(resolved)
     splits = _draw_splits(params, samples, kept)
-    entry = params.entry(dataset)
-    scale = _standardization(samples, splits["train"]) if getattr(entry, "standardize", False) else None
+    scale = _standardization(samples, splits["train"]) if getattr(resolved.settings, "standardize", False) else None
     with staged_dir(out_dir) as tmp:
         digest = hashlib.sha256()
         for split in SPLITS:
             _write_split(tmp / f"{split}.parquet", samples, splits[split], scale, digest, split)
         meta = Meta(
             name=dataset,
-            source=params.source(dataset),
-            kind=params.kind(dataset),
+            source=resolved.source,
+            kind=resolved.kind,
             sample_shape=samples.sample_shape,
             classes=samples.classes,
             features=samples.features,
@@ -212,9 +214,12 @@ def seed_rows(train_labels: np.ndarray, val_labels: np.ndarray, seeds: Sequence[
     return SeedRows(np.stack(train).astype(np.int64), np.stack(val).astype(np.int64))
 
 
-def _split(rows: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _split(
+    rows: np.ndarray, labels: np.ndarray, share: float, seed: int, origin: Path
+) -> tuple[np.ndarray, np.ndarray]:
     """Stratified split of sample indices: (kept, split off); a share of 0 splits off nothing. The same
-    permutation as splitting the samples themselves: it depends on the labels and the seed alone."""
+    permutation as splitting the samples themselves: it depends on the labels and the seed alone. Refuses, naming
+    the source, samples too few for a stratified split (each part needs a sample of every class)."""
     if share == 0:
         return rows, rows[:0]
     from sklearn.model_selection import train_test_split  # here: stages that only read prepared data skip scipy
@@ -223,24 +228,27 @@ def _split(rows: np.ndarray, labels: np.ndarray, share: float, seed: int) -> tup
     counts = np.bincount(y)
     if (counts[counts > 0] < 2).any():
         rare = [int(c) for c in np.flatnonzero(counts == 1)]
-        raise DataError(f"classes {rare} have a single row: too few to split into train, validation and test")
-    kept, off = train_test_split(rows, test_size=share, random_state=seed, stratify=y)
+        raise DataError(f"{origin}: classes {rare} have a single row: too few to split into train, validation and test")
+    try:
+        kept, off = train_test_split(rows, test_size=share, random_state=seed, stratify=y)
+    except ValueError as err:
+        raise DataError(
+            f"{origin}: {len(rows)} rows of {np.count_nonzero(counts)} classes are too few to split off a share of "
+            f"{share:.3g} holding every class ({err}); give more samples or a larger data.val_fraction / test_fraction"
+        ) from None
     return kept, off
 
 
-def _samples(params: DataParams, dataset: str) -> tuple[Samples, np.ndarray, dict[str, int]]:
+def _samples(dataset: Dataset) -> tuple[Samples, np.ndarray, dict[str, int]]:
     """The dataset's samples, the indices of those kept, and what was dropped by reason: a user source's
     repeats are dropped (`sources.repeats`); a built-in dataset is taken whole."""
-    from depthlab.sources import USER_SOURCES, builtin, repeats
+    from depthlab.sources import repeats
 
-    entry = params.entry(dataset)
-    if entry is None:
-        samples = builtin.mnist1d(params.mnist1d) if dataset == "mnist1d" else builtin.digits()
+    samples = dataset.samples()
+    if dataset.built_in:
         return samples, np.arange(len(samples)), {}
-    section = params.source(dataset)
-    samples = USER_SOURCES[section].load(entry, f"data.{section}.{dataset}")
-    setting = f"data.{section}.{dataset}.conflicting_labels"
-    kept, dropped = repeats.drop_repeats(samples, entry.conflicting_labels, setting)
+    setting = f"{dataset.key}.conflicting_labels"
+    kept, dropped = repeats.drop_repeats(samples, dataset.settings.conflicting_labels, setting)
     present = np.unique(samples.labels[kept])
     if len(present) < 2:
         single = [samples.classes[c] for c in present]
@@ -258,10 +266,12 @@ def _draw_splits(params: DataParams, samples: Samples, kept: np.ndarray) -> dict
     labels = samples.labels
     val_share = params.val_fraction
     if not (given == "test").any():
-        splits["train"], splits["test"] = _split(splits["train"], labels, params.test_fraction, params.split_seed)
+        splits["train"], splits["test"] = _split(
+            splits["train"], labels, params.test_fraction, params.split_seed, samples.origin
+        )
         val_share = params.val_fraction / (1 - params.test_fraction)
     if not (given == "val").any():
-        splits["train"], splits["val"] = _split(splits["train"], labels, val_share, params.split_seed)
+        splits["train"], splits["val"] = _split(splits["train"], labels, val_share, params.split_seed, samples.origin)
     return splits
 
 

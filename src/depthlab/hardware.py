@@ -29,7 +29,7 @@ def fingerprint() -> dict[str, str]:
         "cuda": "none",
         "gpu_count": "0",
     }
-    if info["torch"].endswith("+cpu"):  # a CPU build sees no GPU: no need to import torch (a second or two)
+    if info["torch"].endswith("+cpu"):  # a CPU build sees no GPU: no need to import torch
         return info
     import torch
 
@@ -42,8 +42,8 @@ def fingerprint() -> dict[str, str]:
 def _gpus() -> dict[str, str]:
     """The GPUs as NVML (nvidia-ml-py) sees them: name, memory, count, driver, compute capability, MIG mode.
 
-    Asked of NVML rather than torch.cuda, because torch creates a CUDA context (hundreds of MB of device
-    memory, a second of start-up) in every process that asks, and every process that records a run asks,
+    Asked of NVML rather than torch.cuda, because torch creates a CUDA context (device memory and
+    start-up time) in every process that asks, and every process that records a run asks,
     CPU runs and the report included. GPU 0 is described; a machine of mixed GPUs lists every name."""
     try:
         import pynvml

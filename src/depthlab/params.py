@@ -26,26 +26,15 @@ from depthlab.cell import Cell, largest
 from depthlab.errors import ParamsError
 from depthlab.families import FAMILIES
 from depthlab.schema import StrictModel
-from depthlab.sources import BUILT_IN_KINDS, USER_SOURCES, SourceParams
-from depthlab.sources.csv import CsvParams
-from depthlab.sources.image_folder import ImageFolderParams
-from depthlab.sources.npz import NpzParams
-from depthlab.sources.parquet import ParquetParams
-from depthlab.sources.vision import VisionParams
+from depthlab.sources import SOURCES, USER_SOURCES, Dataset, Kind, SourceParams, declared
 
 PARAMS_FILE = Path("params.yaml")
 
 
-class Mnist1dParams(StrictModel):
-    num_samples: int = Field(ge=100, description="generated samples, train + test")
-    generator_seed: int = Field(description="42 reproduces the official frozen MNIST-1D data")
-    train_split: float = Field(gt=0, lt=1, description="the generator's own train/test split")
+class DatasetsParams(StrictModel):
+    """The study's datasets and how they are split; `DataParams` adds a section per source with settings."""
 
-
-class DataParams(StrictModel):
-    """The study's datasets: built in (mnist1d, digits) or declared by name under a source's section."""
-
-    datasets: list[str] = Field(min_length=1, description="mnist1d, digits, or a name under a source's section")
+    datasets: list[str] = Field(min_length=1, description="a built-in dataset, or a name under a source's section")
     split_seed: int
     val_fraction: float = Field(
         ge=0, lt=0.5, description="share of the training data held out for validation; 0 = none"
@@ -55,30 +44,17 @@ class DataParams(StrictModel):
         description="each seed its own stratified train/validation split of the prepared train and validation "
         "rows, of the same sizes per class; the test split stays one for every seed"
     )
-    mnist1d: Mnist1dParams
-    # One section per user source (depthlab.sources.USER_SOURCES), each a mapping of dataset name -> settings.
-    csv: dict[str, CsvParams]
-    image_folder: dict[str, ImageFolderParams]
-    npz: dict[str, NpzParams]
-    parquet: dict[str, ParquetParams]
-    vision: dict[str, VisionParams]
 
     @model_validator(mode="after")
-    def _datasets_are_defined(self) -> DataParams:
+    def _datasets_are_defined(self) -> DatasetsParams:
         if len(set(self.datasets)) != len(self.datasets):
             raise ValueError(f"data.datasets lists a dataset twice: {self.datasets}")
-        sections: dict[str, list[str]] = {name: [name] for name in BUILT_IN_KINDS}
-        for section in USER_SOURCES:
-            for name in getattr(self, section):
-                sections.setdefault(name, []).append(section)
-        for name, places in sections.items():
-            if len(places) > 1:
-                raise ValueError(f"data: '{name}' is declared twice, as {' and '.join(places)}: give one a new name")
+        names = self._declared()
         for name in self.datasets:
-            if name not in sections:
+            if name not in names:
                 raise ValueError(
                     f"data.datasets: '{name}' is neither built in nor declared under data.<source> "
-                    f"({', '.join(USER_SOURCES)}) (known: {list(sections)})"
+                    f"({', '.join(USER_SOURCES)}) (known: {list(names)})"
                 )
         if self.split_seeds and self.val_fraction == 0:
             raise ValueError(
@@ -88,31 +64,53 @@ class DataParams(StrictModel):
             )
         return self
 
+    def _declared(self) -> dict[str, Dataset]:
+        """Every dataset a name can resolve to. A name a user source declares is that dataset even where a built-in
+        one has the name (a params.yaml written before the built-in was added keeps its meaning); two user sources
+        declaring one name are refused."""
+        found: dict[str, Dataset] = {}
+        for dataset in declared({name: getattr(self, name, None) for name in SOURCES}):
+            known = found.get(dataset.name)
+            if known is not None and not known.built_in:
+                raise ValueError(
+                    f"data: '{dataset.name}' is declared twice, as {known.source} and {dataset.source}: give one a "
+                    "new name"
+                )
+            found[dataset.name] = dataset
+        return found
+
+    def resolve(self, dataset: str) -> Dataset:
+        """The study's dataset of that name: its source, kind and settings."""
+        return self._declared()[dataset]
+
     def source(self, dataset: str) -> str:
         """The dataset's source: its own name for a built-in one, else the section declaring it (csv, npz, ...)."""
-        if dataset in BUILT_IN_KINDS:
-            return dataset
-        return next(section for section in USER_SOURCES if dataset in getattr(self, section))
+        return self.resolve(dataset).source
 
     def entry(self, dataset: str) -> SourceParams | None:
         """The settings of a user source's dataset (`data.<source>.<dataset>`); None for a built-in one."""
-        return None if dataset in BUILT_IN_KINDS else getattr(self, self.source(dataset))[dataset]
+        resolved = self.resolve(dataset)
+        return None if resolved.built_in else resolved.settings
+
+    def kind(self, dataset: str) -> Kind:
+        """What one sample is: a sequence, an image or a tabular row; decides which families apply."""
+        return self.resolve(dataset).kind
 
     def describe(self, dataset: str) -> dict[str, Any]:
         """The settings that made one dataset, as logged with every run trained on it."""
-        own = self.mnist1d if dataset == "mnist1d" else self.entry(dataset)
+        resolved = self.resolve(dataset)
         shared = self.model_dump(mode="json", include={"split_seed", "split_seeds", "val_fraction", "test_fraction"})
-        return {
-            "name": dataset,
-            "source": self.source(dataset),
-            **shared,
-            **(own.model_dump(mode="json") if own else {}),
-        }
+        own = resolved.settings.model_dump(mode="json") if resolved.settings else {}
+        return {"name": dataset, "source": resolved.source, **shared, **own}
 
-    def kind(self, dataset: str) -> str:
-        """What one sample is: a sequence, an image or a tabular row; decides which families apply."""
-        entry = self.entry(dataset)
-        return BUILT_IN_KINDS[dataset] if entry is None else entry.kind
+
+# One section per source with settings (a user source's maps dataset names to settings), so a new source needs no
+# change here.
+DataParams = create_model(
+    "DataParams",
+    __base__=DatasetsParams,
+    **{name: (source.section, ...) for name, source in SOURCES.items() if source.section is not None},
+)
 
 
 class ValidationParams(StrictModel):
@@ -324,7 +322,7 @@ SweepParams = create_model(
 
 
 class Params(StrictModel):
-    data: DataParams
+    data: DataParams  # type: ignore[valid-type]
     validation: ValidationParams
     train: TrainParams
     runtime: RuntimeParams

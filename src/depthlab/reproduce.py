@@ -107,9 +107,7 @@ def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         }
     )
     data_dir = out / "prepared"
-    source = params.data.entry(spec["dataset"])
-    if source:
-        copy_missing(source.inputs, Path(spec["project"]))
+    copy_missing(params.data.resolve(spec["dataset"]).inputs, Path(spec["project"]))
     prepare(params.data, spec["dataset"], data_dir)
     meta = load_meta(data_dir)
     if meta.digest != spec["digest"]:

@@ -40,7 +40,7 @@ def prepare(params: Params, dataset: str) -> None:
     _require_dataset(params, dataset)
     print(f"preparing {dataset} ({params.data.source(dataset)} source)", flush=True)
     meta = data.prepare(params.data, dataset, PREPARED / dataset)
-    dropped = f" ({meta.dropped_text} from the source: each input is kept once)" if meta.dropped_text else ""
+    dropped = f" ({meta.dropped_text} from the source)" if meta.dropped_text else ""
     print(
         f"prepared {meta.name}: {meta.rows} rows{dropped}, {len(meta.classes)} classes, "
         f"sample shape {meta.sample_shape}"

@@ -7,10 +7,10 @@ Four kinds of checks, all run by GX on pandas frames:
 - per split and class: enough rows and a class share within the configured bounds;
 - train against test: no feature row appears in both.
 
-Long form keeps GX's cost flat in the number of features: an expectation costs GX about 10 ms before it
-reads a value, and one per (column, check) made 377 expectations and 3.3 s for MNIST-1D's 40 features
-(`make bench`, target 7). The long frame is the values alone, row-major, so it costs one copy of the features;
-a bad value is located by decoding its row number into the split's row and column.
+Long form keeps GX's cost flat in the number of features: an expectation has a fixed cost in GX before it
+reads a value, and one per (column, check) made hundreds of expectations for MNIST-1D's 40 features
+(measured in docs/performance.md, `make bench` target 7). The long frame is the values alone, row-major, so it
+costs one copy of the features; a bad value is located by decoding its row number into the split's row and column.
 
 Splits are read from their Parquet files a part at a time, never whole: the labels are held, the features
 only as one part (CELLS_PER_CHECK values) and one 64-bit hash per row, so validating a split larger than
@@ -40,8 +40,8 @@ if TYPE_CHECKING:
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 FEATURE_VALUE = "feature_value"  # the value column of a split's features in long form
-# GX holds several temporary copies of a frame it validates (0.9 GB at 8M cells): larger splits are checked
-# in parts of this many cells, which keeps its memory near 100 MB.
+# GX holds several temporary copies of a frame it validates: larger splits are checked in parts of this many
+# cells, which keeps its memory to a part's (docs/performance.md, "Memory of prepare and validate").
 CELLS_PER_CHECK = 1_000_000
 
 
@@ -258,8 +258,8 @@ def _run_gx(checks: Iterator[Check], docs_dir: Path) -> tuple[list[Check], dict[
 
 def _release(engine: Any) -> None:
     """Drop what GX's pandas engine keeps of a validated frame: the batch, its data, and every metric computed
-    on it (per-row Series that hold the frame). GX keeps them for the context's lifetime, about 15 MB per
-    million-cell part (a 50,000-image folder grew validation to 1 GB); without them memory stays at one part.
+    on it (per-row Series that hold the frame). GX keeps them for the context's lifetime, so memory would grow with
+    every part of a large split; without them it stays at one part.
     Private attributes of the pinned great-expectations: tests/test_validation.py checks they still exist."""
     engine.batch_manager.reset_batch_cache()
     engine.batch_manager._batch_data_cache.clear()

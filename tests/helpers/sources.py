@@ -7,6 +7,8 @@ import pickle
 from pathlib import Path
 
 import numpy as np
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
 
 
 def class_images(count: int, size: tuple[int, int], label: int, seed: int, channels: int = 1) -> np.ndarray:
@@ -88,3 +90,69 @@ def source_data(section: str, name: str = "user", **entry: object):  # -> DataPa
     from tests.helpers.params import make_params
 
     return make_params(data={"datasets": ["mnist1d", name], section: {name: entry}}).data
+
+
+def damaged(good: bytes, ends: int = 64) -> st.SearchStrategy[bytes]:
+    """Damaged copies of a good file: cut short, one bit flipped (in its first or last `ends` bytes, where formats
+    keep their headers, footers and directories, or anywhere), or a few of its first bytes overwritten."""
+    ends = min(ends, len(good))
+
+    def flip(position: int, bit: int) -> bytes:
+        return good[:position] + bytes([good[position] ^ (1 << bit)]) + good[position + 1 :]
+
+    def overwrite(position: int, data: bytes) -> bytes:
+        return (good[:position] + data + good[position + len(data) :])[: len(good)]
+
+    anywhere = st.integers(0, ends - 1) | st.integers(len(good) - ends, len(good) - 1) | st.integers(0, len(good) - 1)
+    return st.one_of(
+        truncated(good),
+        st.builds(flip, anywhere, st.integers(0, 7)),
+        st.builds(overwrite, st.integers(0, ends - 1), st.binary(min_size=1, max_size=8)),
+    )
+
+
+def npz_declaring(shape: tuple[int, ...], data: bytes, name: str = "x.npy") -> bytes:
+    """An .npz whose member `name` has a header declaring `shape` (float64) over `data`, and `y` of 40 labels."""
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f8", "fortran_order": False, "shape": shape})
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr(name, header.getvalue() + data)
+        labels = io.BytesIO()
+        np.save(labels, np.arange(40) % 2)
+        zipped.writestr("y.npy", labels.getvalue())
+    return archive.getvalue()
+
+
+def truncated(good: bytes, tail: int = 0) -> st.SearchStrategy[bytes]:
+    """A good file cut short anywhere before its last `tail` bytes (checks and markers decoders do without, after
+    the last pixel: a PNG's zlib and chunk checksums and IEND chunk, a JPEG's end marker), to nothing at all."""
+    return st.integers(0, len(good) - 1 - tail).map(lambda length: good[:length])
+
+
+# The same cases every run (derandomize), nothing saved between runs (no .hypothesis/ folder), few enough for
+# make test-fast; the examples share one tmp_path, each writing its file anew.
+fuzzing = settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+
+
+def refused_or_read(data, named: str | Path, out: Path) -> Exception | None:  # data: DataParams
+    """Prepare `data` in-process: it reads (None), or a DataError whose message holds `named` (the file) is
+    returned; any other exception escapes and fails the test."""
+    from depthlab.data import prepare
+    from depthlab.errors import DataError
+
+    try:
+        prepare(data, "user", out)
+    except DataError as refused:
+        assert str(named) in str(refused), str(refused)
+        return refused
+    return None

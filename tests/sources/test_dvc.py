@@ -17,7 +17,7 @@ from PIL import Image
 
 from tests.helpers.params import NO_SWEEP, raw_params
 from tests.helpers.project import copy_project, dvc, snapshot
-from tests.helpers.sources import idx_bytes, write_cifar, write_idx_set, write_image_folder
+from tests.helpers.sources import idx_bytes, npz_declaring, write_cifar, write_idx_set, write_image_folder
 
 pytestmark = pytest.mark.slow  # real `dvc repro`
 
@@ -90,13 +90,25 @@ def mixed_sizes(raw: Path) -> None:
 
 
 def empty_class(raw: Path) -> None:
-    """A class folder with no image in it (DVC hashes no empty folder: one that is empty reruns nothing)."""
+    """A class folder with a file and no image in it: DVC sees the file, prepare refuses the folder. (One with no
+    file at all is no class, for both: test_a_folder_without_files_is_no_class_for_dvc_and_prepare_alike.)"""
     (raw / "shapes" / "grey").mkdir()
     (raw / "shapes" / "grey" / "notes.txt").write_text("to do\n")
 
 
 def npz_without_y(raw: Path) -> None:
     np.savez(raw / "signals.npz", x=np.zeros((100, 16)))
+
+
+def npz_declaring_enormous_shape(raw: Path) -> None:
+    """numpy would allocate what the header declares (terabytes) before reading."""
+    (raw / "signals.npz").write_bytes(npz_declaring((10**12, 16), np.zeros((100, 16)).tobytes()))
+
+
+def other_size_test_images(raw: Path) -> None:
+    folder = raw / "vision" / "MNIST" / "raw"
+    write_idx_set(raw / "other", size=(10, 10))
+    (raw / "other" / "t10k-images-idx3-ubyte.gz").replace(folder / "t10k-images-idx3-ubyte.gz")
 
 
 def garbage_parquet(raw: Path) -> None:
@@ -116,11 +128,21 @@ def damaged_cifar(raw: Path) -> None:
 CASES: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "corrupt image": (corrupt_png, "shapes", "data/raw/shapes/light/017.png: not a readable image"),
     "mixed sizes": (mixed_sizes, "shapes", "data/raw/shapes/dark/wide.png: 8x12 pixels (height x width), but the"),
-    "empty class folder": (empty_class, "shapes", "data/raw/shapes/grey: class folder holds no images"),
+    "class folder without images": (empty_class, "shapes", "data/raw/shapes/grey: class folder holds no images"),
     "npz missing a key": (npz_without_y, "signals", "data/raw/signals.npz: no array 'y' (or 'y_train')"),
+    "npz header declaring an enormous shape": (
+        npz_declaring_enormous_shape,
+        "signals",
+        "data/raw/signals.npz: member 'x.npy' declares shape (1000000000000, 16) of float64",
+    ),
     "bad parquet": (garbage_parquet, "table", "data/raw/table.parquet: not a readable Parquet file"),
     "labels out of range": (labels_out_of_range, "mnist", "labels out of range: the 10 declared classes are 0..9"),
     "damaged CIFAR-10 batch": (damaged_cifar, "cifar", "data_batch_2: not a readable CIFAR-10 batch"),
+    "test images of another size": (
+        other_size_test_images,
+        "mnist",
+        "t10k-images-idx3-ubyte holds 10x10 images (height x width), the training images are 8x8",
+    ),
 }
 
 
@@ -167,3 +189,36 @@ def test_download_true_is_refused_with_where_to_get_the_files(project):
     assert "data.vision.mnist: download: true is not supported" in done.stderr
     assert "into data/raw/vision/MNIST/raw" in done.stderr and "Traceback" not in done.stderr
     assert snapshot(project) == before
+
+
+def test_a_folder_without_files_is_no_class_for_dvc_and_prepare_alike(tmp_path):
+    """DVC hashes no empty folder (nor does git keep one), so prepare reads none as a class: whichever comes first,
+    the folder with an empty class folder or the one without, `dvc status` stays clean when the other follows and
+    a forced run prepares the same data. What prepare reads is what DVC hashes."""
+    copy_project(tmp_path)
+    shapes = write_image_folder(tmp_path / "data" / "raw" / "shapes", per_class=30)
+    (shapes / "grey" / "2024").mkdir(parents=True)  # damaged first: an empty class folder, an empty folder in it
+    data = {"datasets": ["shapes"], "image_folder": {"shapes": {"root": "data/raw/shapes"}}}
+    params = raw_params(data=data, sweep={**NO_SWEEP, "mlp": {"datasets": ["shapes"], "depths": [0]}})
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+
+    def prepared(*args: str) -> dict:
+        done = dvc(tmp_path, "repro", *args, "prepare@shapes")
+        assert done.returncode == 0, done.stderr[-2000:]
+        return yaml.safe_load((tmp_path / "data" / "prepared" / "shapes" / "meta.json").read_text())
+
+    def clean() -> bool:
+        done = dvc(tmp_path, "status", "prepare@shapes")
+        return done.returncode == 0 and "up to date" in done.stdout
+
+    with_empty = prepared()
+    assert with_empty["classes"] == ["dark", "light"] and sum(with_empty["rows"].values()) == 60
+    subprocess.run(["rm", "-r", str(shapes / "grey")], check=True)  # then good
+    assert clean() and prepared("--force") == with_empty
+    (shapes / "grey").mkdir()  # good, then damaged again
+    assert clean() and prepared("--force") == with_empty
+    (shapes / "grey" / "notes.txt").write_text("to do\n")  # a file: DVC sees it, prepare refuses the folder
+    assert not clean()
+    refused = dvc(tmp_path, "repro", "prepare@shapes")
+    assert "data/raw/shapes/grey: class folder holds no images" in refused.stderr and "exited with 3" in refused.stderr

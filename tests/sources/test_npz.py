@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from depthlab.data import load_arrays, prepare
 from depthlab.errors import DataError
-from tests.helpers.sources import class_images, source_data
+from tests.helpers.sources import class_images, damaged, fuzzing, npz_declaring, refused_or_read, source_data, truncated
 
 
 def npz_data(path, **entry):
@@ -54,8 +56,24 @@ def test_a_training_sample_equal_to_a_given_test_sample_is_dropped_from_training
         ({"x": np.eye(20), "y": np.arange(20) % 3}, {"classes": ["a", "b"]}, r"labels out of range: .* found \[2\]"),
         ({"x": np.eye(20), "y": np.arange(19) % 2}, {}, "'x' has 20 samples, 'y' 19 labels"),
         ({"x": np.full((20, 2), np.nan), "y": np.arange(20) % 2}, {}, "NaN or infinite values in 20 samples"),
+        (
+            {"x": np.eye(20) * 1e300, "y": np.arange(20) % 2},
+            {},
+            r"beyond float32's range in 20 samples \(rows \[0, 1, 2",
+        ),
+        ({"x": np.zeros((0, 3)), "y": np.zeros(0)}, {}, r"'x' holds no samples \(shape \(0, 3\)\)"),
     ],
-    ids=["missing y", "missing x", "half a split", "wrong shape", "labels out of range", "lengths", "NaN"],
+    ids=[
+        "missing y",
+        "missing x",
+        "half a split",
+        "wrong shape",
+        "labels out of range",
+        "lengths",
+        "NaN",
+        "huge",
+        "empty",
+    ],
 )
 def test_a_bad_npz_is_refused_naming_the_file(tmp_path, arrays, entry, message):
     np.savez(tmp_path / "bad.npz", **arrays)
@@ -70,3 +88,29 @@ def test_a_missing_or_damaged_npz_is_refused(tmp_path):
     (tmp_path / "bad.npz").write_bytes(b"PK\x03\x04 not a zip")
     with pytest.raises(DataError, match=r"bad.npz: not a readable .npz file"):
         prepare(npz_data(tmp_path / "bad.npz", kind="tabular"), "user", tmp_path / "out")
+
+
+def good_npz(path):
+    x, y = signals(count=40, length=6)
+    np.savez(path, x=x, y=y, x_test=x[:6] + 100, y_test=y[:6])
+    return path.read_bytes()
+
+
+@fuzzing
+@given(content=st.data())
+def test_a_damaged_npz_is_refused_naming_it_never_a_traceback(tmp_path, content):
+    path = tmp_path / "d.npz"
+    good = good_npz(path)
+    path.write_bytes(content.draw(damaged(good)))
+    refused_or_read(npz_data(path, kind="tabular"), path, tmp_path / "out")
+    path.write_bytes(content.draw(truncated(good)))
+    assert refused_or_read(npz_data(path, kind="tabular"), path, tmp_path / "out")
+
+
+@fuzzing
+@given(shape=st.lists(st.integers(0, 2**62), min_size=0, max_size=4).map(tuple))
+def test_an_npz_header_declaring_any_shape_is_checked_before_memory_is_asked(tmp_path, shape):
+    path = tmp_path / "h.npz"
+    path.write_bytes(npz_declaring(shape, np.zeros((40, 6)).tobytes()))
+    refused = refused_or_read(npz_data(path, kind="tabular"), path, tmp_path / "out")
+    assert refused or shape == (40, 6)

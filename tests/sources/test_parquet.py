@@ -1,11 +1,15 @@
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from depthlab.data import load_arrays, prepare
 from depthlab.errors import DataError
-from tests.helpers.sources import source_data
+from tests.helpers.sources import damaged, fuzzing, refused_or_read, source_data, truncated
 
 
 def parquet_data(path, **entry):
@@ -75,3 +79,52 @@ def test_sequences_of_other_lengths_are_refused(tmp_path):
 def test_an_image_kind_without_a_shape_is_refused_when_params_are_read(tmp_path):
     with pytest.raises(ValidationError, match="kind image needs sample_shape"):
         parquet_data(tmp_path / "i.parquet", kind="image")
+
+
+@fuzzing
+@given(content=st.data())
+def test_a_damaged_parquet_is_refused_naming_it_never_a_traceback(tmp_path, content):
+    path, good = tmp_path / "d.parquet", tmp_path / "good.parquet"
+    if not good.exists():  # once: the examples share tmp_path
+        table().to_parquet(good)
+    data = parquet_data(path, kind="tabular", label_column="kind")
+    path.write_bytes(content.draw(damaged(good.read_bytes())))
+    refused_or_read(data, path, tmp_path / "out")
+    path.write_bytes(content.draw(truncated(good.read_bytes())))
+    assert refused_or_read(data, path, tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("frame", "index"),
+    [
+        (table().query("b > 2"), ["__index_level_0__"]),
+        (table().assign(id=np.arange(90) ** 2).set_index("id"), ["id"]),  # not a range: a column
+        (table().assign(site=np.arange(90) % 4, day=np.arange(90) // 4).set_index(["site", "day"]), ["site", "day"]),
+    ],
+    ids=["filtered frame", "named index", "two-level index"],
+)
+def test_a_pandas_index_saved_as_columns_is_no_feature(tmp_path, frame, index):
+    """to_parquet keeps a frame's index as columns, which the pandas metadata names: dropped and counted, or
+    refused where params say; a RangeIndex is metadata only and changes nothing."""
+    frame.to_parquet(tmp_path / "t.parquet")
+    assert all(name in pq_columns(tmp_path / "t.parquet") for name in index)
+    meta = prepare(parquet_data(tmp_path / "t.parquet", kind="tabular", label_column="kind"), "user", tmp_path / "out")
+    assert not set(index) & set(meta.features) and meta.dropped["index_columns"] == len(index)
+    assert f"{len(index)} pandas index columns dropped" in meta.dropped_text
+    refusing = parquet_data(tmp_path / "t.parquet", kind="tabular", label_column="kind", index_columns="refuse")
+    with pytest.raises(DataError, match=re.escape(f"columns {index!r} hold a pandas index (")):
+        prepare(refusing, "user", tmp_path / "refused")
+    declared = parquet_data(tmp_path / "t.parquet", kind="tabular", label_column="kind", features=[*index, "a"][:2])
+    assert prepare(declared, "user", tmp_path / "declared").features == [*index, "a"][:2]  # listed: read
+
+
+def test_a_range_index_adds_no_column_and_nothing_is_dropped(tmp_path):
+    table().to_parquet(tmp_path / "t.parquet")
+    meta = prepare(parquet_data(tmp_path / "t.parquet", kind="tabular", label_column="kind"), "user", tmp_path / "out")
+    assert meta.features == ["a", "b"] and "index_columns" not in meta.dropped
+
+
+def pq_columns(path):
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path).names

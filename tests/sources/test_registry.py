@@ -89,3 +89,34 @@ def test_each_source_names_the_files_it_reads_and_reproduce_copies_them_into_a_w
     (Path(place) if place.is_file() else Path(place) / "a" / "1.png").write_bytes(b"the worktree's own")
     copy_missing(entry.inputs, project)  # what the worktree holds is kept
     assert b"the worktree's own" in {p.read_bytes() for p in worktree.rglob("*") if p.is_file()}
+
+
+def test_built_in_datasets_resolve_from_the_same_registry_and_a_users_name_comes_first(tmp_path):
+    from depthlab.sources import SOURCES
+
+    params = load(tmp_path, raw_params(data={"datasets": ["mnist1d", "digits", "mnist"]}))
+    resolved = {name: params.data.resolve(name) for name in ("mnist1d", "digits", "mnist")}
+    assert {name: (d.source, d.kind, d.built_in) for name, d in resolved.items()} == {
+        "mnist1d": ("mnist1d", "sequence", True),
+        "digits": ("digits", "image", True),
+        "mnist": ("mnist", "image", True),
+    }
+    assert resolved["mnist1d"].settings == params.data.mnist1d and resolved["mnist"].settings is None
+    assert params.data.describe("mnist1d")["num_samples"] == params.data.mnist1d.num_samples
+    sections = {name for name, source in SOURCES.items() if source.section is not None}
+    assert sections == set(DataParams.model_fields) - {
+        "datasets",
+        "split_seed",
+        "val_fraction",
+        "test_fraction",
+        "split_seeds",
+    }
+    # A params.yaml that named its own IDX files `mnist` before the built-in existed keeps its meaning.
+    mine = load(
+        tmp_path,
+        raw_params(
+            data={"datasets": ["mnist"], "vision": {"mnist": ENTRIES["vision"]}},
+            sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist"], "depths": [0]}},
+        ),
+    )
+    assert mine.data.resolve("mnist").source == "vision" and mine.data.resolve("mnist").key == "data.vision.mnist"

@@ -3,12 +3,23 @@ import gzip
 import numpy as np
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from depthlab.data import load_arrays, prepare
 from depthlab.errors import DataError, ParamsError
 from depthlab.params import load_params
 from tests.helpers.params import raw_params
-from tests.helpers.sources import idx_bytes, source_data, write_cifar, write_idx_set
+from tests.helpers.sources import (
+    damaged,
+    fuzzing,
+    idx_bytes,
+    refused_or_read,
+    source_data,
+    truncated,
+    write_cifar,
+    write_idx_set,
+)
 
 
 def vision_data(root, dataset="mnist", **entry):
@@ -97,3 +108,46 @@ def test_download_true_is_refused_when_params_are_read_saying_how_to_get_the_fil
     message = str(refused.value)
     assert "data.vision.m: download: true is not supported" in message and "train-images-idx3-ubyte.gz" in message
     assert "into data/raw/v/MNIST/raw" in message and "set download: false" in message
+
+
+def kept_copy(folder, name, write):
+    """The good bytes of `folder / name` (a file `write(folder)` makes), the folder made once: the examples of a
+    test share tmp_path, each damaging the file anew."""
+    if not folder.exists():
+        write(folder)
+        (folder.parent / f"good-{name}").write_bytes((folder / name).read_bytes())
+    return folder / name, (folder.parent / f"good-{name}").read_bytes()
+
+
+@fuzzing
+@given(content=st.data())
+def test_a_damaged_idx_file_plain_or_gzipped_is_refused_naming_it_never_a_traceback(tmp_path, content):
+    folder = tmp_path / "m"
+    path, good = kept_copy(folder, "train-images-idx3-ubyte.gz", lambda f: write_idx_set(f, train=100, test=20))
+    path.write_bytes(content.draw(damaged(good)))  # the gzip stream damaged
+    refused_or_read(vision_data(folder), path, tmp_path / "out")
+    path.write_bytes(gzip.compress(content.draw(damaged(gzip.decompress(good)))))  # the IDX data damaged
+    refused_or_read(vision_data(folder), path, tmp_path / "out")
+    path.write_bytes(gzip.compress(content.draw(truncated(gzip.decompress(good)))))
+    assert refused_or_read(vision_data(folder), path, tmp_path / "out")
+
+
+@fuzzing
+@given(dims=st.lists(st.integers(0, 2**32 - 1), max_size=4), kind=st.sampled_from([0x08, 0x0C, 0x0E]))
+def test_an_idx_header_declaring_any_shape_is_checked_before_memory_is_asked(tmp_path, dims, kind):
+    folder = tmp_path / "m"
+    write = lambda f: write_idx_set(f, train=100, test=20, gz=False)  # noqa: E731
+    path, good = kept_copy(folder, "train-images-idx3-ubyte", write)
+    path.write_bytes(bytes([0, 0, kind, len(dims)]) + np.array(dims, ">u4").tobytes() + good[16:])
+    assert refused_or_read(vision_data(folder), path, tmp_path / "out") or (dims, kind) == ([100, 8, 8], 0x08)
+
+
+@settings(fuzzing, max_examples=15)  # a batch read whole is prepared in about a second (3072 features to hash)
+@given(content=st.data())
+def test_a_damaged_cifar_batch_is_refused_naming_it_never_a_traceback(tmp_path, content):
+    folder = tmp_path / "c"
+    path, good = kept_copy(folder, "data_batch_1", write_cifar)
+    path.write_bytes(content.draw(damaged(good)))
+    refused_or_read(vision_data(folder, dataset="cifar10"), path, tmp_path / "out")
+    path.write_bytes(content.draw(truncated(good)))
+    assert refused_or_read(vision_data(folder, dataset="cifar10"), path, tmp_path / "out")

@@ -158,6 +158,14 @@ class Replicates:
             delta = float(np.mean(np.sign(first[:, None] - second[None, :])))  # P(a > b) - P(a < b), seed pairs
         return Effect(float(values[index]), low, high, float(self.p(kind, a, b)[index]), delta, (kind, a, b))
 
+    def contrast(self, terms: Sequence[tuple[float, tuple[Key, Key]]], index: int) -> Effect:
+        """A weighted sum of differences of mean accuracy, sum of weight x (a - b) over `terms` (claim 6's
+        interaction: the mean gain on one kind of data minus the mean gain on another), with its interval over
+        every replicate and the p that replicate `index` would find."""
+        values = sum(weight * self.replicated("difference", a, b) for weight, (a, b) in terms)
+        _, low, high = interval(values, self.settings.confidence)
+        return Effect(float(values[index]), low, high, float(null_p(values)[index]))
+
     def overall(self, pairs: Sequence[tuple[Key, Key]]) -> Overall:
         """Over several tasks (a pair of configurations each, a against b): the interquartile mean of every a
         seed's and every b seed's normalized score, (accuracy - chance) / (1 - chance), and the probability
@@ -243,6 +251,10 @@ class View:
     def spread_difference(self, a: Key, b: Key) -> Effect:
         """The standard deviation of a's seeds' accuracies minus b's."""
         return self.replicates.effect("spread", a, b, self.index)
+
+    def contrast(self, terms: Sequence[tuple[float, tuple[Key, Key]]]) -> Effect:
+        """Replicates.contrast, as this replicate would find it."""
+        return self.replicates.contrast(terms, self.index)
 
     def more_collapses(self, a: Key, b: Key) -> Effect:
         """How many more of a's seeds collapsed than b's."""

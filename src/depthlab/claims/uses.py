@@ -9,7 +9,7 @@ from typing import Any
 from depthlab.claims.claim import Claim, Settings
 from depthlab.claims.comparisons import Comparison, Pairs, compare_all
 from depthlab.claims.replicates import Key, Overall, View, most_accurate
-from depthlab.claims.text import points
+from depthlab.claims.text import p_value, points
 
 STATEMENT = (
     "Key uses differ: deep learning for vision / speech / language, "
@@ -32,13 +32,19 @@ class DeepVsShallow:
 @dataclass(frozen=True)
 class Uses:
     """Claim 6's evidence; `overall`: per kind of data, the best deep against the best shallow configuration
-    over its datasets."""
+    over its datasets; `interaction`: depth's mean gain on the perception datasets minus its mean gain on the
+    tabular ones (None unless the study has both), the test the verdict rests on."""
 
     datasets: list[DeepVsShallow]
     overall: dict[str, Overall] = field(default_factory=dict)
+    interaction: Comparison[str] | None = None
 
 
 def claim_uses(view: View, settings: Settings) -> Claim:
+    """Supported where depth's gain (best deep minus best shallow configuration, per dataset) is significantly
+    larger on perception data (signals and images) than on tables: the interaction, one test with its interval
+    over the replicates, not a count of datasets won on each side; refuted otherwise (the gains do not differ,
+    or differ the other way), as the rule before the interaction refuted it where deep models won nowhere."""
     kinds, deep_from = settings.kinds, settings.deep_from
     ends, pairs = {}, {}
     for (dataset,), rows in view.groups("dataset").items():
@@ -52,31 +58,58 @@ def claim_uses(view: View, settings: Settings) -> Claim:
     by_kind: dict[str, list[tuple[Key, Key]]] = {}
     for d in found:
         by_kind.setdefault(d.kind, []).append((view.key(d.deep), view.key(d.shallow)))
-    overall = {kind: view.overall(pairs) for kind, pairs in sorted(by_kind.items())}
-    evidence = Uses(found, {kind: o for kind, o in overall.items() if o is not None})
-    tests = tuple(differences.values())
-    effect = "; ".join(f"deep - shallow on {f.dataset}: {points(f.difference.effect)}" for f in found) or "n/a"
-    deep_wins = {f.dataset: f.deep_wins for f in found}
-    perceptual = [d for d in deep_wins if kinds.get(d) in ("sequence", "image")]
-    tabular = [d for d in deep_wins if kinds.get(d) == "tabular"]
-    if not perceptual or not tabular:
+    overall = {kind: o for kind, o in ((k, view.overall(p)) for k, p in sorted(by_kind.items())) if o is not None}
+    perception = [f for f in found if f.kind in PERCEPTION]
+    tabular = [f for f in found if f.kind == "tabular"]
+    kinds_text = _kinds_text(perception, tabular)
+    if not perception or not tabular:
+        evidence = Uses(found, overall)
+        effect = "; ".join(f"deep - shallow on {f.dataset}: {points(f.difference.effect)}" for f in found) or "n/a"
         return Claim(
             6,
             STATEMENT,
             "untested",
-            "needs at least one signal or image dataset and one tabular dataset with both shallow and deep models.",
+            f"needs at least one signal or image dataset and one tabular dataset with both shallow and deep models; "
+            f"this study has {kinds_text}.",
             effect,
             evidence,
-            tests,
+            tuple(differences.values()),
         )
-    perceptual_wins = [deep_wins[d] for d in perceptual]
-    tabular_wins = [deep_wins[d] for d in tabular]
-    if all(perceptual_wins) and not any(tabular_wins):
-        verdict, finding = "supported", "depth pays on signals and images, not on the tabular data."
-    elif not any(perceptual_wins) and not any(tabular_wins):
-        verdict, finding = "refuted", "shallow models are as good as deep ones on every dataset."
+    terms = [(1 / len(perception), pairs[f.dataset]) for f in perception]
+    terms += [(-1 / len(tabular), pairs[f.dataset]) for f in tabular]
+    contrast = view.contrast(terms)
+    interaction = Comparison("perception - tabular", contrast, contrast.p)  # one test: nothing to adjust
+    gains = {
+        side: sum(f.difference.effect.estimate for f in group) / len(group)
+        for side, group in (("perception", perception), ("tabular", tabular))
+    }
+    if interaction.above(settings.alpha):
+        verdict, finding = "supported", "depth gains significantly more on signals and images than on tables"
+    elif interaction.below(settings.alpha):
+        verdict, finding = "refuted", "depth gains significantly more on tables than on signals and images"
     else:
-        verdict = "depends"
-        won = [d for d, w in deep_wins.items() if w]
-        finding = f"deep models are significantly better on {', '.join(won) or 'no dataset'}, not on the others."
-    return Claim(6, STATEMENT, verdict, finding + f" (deep = depth >= {deep_from})", effect, evidence, tests)
+        verdict, finding = "refuted", "depth's gain does not differ significantly between perception and tables"
+    rests_on = (
+        f"{finding}; judged on the interaction over {kinds_text}: a mean gain of "
+        f"{100 * gains['perception']:+.1f} pts on perception minus {100 * gains['tabular']:+.1f} on tables "
+        f"(deep = depth >= {deep_from})."
+    )
+    effect = (
+        f"interaction (perception - tabular): {points(interaction.effect)}, p {p_value(interaction.q)}; "
+        + "; ".join(f"deep - shallow on {f.dataset}: {points(f.difference.effect)}" for f in found)
+    )
+    evidence = Uses(found, overall, interaction)
+    return Claim(6, STATEMENT, verdict, rests_on, effect, evidence, (interaction, *differences.values()))
+
+
+PERCEPTION = ("sequence", "image")  # signals and images: the article's vision / speech / language
+
+
+def _kinds_text(perception: list[DeepVsShallow], tabular: list[DeepVsShallow]) -> str:
+    """ "2 perception datasets (mnist1d: sequence, digits: image) and 1 tabular (breast_cancer)"."""
+    perceived = ", ".join(f"{f.dataset}: {f.kind}" for f in perception)
+    tables = ", ".join(f.dataset for f in tabular)
+    return (
+        f"{len(perception)} perception dataset{'s' * (len(perception) != 1)}{f' ({perceived})' if perceived else ''}"
+        f" and {len(tabular)} tabular{f' ({tables})' if tables else ''}"
+    )

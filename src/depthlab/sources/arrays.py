@@ -47,4 +47,10 @@ def shaped(x: np.ndarray, kind: Kind, origin: Path, what: str) -> np.ndarray:
         if len(bad):
             rows = bad[:3].tolist()
             raise DataError(f"{origin}: {what} has NaN or infinite values in {len(bad)} samples (rows {rows})")
+        large = np.flatnonzero((np.abs(x.reshape(len(x), -1)) > np.finfo(np.float32).max).any(axis=1))
+        if len(large):  # float64 beyond float32's range: prepared data is float32, where they would be infinite
+            raise DataError(
+                f"{origin}: {what} has values beyond float32's range in {len(large)} samples (rows "
+                f"{large[:3].tolist()}); prepared data is float32"
+            )
     return x

@@ -37,7 +37,7 @@ def load_pickle(path: Path) -> dict[bytes, Any]:
     try:
         with path.open("rb") as handle:
             loaded = _DataOnly(handle, encoding="bytes").load()
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, IndexError) as err:
+    except Exception as err:  # unpickling damaged bytes raises any type (pickle's documentation says so)
         raise DataError(f"{path}: not a readable CIFAR-10 batch ({type(err).__name__}: {err})") from None
     if not isinstance(loaded, dict):
         raise DataError(f"{path}: not a CIFAR-10 batch (a {type(loaded).__name__}, not a dict)")
@@ -50,8 +50,11 @@ def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     if b"data" not in batch or b"labels" not in batch:
         raise DataError(f"{path}: a CIFAR-10 batch holds b'data' and b'labels'; this one {sorted(batch)}")
     data, labels = np.asarray(batch[b"data"]), np.asarray(batch[b"labels"])
-    if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or len(labels) != len(data):
-        raise DataError(f"{path}: data of shape {data.shape} and {len(labels)} labels; expected (n, 3072) and n")
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or labels.shape != data.shape[:1]:
+        raise DataError(
+            f"{path}: data of shape {data.shape} ({data.dtype}) and labels of shape {labels.shape}; expected "
+            "(n, 3072) unsigned bytes and n labels"
+        )
     return data.reshape(-1, 3, 32, 32), labels
 
 
@@ -60,4 +63,6 @@ def label_names(folder: Path, default: list[str]) -> list[str]:
     if not meta.exists():
         return default
     names = load_pickle(meta).get(b"label_names", default)
-    return [n.decode() if isinstance(n, bytes) else str(n) for n in names]
+    if not isinstance(names, list) or len(names) != len(default) or not all(isinstance(n, bytes | str) for n in names):
+        raise DataError(f"{meta}: label_names is not a list of {len(default)} names")
+    return [n.decode(errors="replace") if isinstance(n, bytes) else n for n in names]

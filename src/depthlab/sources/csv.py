@@ -60,7 +60,8 @@ def load(params: CsvParams, key: str) -> Samples:
                 f"{path}: column '{column}' has non-numeric values, e.g. {bad.head(3).tolist()} "
                 f"(rows {bad.index[:3].tolist()})"
             )
-        for problem, rows in (("empty", numeric.isna()), ("infinite", np.isinf(numeric))):
+        too_large = np.isfinite(numeric) & (numeric.abs() > np.finfo(np.float32).max)  # prepared data is float32
+        for problem, rows in (("empty", numeric.isna()), ("infinite", np.isinf(numeric)), ("too large", too_large)):
             if rows.any():
                 raise DataError(
                     f"{path}: column '{column}' has {problem} values (rows {frame.index[rows][:3].tolist()})"

@@ -4,7 +4,7 @@ holding each sample's sequence; an image's pixels reshaped to a declared `sample
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field, model_validator
 
@@ -24,6 +24,11 @@ class ParquetParams(ArrayParams):
     )
     sample_shape: list[int] | None = Field(
         None, description="image samples: [height, width] or [channels, height, width] of each row's features"
+    )
+    index_columns: Literal["drop", "refuse"] = Field(
+        "drop",
+        description="columns that hold a pandas index (the file's pandas metadata names them, as to_parquet writes "
+        "a filtered frame's): leave them out of the features (counted), or refuse the file; `features` decides alone",
     )
 
     @model_validator(mode="after")
@@ -50,7 +55,14 @@ def load(params: ParquetParams, key: str) -> Samples:
     columns = table.column_names
     if label not in columns:
         raise DataError(f"{path}: label column '{label}' ({key}.label_column) not found; columns are {columns}")
-    features = params.features or [c for c in columns if c != label]
+    index = [c for c in _pandas_index(table, path) if c != label] if params.features is None else []
+    if index and params.index_columns == "refuse":
+        raise DataError(
+            f"{path}: columns {index} hold a pandas index (the file's pandas metadata says so: to_parquet writes the "
+            f"index of a filtered or re-indexed frame), not features: set {key}.index_columns: drop to leave them "
+            "out, list the features in features, or write the file with index=False"
+        )
+    features = params.features or [c for c in columns if c != label and c not in index]
     missing = [c for c in features if c not in columns]
     if missing or not features:
         wanted = missing or features
@@ -76,7 +88,18 @@ def load(params: ParquetParams, key: str) -> Samples:
         names = None
     x = shaped(x, params.kind, path, "the features")
     codes, classes = labels.encode(table.column(label).to_numpy(), params.classes, path, f"column '{label}'")
-    return Samples.of_array(x, path, codes, classes, **({"features": names} if names else {}))
+    dropped = {"index_columns": len(index)} if index else {}
+    return Samples.of_array(x, path, codes, classes, dropped=dropped, **({"features": names} if names else {}))
+
+
+def _pandas_index(table: pa.Table, path: Path) -> list[str]:
+    """The columns the pandas metadata marks as the frame's index (`__index_level_0__`, or a named index); a
+    RangeIndex is kept in the metadata alone, as no column."""
+    try:
+        metadata = table.schema.pandas_metadata or {}
+        return [c for c in metadata.get("index_columns", []) if isinstance(c, str) and c in table.column_names]
+    except (ValueError, AttributeError, TypeError) as err:  # json.JSONDecodeError is a ValueError
+        raise DataError(f"{path}: the file's pandas metadata is damaged ({type(err).__name__}: {err})") from None
 
 
 def _sequences(column: pa.Array, path: Path, name: str) -> np.ndarray:
@@ -100,7 +123,7 @@ def _sequences(column: pa.Array, path: Path, name: str) -> np.ndarray:
 
 
 def _numeric(table: pa.Table, features: list[str], path: Path) -> np.ndarray:
-    """Numeric feature columns as one float32 array (rows, features)."""
+    """Numeric feature columns as one array (rows, features), float64: `shaped` refuses what float32 cannot hold."""
     import numpy as np
     import pyarrow as pa
 
@@ -108,7 +131,7 @@ def _numeric(table: pa.Table, features: list[str], path: Path) -> np.ndarray:
         kind = table.schema.field(name).type
         if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
             raise DataError(f"{path}: column '{name}' has type {kind}; features are numbers (or one list column)")
-    x = np.empty((table.num_rows, len(features)), np.float32)
+    x = np.empty((table.num_rows, len(features)), np.float64)
     for i, name in enumerate(features):
         x[:, i] = table.column(name).to_numpy()
     return x

@@ -104,6 +104,8 @@ def _folder(root: Path, torchvision_folder: str, marker: str) -> Path | None:
 
 
 def _idx(folder: Path) -> dict[str, tuple]:
+    import numpy as np
+
     from depthlab.sources import idx
 
     splits = {}
@@ -113,6 +115,17 @@ def _idx(folder: Path) -> dict[str, tuple]:
             raise DataError(
                 f"{folder}: {names[0]} holds shape {images.shape}, {names[1]} {labels.shape}; expected "
                 "(n, height, width) images and n labels"
+            )
+        if images.dtype != np.uint8:
+            raise DataError(
+                f"{folder}: {names[0]} holds {images.dtype} values; MNIST's images are unsigned bytes (IDX type "
+                "0x08), scaled by 255 (other arrays: the npz source)"
+            )
+        if splits and images.shape[1:] != splits["train"][0].shape[1:]:
+            height, width = images.shape[1:]
+            raise DataError(
+                f"{folder}: {names[0]} holds {height}x{width} images (height x width), the training images are "
+                f"{'x'.join(map(str, splits['train'][0].shape[1:]))}: one set's files with another's"
             )
         splits[split] = (images, labels)
     return splits
