@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tests.helpers.project import ROOT
+from benchmarks.project import ROOT
 
 STAGE = """
 import json, resource, sys, time

@@ -28,8 +28,8 @@ from depthlab.data import prepare
 from depthlab.families import FAMILIES
 from depthlab.params import PARAMS_FILE, DataParams, Params
 from depthlab.presets import merged
+from depthlab.records import GRID
 from depthlab.training import ensemble_job, train_ensemble
-from depthlab.training.jobs import GRID
 
 
 def main() -> None:

@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.common import interleaved, median_interval, plain_loop, with_train
+from benchmarks.project import ROOT
 from depthlab import tracking
 from depthlab.data import prepare
 from depthlab.families import build_network
@@ -100,14 +102,10 @@ def depthlab_seconds(params: Params, data_dir: Path, seeds: tuple[int, ...], sta
 
 def plain_seconds(params: Params, data_dir: Path, steps: int) -> float:
     """A plain PyTorch loop of one seed: the same network, in-memory tensors, batch and fused Adam; seconds."""
-    from benchmarks.bench import plain_loop
-
     return plain_loop(params, "mlp", DEPTH, data_dir, steps, fused=True)
 
 
-def bench_own_model(params: Params, data_dir: Path, steps: int, repeats: int) -> dict[str, Any]:
-    from benchmarks.bench import interleaved, median_interval
-
+def run(params: Params, data_dir: Path, steps: int, repeats: int) -> dict[str, Any]:
     previous = torch.get_num_threads()
     torch.set_num_threads(1)
     stacked = len(STACKED_SEEDS) * steps  # seed-steps of an arm
@@ -137,7 +135,7 @@ def bench_own_model(params: Params, data_dir: Path, steps: int, repeats: int) ->
     return {"steps": steps, "rounds": repeats, **rows}
 
 
-def report_own_model(results: dict[str, Any]) -> list[str]:
+def report(results: dict[str, Any]) -> list[str]:
     baselines = {
         TORCH_FUNC: f"depthlab's own stacked mlp ({len(STACKED_SEEDS)} seeds)",
         PER_SEED: "a plain PyTorch loop (one seed, fused Adam)",
@@ -165,14 +163,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer steps and one round")
     args = parser.parse_args()
-    from benchmarks.bench import ROOT, with_train
-
     params = with_train(load_params(ROOT / "params.yaml"), lr=[0.01])
     data_dir = Path(tempfile.mkdtemp(prefix="depthlab-bench-")) / "prepared"
     with contextlib.redirect_stdout(io.StringIO()):
         prepare(params.data, DATASET, data_dir)
     steps, repeats = (200, 1) if args.quick else (1000, 7)
-    print("\n".join(report_own_model(bench_own_model(params, data_dir, steps, repeats))))
+    print("\n".join(report(run(params, data_dir, steps, repeats))))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 import numpy as np
 
-from benchmarks.bench import interleaved, median_interval
+from benchmarks.common import interleaved, median_interval
 
 
 def test_interleaved_rotates_the_order_and_keeps_results_in_measure_order():

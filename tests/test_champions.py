@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -17,6 +16,7 @@ from depthlab import champions
 from depthlab.data import load_arrays, load_meta
 from depthlab.evaluation import evaluate_family
 from depthlab.report import write_report
+from depthlab.summary import Summary
 
 CONFIGURATIONS = pd.DataFrame(
     [  # dataset, family, depth, lr, param_count, seeds, accuracy, its interval
@@ -94,10 +94,12 @@ def test_the_champion_loads_by_alias_and_predicts_the_test_split_with_its_record
     model = mlflow.pyfunc.load_model("models:/depthlab-mnist1d@champion")
     x, y = load_arrays(prepared, "test", load_meta(prepared))
     accuracy = float((np.asarray(model.predict(x)).argmax(axis=1) == y).mean())
-    summary = json.loads((tmp_path / "eval" / "mlp" / "mnist1d" / "summary.json").read_text())
-    seed = summary["depths"][version.tags["depth"]]["per_seed"][version.tags["seed"]]
-    assert accuracy == seed["test_accuracy"] == float(version.tags["seed_accuracy"])
-    assert seed["run_id"] == version.run_id
+    summary = Summary.read(tmp_path / "eval" / "mlp" / "mnist1d" / "summary.json")
+    seed = (
+        summary.at(tiny_params.train.main_cell).depths[int(version.tags["depth"])].per_seed[int(version.tags["seed"])]
+    )
+    assert accuracy == seed.test_accuracy == float(version.tags["seed_accuracy"])
+    assert seed.run_id == version.run_id
 
     write_report(tiny_params, tmp_path / "eval", tmp_path / "reports")  # the same results again: the alias stays
     again = own_store.get_model_version_by_alias("depthlab-mnist1d", "champion")

@@ -6,6 +6,7 @@ import torch
 from mlflow import MlflowClient
 from torch import nn
 
+from depthlab.cell import Cell
 from depthlab.data import load_meta
 from depthlab.errors import DataError
 from depthlab.evaluation import (
@@ -17,6 +18,8 @@ from depthlab.evaluation import (
     measure,
     representative_seed,
 )
+from depthlab.records import TrainedRuns
+from depthlab.summary import CellResults, DepthResults, SeedResult, Summary
 
 
 def test_measure_on_a_known_classifier():
@@ -53,32 +56,36 @@ def test_evaluate_family_writes_details_and_headline_metrics_and_logs_test_metri
     summary = evaluate_family(
         tiny_params, "mlp", {"mnist1d": prepared}, trained.parent, tmp_path / "metrics", tmp_path / "details"
     )["mnist1d"]
-    on_disk = json.loads((tmp_path / "details" / "mnist1d" / "summary.json").read_text())
-    assert on_disk == json.loads(json.dumps(summary)) and set(on_disk["depths"]) == {"0", "1"}
-    assert on_disk["chance"] == pytest.approx(0.1, abs=0.03)  # MNIST-1D's ten classes are balanced
+    on_disk = Summary.read(tmp_path / "details" / "mnist1d" / "summary.json")
+    assert on_disk == summary and [c.cell for c in on_disk.cells] == [Cell(30, None)]
+    assert set(on_disk.at(Cell(30, None)).depths) == {0, 1}
+    assert on_disk.chance == pytest.approx(0.1, abs=0.03)  # MNIST-1D's ten classes are balanced
     headline = json.loads(
         (tmp_path / "metrics" / "mnist1d.json").read_text()
     )  # what `dvc metrics show` prints: one short row
     assert list(headline) == ["00", "01"]
-    assert headline["01"] == round(100 * on_disk["depths"]["1"]["test_accuracy"], 1)
-    point = on_disk["depths"]["1"]
+    assert headline["01"] == round(100 * on_disk.at(Cell(30, None)).depths[1].mean("test_accuracy"), 1)
+    point = on_disk.at(Cell(30, None)).depths[1]
     assert (
-        point["seeds"] == 2 and 0 < point["test_accuracy"] <= 1 and point["param_count"] == 5110 and point["lr"] == 0.01
+        len(point.per_seed) == 2
+        and 0 < point.mean("test_accuracy") <= 1
+        and point.param_count == 5110
+        and point.lr == 0.01
     )
-    assert set(point["per_seed"]) == {"0", "1"} and point["diverged"] == 0
-    assert point["per_seed"]["0"]["train_samples_per_s"] > 0
+    assert set(point.per_seed) == {0, 1} and point.diverged == 0
+    assert point.per_seed[0].train_samples_per_s > 0
     details = tmp_path / "details" / "mnist1d" / "d1-lr0.01-30steps-seed-0.json"
     assert len(json.loads(details.read_text())["confusion_matrix"]) == 10
-    run_id = json.loads((trained / "runs.json").read_text())["runs"][3]["run_id"]
-    assert point["per_seed"]["1"]["run_id"] == run_id
+    run_id = TrainedRuns.read(trained / "runs.json").runs[3].run_id
+    assert point.per_seed[1].run_id == run_id
     metrics = MlflowClient().get_run(run_id).data.metrics
-    assert metrics["test_accuracy"] == point["per_seed"]["1"]["test_accuracy"]
+    assert metrics["test_accuracy"] == point.per_seed[1].test_accuracy
     assert not [key for key in metrics if "class" in key]  # per-class results are a table, not ten scalars
     # Every run's class for every test example, kept for the report's resampling of test examples.
     predictions = np.load(tmp_path / "details" / "mnist1d" / "predictions.npz")
-    labels, predicted = predictions["labels"], predictions[point["per_seed"]["1"]["predictions"]]
+    labels, predicted = predictions["labels"], predictions[point.per_seed[1].predictions]
     assert predicted.shape == labels.shape == (200,)
-    assert (predicted == labels).mean() == pytest.approx(point["per_seed"]["1"]["test_accuracy"])
+    assert (predicted == labels).mean() == pytest.approx(point.per_seed[1].test_accuracy)
 
 
 def test_the_representative_seed_of_each_depth_gets_a_per_class_table_and_a_confusion_figure(
@@ -88,20 +95,20 @@ def test_the_representative_seed_of_each_depth_gets_a_per_class_table_and_a_conf
         tiny_params, "mlp", {"mnist1d": prepared}, trained.parent, tmp_path / "metrics", tmp_path / "details"
     )["mnist1d"]
     store = MlflowClient()
-    for point in summary["depths"].values():
-        seeds = point["per_seed"]
-        chosen = seeds[str(point["representative_seed"])]
-        assert chosen["test_accuracy"] == sorted(s["test_accuracy"] for s in seeds.values())[0]  # lower median of 2
-        artifacts = {a.path for a in store.list_artifacts(chosen["run_id"], "evaluation")}
+    for point in summary.at(Cell(30, None)).depths.values():
+        seeds = point.per_seed
+        chosen = seeds[point.representative_seed]
+        assert chosen.test_accuracy == sorted(s.test_accuracy for s in seeds.values())[0]  # lower median of 2
+        artifacts = {a.path for a in store.list_artifacts(chosen.run_id, "evaluation")}
         assert {"evaluation/per_class_accuracy.json", "evaluation/confusion_matrix.png"} <= artifacts
         table = store.load_table(
-            store.get_run(chosen["run_id"]).info.experiment_id, "evaluation/per_class_accuracy.json", [chosen["run_id"]]
+            store.get_run(chosen.run_id).info.experiment_id, "evaluation/per_class_accuracy.json", [chosen.run_id]
         )
         assert list(table["class"].astype(str)) == [str(c) for c in range(10)] and table.test_samples.sum() > 0
         weighted = (table.accuracy * table.test_samples).sum() / table.test_samples.sum()
-        assert weighted == pytest.approx(chosen["test_accuracy"])
-        assert store.get_run(chosen["run_id"]).data.tags["representative"] == "true"
-        others = [s["run_id"] for seed, s in seeds.items() if int(seed) != point["representative_seed"]]
+        assert weighted == pytest.approx(chosen.test_accuracy)
+        assert store.get_run(chosen.run_id).data.tags["representative"] == "true"
+        others = [s.run_id for seed, s in seeds.items() if seed != point.representative_seed]
         assert all(store.get_run(r).data.tags["representative"] == "false" for r in others)
         assert all(
             "evaluation/confusion_matrix.png" not in {a.path for a in store.list_artifacts(r, "evaluation")}
@@ -110,10 +117,10 @@ def test_the_representative_seed_of_each_depth_gets_a_per_class_table_and_a_conf
 
 
 def test_the_representative_seed_is_the_median_and_a_diverged_seed_counts_lowest():
-    per_seed = {"0": {"test_accuracy": 0.9}, "1": {"test_accuracy": None}, "2": {"test_accuracy": 0.5}}
-    assert representative_seed(per_seed) == 2
-    per_seed["3"] = {"test_accuracy": 0.5}
-    assert representative_seed(per_seed) == 2  # lower median; equal accuracies go to the lower seed
+    accuracies = {0: 0.9, 1: None, 2: 0.5}
+    assert representative_seed(accuracies) == 2
+    accuracies[3] = 0.5
+    assert representative_seed(accuracies) == 2  # lower median; equal accuracies go to the lower seed
 
 
 def test_a_damaged_checkpoint_is_a_clear_error(tmp_path, prepared, tiny_params):
@@ -137,13 +144,23 @@ def test_dvc_metrics_show_of_the_default_study_fits_80_columns(tmp_path):
     subprocess.run(["dvc", "init", "-q"], cwd=tmp_path, env=project_env(tmp_path), check=True)
     (tmp_path / "dvc.yaml").write_text(f"metrics:\n  - {METRICS}\n")
     for dataset, family, depths in params.study():
-        summary = {"depths": {str(depth): {"test_accuracy": 1.0} for depth in depths}}
+        results = results_of({depth: 1.0 for depth in depths})
         path = tmp_path / METRICS / family / f"{dataset}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(headline(summary)))
+        path.write_text(json.dumps(headline(results)))
     env = {**project_env(tmp_path), "COLUMNS": "80"}
     shown = subprocess.run(["dvc", "metrics", "show"], cwd=tmp_path, env=env, capture_output=True, text=True)
     lines = shown.stdout.splitlines()
     assert len(lines) == 1 + len(list(params.study())) and "100 " in lines[1], shown.stdout + shown.stderr
     assert max(len(line) for line in lines) <= 80, "\n" + shown.stdout
     assert all(line.startswith(f"{METRICS}/") for line in lines[1:])
+
+
+def results_of(accuracies: dict[int, float]) -> CellResults:
+    """A cell's results of one seed per depth, of the given test accuracies: all `headline` reads."""
+
+    def depth(accuracy: float) -> DepthResults:
+        result = SeedResult(accuracy, 0.1, accuracy, 1.0, 10.0, 1.0, 100.0, 0.1, False, "run", "d-seed-0")
+        return DepthResults(param_count=1, lr=0.01, representative_seed=0, per_seed={0: result})
+
+    return CellResults(Cell(30, None), {d: depth(a) for d, a in accuracies.items()})

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from depthlab.cell import Cell
 from depthlab.errors import ParamsError
 from depthlab.families import FAMILIES, ImportedConfig, family_of
 from depthlab.params import load_params
@@ -193,15 +194,15 @@ def test_wrong_type_or_impossible_value_names_the_key(tmp_path, override, key):
 
 def test_budget_and_size_are_a_value_or_an_axis_of_cells_the_largest_the_main_one(tmp_path):
     train = load_params(write(tmp_path, raw_params())).train
-    assert train.cells == [(30, None)] and not train.swept and train.selection_steps(train.main_cell) == 30
+    assert train.cells == [Cell(30, None)] and not train.swept and train.selection_steps(train.main_cell) == 30
     swept = {"max_steps": [6000, 800], "train_rows": [40000, 4000], "selection": {"max_steps": None}}
     train = load_params(write(tmp_path, raw_params(train=swept))).train
     assert train.budgets == [800, 6000] and train.sizes == [4000, 40000] and train.swept
-    assert train.cells == [(800, 4000), (800, 40000), (6000, 4000), (6000, 40000)]
-    assert train.main_cell == (6000, 40000) and train.main_cell.label == "6000 steps, 40000 rows"
+    assert train.cells == [Cell(800, 4000), Cell(800, 40000), Cell(6000, 4000), Cell(6000, 40000)]
+    assert train.main_cell == Cell(6000, 40000) and train.main_cell.label == "6000 steps, 40000 rows"
     assert [train.selection_steps(cell) for cell in train.cells] == [800, 800, 6000, 6000]
     one = load_params(write(tmp_path, raw_params(train={"max_steps": [500], "train_rows": 300}))).train
-    assert one.cells == [(500, 300)] and not one.swept, "a list of one is one budget"
+    assert one.cells == [Cell(500, 300)] and not one.swept, "a list of one is one budget"
 
 
 def test_missing_section_is_an_error(tmp_path):

@@ -14,6 +14,7 @@ import yaml
 from mlflow import MlflowClient
 
 from depthlab import hardware
+from depthlab.records import TrainedRuns
 from tests.helpers.params import corrupt_user_dataset, raw_params
 from tests.helpers.project import copy_project, project_env
 
@@ -82,7 +83,8 @@ def training_runs(repo: Path):
 
 def test_repro_logs_every_training_run_with_its_fields(repo):
     runs = first_repro_runs(repo)
-    chosen = json.loads((repo / "data" / "models" / "mlp" / "mnist1d" / "runs.json").read_text())["chosen_lr"]
+    trained = TrainedRuns.read(repo / "data" / "models" / "mlp" / "mnist1d" / "runs.json").runs
+    chosen = {str(run.depth): run.lr for run in trained if run.reported}  # the lr each depth's grid chose
     grid = {f"mlp-d{d}-s100-grid-lr{lr:g}" for d in (0, 1) for lr in (0.003, 0.01)}
     expected = grid | {f"mlp-d{d}-s{s}" for d in (0, 1) for s in (0, 1)}
     assert sorted(r.info.run_name for r in runs) == sorted(expected)
@@ -184,8 +186,8 @@ def test_exp_run_with_a_split_per_seed_retrains_on_the_same_data_and_its_runs_re
     ran = [line for line in done.stdout.splitlines() if line.startswith("Running stage")]
     assert "Running stage 'train@mlp':" in ran and "Running stage 'report':" in ran
     assert not [line for line in ran if "validate@" in line] and "reused" not in done.stdout
-    trained = json.loads((repo / "data" / "models" / "mlp" / "mnist1d" / "runs.json").read_text())
-    assert trained["split_seeds"] is True and not {r["run_id"] for r in trained["runs"]} & before
+    trained = TrainedRuns.read(repo / "data" / "models" / "mlp" / "mnist1d" / "runs.json")
+    assert trained.split_seeds is True and not {r.run_id for r in trained.runs} & before
     runs = {r.info.run_name: r for r in training_runs(repo) if r.info.run_id not in before}
     assert len(runs) == 8 and all(r.data.params["data.split_seeds"] == "True" for r in runs.values())
     run = runs["mlp-d1-s1"]

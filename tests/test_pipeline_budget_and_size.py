@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
+from depthlab.cell import Cell
+from depthlab.records import TrainedRuns
 from depthlab.report.cells import PLOT
 from tests.helpers.params import raw_params
 from tests.helpers.project import copy_project, project_env
@@ -33,15 +34,13 @@ def test_two_budgets_and_two_sizes_give_a_grid_and_a_final_ensemble_per_cell_and
     assert sh(tmp_path, "git", "init", "-q").returncode == 0
     done = sh(tmp_path, "dvc", "repro")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    runs = json.loads((tmp_path / "data" / "models" / "mlp" / "mnist1d" / "runs.json").read_text())["runs"]
-    cells = {(steps, rows) for steps in (15, 30) for rows in (200, 400)}
+    runs = TrainedRuns.read(tmp_path / "data" / "models" / "mlp" / "mnist1d" / "runs.json").runs
+    cells = {Cell(steps, rows) for steps in (15, 30) for rows in (200, 400)}
     for depth in (0, 1):
-        at = [r for r in runs if r["depth"] == depth]
-        assert {(r["budget"], r["train_rows"]) for r in at if r["phase"] == "grid"} == cells
-        assert {(r["budget"], r["train_rows"], r["seed"]) for r in at if r["reported"]} == {
-            (*cell, seed) for cell in cells for seed in (0, 1)
-        }
-        assert all(r["steps"] == r["budget"] for r in at), "a swept budget's grid trains at its cell's steps"
+        at = [r for r in runs if r.depth == depth]
+        assert {r.cell for r in at if r.phase == "grid"} == cells
+        assert {(r.cell, r.seed) for r in at if r.reported} == {(cell, seed) for cell in cells for seed in (0, 1)}
+        assert all(r.steps == r.cell.steps for r in at), "a swept budget's grid trains at its cell's steps"
     report = (tmp_path / "reports" / "claims.md").read_text()
     section = report.split("## Budget and size")[1].split("## Claim 1:")[0]
     assert "The verdicts above rest on the largest cell (30 steps, 400 rows)" in section

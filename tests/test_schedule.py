@@ -13,7 +13,8 @@ import pytest
 import yaml
 from mlflow import MlflowClient
 
-from depthlab.schedule import EXIT_LOCKED, EXIT_REGRESSION, acquire
+from depthlab.errors import REGRESSION, Locked
+from depthlab.schedule import acquire
 from tests.helpers.params import corrupt_user_dataset, raw_params
 from tests.helpers.project import ROOT, copy_project, project_env
 
@@ -64,7 +65,7 @@ def test_an_overlapping_run_exits_with_its_own_code_and_the_first_finishes(proje
     second = subprocess.run(
         SCHEDULED, cwd=project, env=project_env(project), capture_output=True, text=True, timeout=120
     )
-    assert second.returncode == EXIT_LOCKED
+    assert second.returncode == Locked.exit_code
     assert "another run holds the workspace (pid" in second.stderr
     _, err = first.communicate(timeout=600)
     assert first.returncode == 0, err[-3000:]
@@ -129,7 +130,7 @@ def test_every_deploy_example_returns_75_on_an_overlap_and_6_on_a_regression(exa
 
     held = acquire(project / ".cache" / "scheduled-run.lock", 0)
     try:
-        assert run() == EXIT_LOCKED
+        assert run() == Locked.exit_code
     finally:
         os.close(held)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")
@@ -139,7 +140,7 @@ def test_every_deploy_example_returns_75_on_an_overlap_and_6_on_a_regression(exa
     tracking.log_pipeline_run(
         "earlier", "schedule", succeeded=True, duration_s=1, ran=[], up_to_date=[], metrics=better, alert=False
     )
-    assert run() == EXIT_REGRESSION
+    assert run() == REGRESSION
     if example == "systemd":
         unit = (DEPLOY / "depthlab.service").read_text()
         assert "SuccessExitStatus=75" in unit, "an overlap is a skipped run, not a failure; a regression fails"
@@ -196,7 +197,7 @@ def test_a_regression_writes_an_alert_and_exits_non_zero(succeeded_once):
     champion = MlflowClient(f"sqlite:///{project / 'mlflow.db'}").get_model_version_by_alias
     before = champion("depthlab-mnist1d", "champion")
     done = subprocess.run(SCHEDULED, cwd=project, env=project_env(project), capture_output=True, text=True, timeout=600)
-    assert done.returncode == EXIT_REGRESSION, done.stderr[-3000:]
+    assert done.returncode == REGRESSION, done.stderr[-3000:]
     alert = (project / "reports" / "alert.md").read_text()
     assert "best_accuracy.mnist1d" in alert
     assert f"`depthlab-mnist1d@champion` stays at version {before.version}: mlp-d" in alert
@@ -208,6 +209,6 @@ def test_a_regression_writes_an_alert_and_exits_non_zero(succeeded_once):
 def test_a_failing_stage_fails_the_scheduled_run(project):
     (project / "params.yaml").write_text(yaml.safe_dump(corrupt_user_dataset(project)))
     done = subprocess.run(SCHEDULED, cwd=project, env=project_env(project), capture_output=True, text=True, timeout=600)
-    assert done.returncode not in (0, EXIT_LOCKED, EXIT_REGRESSION)
+    assert done.returncode not in (0, Locked.exit_code, REGRESSION)
     assert "dvc repro failed" in done.stderr
     assert pipeline_runs(project)[-1].info.status == "FAILED"

@@ -157,3 +157,14 @@ def test_a_users_module_loads_with_its_code_where_neither_depthlab_nor_the_proje
     assert (Path(mlflow.artifacts.download_artifacts(uri)) / "code" / "examples" / "resnet.py").is_file()
     assert imported.code_folder(build_network(models, "resnet", 1, DataShape("sequence", (40,), 10))).name == "examples"
     np.testing.assert_allclose(predicted_elsewhere(uri, x, tmp_path), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", [{"enabled": False}, {"record": True}, {}])
+def test_every_kind_of_run_is_a_run_and_takes_what_training_logs(kind):
+    spec = tracking.RunSpec("kinds", {"a": 1}, {"family": "mlp"})
+    with tracking.tracked_runs(dataset="unit", runs=[spec], **kind) as runs:
+        [run] = runs
+        assert isinstance(run, tracking.Run) and isinstance(run.run_id, str)
+        run.log_metrics({"loss": 0.5}, step=1)
+        run.set_tags({"diverged": "false"})
+        run.log_inputs([])

@@ -12,7 +12,7 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,8 +20,9 @@ import numpy as np
 
 from depthlab.errors import DataError
 from depthlab.families import DataShape
-from depthlab.outputs import read_json, staged_dir, write_json, write_text
+from depthlab.outputs import staged_dir, write_text
 from depthlab.params import DataParams
+from depthlab.records import Record
 
 if TYPE_CHECKING:
     from depthlab.sources import Dataset, Samples
@@ -31,17 +32,20 @@ LABEL = "label"
 
 
 @dataclass(frozen=True)
-class Meta:
-    """What meta.json declares about the prepared data."""
+class Meta(Record, format=1, writer="prepare"):
+    """meta.json: what the prepare stage declares about the prepared data, for every later stage. `source`: the
+    source it came from (csv, npz, ...; a built-in dataset's own name); `dropped`: the rows left out of the
+    source, per reason."""
 
     name: str
+    source: str
     kind: str
     sample_shape: tuple[int, ...]
     classes: list[str]
     features: list[str]
     rows: dict[str, int]
     digest: str
-    dropped: dict[str, int] = field(default_factory=dict)
+    dropped: dict[str, int]
 
     @property
     def shape(self) -> DataShape:
@@ -78,6 +82,7 @@ def prepare(params: DataParams, dataset: str, out_dir: Path) -> Meta:
             _write_split(tmp / f"{split}.parquet", samples, splits[split], scale, digest, split)
         meta = Meta(
             name=dataset,
+            source=resolved.source,
             kind=resolved.kind,
             sample_shape=samples.sample_shape,
             classes=samples.classes,
@@ -86,7 +91,7 @@ def prepare(params: DataParams, dataset: str, out_dir: Path) -> Meta:
             digest=digest.hexdigest(),
             dropped=dropped,
         )
-        write_json(tmp / "meta.json", {**meta.__dict__, "source": resolved.source})
+        meta.write(tmp / "meta.json")
     return meta
 
 
@@ -106,20 +111,7 @@ def export_sklearn_table(name: str, path: Path, label_column: str = "target") ->
 
 
 def load_meta(data_dir: Path) -> Meta:
-    raw = read_json(data_dir / "meta.json")
-    try:
-        return Meta(
-            name=raw["name"],
-            kind=raw["kind"],
-            sample_shape=tuple(raw["sample_shape"]),
-            classes=list(raw["classes"]),
-            features=list(raw["features"]),
-            rows=dict(raw["rows"]),
-            digest=raw["digest"],
-            dropped=dict(raw.get("dropped", {})),
-        )
-    except (KeyError, TypeError) as err:
-        raise DataError(f"{data_dir / 'meta.json'}: malformed, missing or wrong field {err}") from None
+    return Meta.read(data_dir / "meta.json")
 
 
 def load_arrays(data_dir: Path, split: str, meta: Meta, into: Path | None = None) -> tuple[np.ndarray, np.ndarray]:

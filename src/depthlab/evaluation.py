@@ -15,11 +15,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from depthlab import tracking
+from depthlab.cell import Cell, ascending
 from depthlab.data import Meta, load_arrays, load_meta
 from depthlab.errors import DataError
 from depthlab.families import build_network
-from depthlab.outputs import read_json, staged_dir, write_json
-from depthlab.params import Cell, Params, largest
+from depthlab.outputs import staged_dir, write_json
+from depthlab.params import Params
+from depthlab.records import GRID, TrainedRuns, TrainedSeed, finite_or_none
+from depthlab.summary import CellResults, DepthResults, GridRun, SeedResult, Summary
 
 QUALITY = ("test_accuracy", "test_loss", "test_macro_f1")
 HEADLINE = (*QUALITY, "latency_ms_per_sample", "throughput_samples_per_s")
@@ -90,7 +93,7 @@ def macro_f1(confusion: np.ndarray) -> float:
 
 def evaluate_family(
     params: Params, family: str, data_dirs: dict[str, Path], models_dir: Path, metrics_dir: Path, details_dir: Path
-) -> dict[str, dict[str, Any]]:
+) -> dict[str, Summary]:
     """Evaluate every trained run of `family` on each dataset's test split and add its test metrics to its
     training run. Writes, all or nothing, the details (`details_dir/<dataset>/`: one file per run, and
     summary.json with every per-seed value the report reads) and the DVC metrics (`metrics_dir/<dataset>.json`:
@@ -101,120 +104,96 @@ def evaluate_family(
     with staged_dir(details_dir) as staging, staged_dir(metrics_dir) as metrics_staging:
         for dataset, data_dir in data_dirs.items():
             summary = _evaluate_dataset(params, dataset, family, data_dir, models_dir / dataset, staging / dataset)
-            write_json(staging / dataset / "summary.json", summary)
-            write_json(metrics_staging / f"{dataset}.json", headline(summary))
+            summary.write(staging / dataset / "summary.json")
+            write_json(metrics_staging / f"{dataset}.json", headline(summary.at(params.train.main_cell)))
             summaries[dataset] = summary
     return summaries
 
 
 def _evaluate_dataset(
     params: Params, dataset: str, family: str, data_dir: Path, models_dir: Path, details_dir: Path
-) -> dict[str, Any]:
+) -> Summary:
     meta = load_meta(data_dir)
     x, y = load_arrays(data_dir, "test", meta)
-    trained = read_json(models_dir / "runs.json")
-    per_cell: dict[Cell, dict[int, dict[str, Any]]] = {}  # per cell, per depth: the reported runs
-    grid: list[dict[str, Any]] = []
+    trained = TrainedRuns.read(models_dir / "runs.json")
+    reported: dict[Cell, dict[int, list[TrainedSeed]]] = {}  # per cell, per depth: the reported runs
+    results: dict[str, SeedResult] = {}  # per reported run id
+    class_results: dict[str, dict[str, Any]] = {}  # per reported run id: its per-class results
+    grid: list[GridRun] = []
     details_dir.mkdir(parents=True)
-    class_results: dict[tuple[Cell, int, int], dict[str, Any]] = {}  # per reported (cell, depth, seed)
     predictions = {"labels": y}
-    for run in trained["runs"]:
-        net = load_trained(params, family, run["depth"], meta, models_dir / run["checkpoint"])
-        result = measure(net, x, y, params.evaluate.latency_samples if run["reported"] else 0)
-        name = Path(run["checkpoint"]).with_suffix("").as_posix().replace("/", "-")
+    for run in trained.runs:
+        net = load_trained(params, family, run.depth, meta, models_dir / run.checkpoint)
+        result = measure(net, x, y, params.evaluate.latency_samples if run.reported else 0)
+        name = Path(run.checkpoint).with_suffix("").as_posix().replace("/", "-")
         predictions[name] = result.pop("predicted").astype(np.int16)
-        headline_keys = HEADLINE if run["reported"] else QUALITY
+        headline_keys = HEADLINE if run.reported else QUALITY
         tracking.log_to_finished_run(
-            run["run_id"],
+            run.run_id,
             {k: result[k] for k in headline_keys},
             {"evaluation/test.json": {**result, "classes": meta.classes}},
         )
         write_json(details_dir / f"{name}.json", {**result, "classes": meta.classes})
-        cell = Cell.of(run.get("budget"), run["steps"], run.get("train_rows"))
-        if run["phase"] == "grid":
+        if run.phase == GRID:
             grid.append(
-                {
-                    "depth": run["depth"],
-                    "lr": run["lr"],
-                    "seed": run["seed"],
-                    "steps": run["steps"],
-                    "val_accuracy": run["val_accuracy"],
-                    "test_accuracy": _finite_or_none(result["test_accuracy"]),
-                    "selected": run["selected"],
-                    "diverged": int(run["diverged"]),
-                    "predictions": name,
-                    "train_time_s": run["train_time_s"],
-                    "train_samples_per_s": _samples_per_s(params, run),
-                    **_cell_fields(cell),
-                }
+                GridRun(
+                    depth=run.depth,
+                    lr=run.lr,
+                    seed=run.seed,
+                    steps=run.steps,
+                    cell=run.cell,
+                    val_accuracy=run.val_accuracy,
+                    test_accuracy=finite_or_none(result["test_accuracy"]),
+                    selected=run.selected,
+                    diverged=run.diverged,
+                    predictions=name,
+                    train_time_s=run.train_time_s,
+                    train_samples_per_s=_samples_per_s(params, run),
+                )
             )
-        if not run["reported"]:
+        if not run.reported:
             continue
-        class_results[cell, run["depth"], run["seed"]] = result
-        point = per_cell.setdefault(cell, {}).setdefault(
-            run["depth"], {"param_count": run["param_count"], "lr": run["lr"], "per_seed": {}}
+        reported.setdefault(run.cell, {}).setdefault(run.depth, []).append(run)
+        class_results[run.run_id] = result
+        results[run.run_id] = SeedResult(
+            **{k: finite_or_none(result[k]) for k in HEADLINE},
+            train_time_s=run.train_time_s,
+            train_samples_per_s=_samples_per_s(params, run),
+            train_loss=run.train_loss,
+            diverged=run.diverged,
+            run_id=run.run_id,
+            predictions=name,
         )
-        point["per_seed"][str(run["seed"])] = {
-            **{k: _finite_or_none(result[k]) for k in HEADLINE},
-            "train_time_s": run["train_time_s"],
-            "train_samples_per_s": _samples_per_s(params, run),
-            "diverged": int(run["diverged"]),
-            "run_id": run["run_id"],
-            "predictions": name,
-            "train_loss": run.get("train_loss"),  # its last epochs' mean; absent for runs kept from before
-        }
     # Every run's class for every test example (int16, compressed: kilobytes), so the report can resample test
     # examples as well as seeds; keyed as the runs' `predictions` entries name them.
     np.savez_compressed(details_dir / PREDICTIONS, **predictions)
-    for cell, per_depth in per_cell.items():
-        for depth, point in per_depth.items():
-            point["representative_seed"] = seed = representative_seed(point["per_seed"])
+    cells = []
+    for cell in ascending(reported):
+        depths = {}
+        for depth, runs in sorted(reported[cell].items()):
+            per_seed = {run.seed: results[run.run_id] for run in runs}
+            seed = representative_seed({seed: result.test_accuracy for seed, result in per_seed.items()})
+            depths[depth] = DepthResults(runs[0].param_count, runs[0].lr, seed, per_seed)
             tracking.tag_finished_runs(
-                {s["run_id"]: {"representative": str(int(k) == seed).lower()} for k, s in point["per_seed"].items()}
+                {result.run_id: {"representative": str(s == seed).lower()} for s, result in per_seed.items()}
             )
-            at = f" at {cell.label}" if len(per_cell) > 1 else ""
+            at = f" at {cell.label}" if len(reported) > 1 else ""
             _log_class_results(
-                point["per_seed"][str(seed)]["run_id"],
-                class_results[cell, depth, seed],
+                per_seed[seed].run_id,
+                class_results[per_seed[seed].run_id],
                 meta.classes,
                 f"{tracking.run_name(family, depth, seed)} on {dataset}{at}",
             )
-    main = largest(list(per_cell)) if per_cell else Cell(0, None)
-    others = [{**_cell_fields(cell), "depths": _depths(per_cell[cell])} for cell in sorted(per_cell) if cell != main]
-    return {
-        "dataset": dataset,
-        "family": family,
-        "chance": float(np.bincount(y).max() / len(y)),  # the majority class's share of the test split
-        "prior_loss": prior_loss(y),
-        "lr_grid": trained["lr_grid"],
-        "predictions": PREDICTIONS,  # every run's answers, by its `predictions` entry
-        "cell": _cell_fields(main),  # the budget and training rows of `depths`: the largest cell trained
-        "depths": _depths(per_cell.get(main, {})),
-        "grid": grid,
-        # Where budget or training-set size is an axis (train.max_steps or train.train_rows a list): every
-        # other cell's depths, as `depths` holds the largest one's.
-        **({"other_cells": others} if others else {}),
-    }
-
-
-def _cell_fields(cell: Cell) -> dict[str, int | None]:
-    return {"budget": cell.steps, "train_rows": cell.rows}
-
-
-def _depths(per_depth: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """One cell's reported runs per depth: their means, spreads and every seed's values."""
-    return {
-        str(depth): {
-            "param_count": point["param_count"],
-            "lr": point["lr"],
-            "seeds": len(point["per_seed"]),
-            "diverged": sum(seed["diverged"] for seed in point["per_seed"].values()),
-            "representative_seed": point["representative_seed"],
-            **_mean_and_std(point["per_seed"]),
-            "per_seed": point["per_seed"],
-        }
-        for depth, point in sorted(per_depth.items())
-    }
+        cells.append(CellResults(cell, depths))
+    return Summary(
+        dataset=dataset,
+        family=family,
+        chance=float(np.bincount(y).max() / len(y)),
+        prior_loss=prior_loss(y),
+        predictions=PREDICTIONS,
+        cells=cells,
+        grid=grid,
+    )
 
 
 def prior_loss(labels: np.ndarray) -> float:
@@ -225,11 +204,12 @@ def prior_loss(labels: np.ndarray) -> float:
     return float(-(shares * np.log(shares)).sum())
 
 
-def representative_seed(per_seed: dict[str, dict[str, Any]]) -> int:
-    """The seed of median test accuracy (the lower of the two middle ones for an even count; ties go to the
-    lower seed): the one run that stands for its configuration, in the registry and with per-class results."""
-    ranked = sorted(per_seed.items(), key=lambda item: (item[1]["test_accuracy"] or -math.inf, int(item[0])))
-    return int(ranked[(len(ranked) - 1) // 2][0])
+def representative_seed(accuracies: dict[int, float | None]) -> int:
+    """Of seeds and their test accuracies (None: diverged), the seed of median accuracy (the lower of the two
+    middle ones for an even count; ties go to the lower seed; a diverged seed counts lowest): the one run that
+    stands for its configuration, in the registry and with per-class results."""
+    ranked = sorted(accuracies, key=lambda seed: (accuracies[seed] or -math.inf, seed))
+    return ranked[(len(ranked) - 1) // 2]
 
 
 def _log_class_results(run_id: str, result: dict[str, Any], classes: list[str], configuration: str) -> None:
@@ -250,18 +230,18 @@ def _log_class_results(run_id: str, result: dict[str, Any], classes: list[str], 
     tracking.log_class_results(run_id, table, figure)
 
 
-def _samples_per_s(params: Params, run: dict[str, Any]) -> float:
-    return run["steps"] * params.train.batch_size / max(run["train_time_s"], 1e-9)
+def _samples_per_s(params: Params, run: TrainedSeed) -> float:
+    return run.steps * params.train.batch_size / max(run.train_time_s, 1e-9)
 
 
-def headline(summary: dict[str, Any]) -> dict[str, float | int | None]:
-    """Per depth, keyed by the depth in two digits (`04`): the mean test accuracy in percent over the seeds.
-    Only the means, so that `dvc metrics show` stays one short row per (family, dataset) within 80 columns:
-    its table pads every column to its header plus two, so a two-character key costs a column of four, the
-    width of `92.5`, and a perfect score is written `100`, not `100.0`, the one value that needs five. Two
-    digits, because DVC sorts its columns by name (16 would come before 2). The intervals are in the report
-    and in DVC's plot data (reports/accuracy_by_depth.csv)."""
-    return {f"{int(depth):02d}": _percent(point["test_accuracy"]) for depth, point in summary["depths"].items()}
+def headline(results: CellResults) -> dict[str, float | int | None]:
+    """Per depth of the main cell (`TrainParams.main_cell`), keyed by the depth in two digits (`04`): the mean
+    test accuracy in percent over the seeds. Only the means, so that `dvc metrics show` stays one short row per
+    (family, dataset) within 80 columns: its table pads every column to its header plus two, so a two-character
+    key costs a column of four, the width of `92.5`, and a perfect score is written `100`, not `100.0`, the one
+    value that needs five. Two digits, because DVC sorts its columns by name (16 would come before 2). The
+    intervals are in the report and in DVC's plot data (reports/accuracy_by_depth.csv)."""
+    return {f"{depth:02d}": _percent(point.mean("test_accuracy")) for depth, point in results.depths.items()}
 
 
 def _percent(accuracy: float | None) -> float | int | None:
@@ -269,18 +249,3 @@ def _percent(accuracy: float | None) -> float | int | None:
         return None
     percent = round(100 * accuracy, 1)
     return 100 if percent == 100 else percent
-
-
-def _finite_or_none(value: float) -> float | None:
-    """A diverged network's loss is NaN: JSON (and `dvc metrics show`) get null instead."""
-    return value if math.isfinite(value) else None
-
-
-def _mean_and_std(per_seed: dict[str, dict[str, Any]]) -> dict[str, float | None]:
-    """Over the seeds with a finite value; None where there is none."""
-    out: dict[str, float | None] = {}
-    for key in [*HEADLINE, "train_time_s", "train_samples_per_s"]:
-        values = [seed[key] for seed in per_seed.values() if seed[key] is not None]
-        out[key] = statistics.fmean(values) if values else None
-        out[f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
-    return out

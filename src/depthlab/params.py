@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import (
@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from depthlab.cell import Cell, largest
 from depthlab.errors import ParamsError
 from depthlab.families import FAMILIES, ImportedConfig, family_of
 from depthlab.schema import StrictModel
@@ -139,31 +140,6 @@ PositiveInt = Annotated[int, Field(gt=0)]
 Depth = Annotated[int, Field(ge=0)]
 
 
-class Cell(NamedTuple):
-    """One value of each of the study's axes beside depth: a training budget (`train.max_steps`) and a
-    training-set size (`train.train_rows`; None: the whole training split)."""
-
-    steps: int
-    rows: int | None
-
-    @classmethod
-    def of(cls, budget: int | None, steps: int, rows: int | None) -> Cell:
-        """The cell of an ensemble or a run: its `budget`, where recorded, or else the steps it trained (records
-        from before cells have no budget, and trained their cell's steps; a grid may train fewer than its cell's)."""
-        return cls(budget or steps, rows)
-
-    @property
-    def label(self) -> str:
-        """ "6000 steps, 40000 rows", or "800 steps, every row" for the whole training split."""
-        return f"{self.steps} steps, {'every row' if self.rows is None else f'{self.rows} rows'}"
-
-
-def largest(cells: list[Cell]) -> Cell:
-    """The cell of the largest budget, then of the most rows (the whole split counting as the most): the one
-    the main verdicts rest on, the closest to networks trained to the end of what the study affords."""
-    return max(cells, key=lambda cell: (cell.steps, cell.rows is None, cell.rows or 0))
-
-
 def _distinct(values: list[Any]) -> list[Any]:
     if len(set(values)) != len(values):
         raise ValueError(f"lists a value twice: {values}")
@@ -253,6 +229,7 @@ class TrainParams(StrictModel):
 
     @property
     def main_cell(self) -> Cell:
+        """The cell the main verdicts rest on (`cell.largest`)."""
         return largest(self.cells)
 
     @property

@@ -60,7 +60,7 @@ def main() -> None:
         dvc = command(args.preset)
     except ParamsError as err:
         print(f"depthlab preset: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(err.exit_code)
     if args.print:
         print(" ".join(f"'{a}'" if "=" in a else a for a in dvc))
         return

@@ -25,15 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import hardware
-from depthlab.errors import DataError, DepthlabError
+from depthlab.errors import DIFFERS, DataError, DepthlabError, Refused
 
-EXIT_DIFFERS, EXIT_REFUSED = 10, 9
 METRICS = ("test_accuracy", "test_loss", "test_macro_f1")
 TOLERANCE = 0.01  # across machines: metrics within this, weights not compared bit for bit
-
-
-class Refused(DepthlabError):
-    """The run cannot be reproduced faithfully."""
 
 
 def plan(run_id: str, allow_dirty: bool) -> dict[str, Any]:
@@ -97,6 +92,7 @@ def copy_missing(inputs: list[Path], project: Path) -> None:
 
 def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
     """In the worktree, with its code: the data, the ensemble, the member's checkpoint and test metrics."""
+    from depthlab.cell import Cell
     from depthlab.data import load_arrays, load_meta, prepare
     from depthlab.evaluation import load_trained, measure
     from depthlab.params import load_params
@@ -107,7 +103,7 @@ def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         update={
             "tracking": params.tracking.model_copy(update={"enabled": False}),
             "train": params.train.model_copy(update={"accelerator": spec["accelerator"]}),
-            "data": params.data.model_copy(update={"split_seeds": spec.get("split_seeds", False)}),
+            "data": params.data.model_copy(update={"split_seeds": spec["split_seeds"]}),
         }
     )
     data_dir = out / "prepared"
@@ -127,12 +123,12 @@ def retrain(spec: dict[str, Any], out: Path) -> dict[str, Any]:
         depth=spec["depth"],
         members=tuple(zip(spec["ensemble_seeds"], spec["ensemble_lrs"], strict=True)),
         max_steps=spec["steps"],
+        cell=Cell(spec["steps"], spec["train_rows"]),  # its budget is its steps: a budget only names the cell
         phase=spec["phase"],
         data_digest=data.meta.digest,
         out_dir=out / "models",
         code=code_digest(params.models, spec["family"]),
         threads=spec["threads"],
-        train_rows=spec.get("train_rows"),
     )
     trained = train_ensemble(job, data)  # in this process, with no cache: the whole ensemble trains again
     [member] = [t for t in trained if t.seed == spec["seed"] and t.lr == spec["lr"]]
@@ -196,7 +192,7 @@ def reproduce(run_id: str, allow_dirty: bool) -> int:
     print(f"\n{where}\n{outcome}")
     metrics = {f"reproduced_{key}": result["metrics"][key] for key in METRICS}
     tracking.log_reproduction(run, run_id, outcome, rows, metrics)
-    return 0 if not differs else EXIT_DIFFERS
+    return 0 if not differs else DIFFERS
 
 
 def main() -> None:
@@ -216,12 +212,10 @@ def main() -> None:
         sys.exit(reproduce(args.run_id, args.allow_dirty))
     except Refused as err:
         print(f"depthlab reproduce: refused: {err}", file=sys.stderr)
-        sys.exit(EXIT_REFUSED)
+        sys.exit(err.exit_code)
     except DepthlabError as err:
-        from depthlab.stages import EXIT_CODES
-
         print(f"depthlab reproduce: error: {err}", file=sys.stderr)
-        sys.exit(EXIT_CODES.get(type(err), 1))
+        sys.exit(err.exit_code)
 
 
 if __name__ == "__main__":

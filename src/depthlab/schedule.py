@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from depthlab.environment import PIPELINE_RUN_ID, TRIGGER
-from depthlab.errors import DepthlabError
+from depthlab.errors import PUSH_FAILED, REGRESSION, DepthlabError, Locked
 from depthlab.outputs import write_text
 from depthlab.params import load_params
 from depthlab.regressions import best_accuracies, dataset_of, regressions
@@ -37,11 +37,6 @@ from depthlab.regressions import best_accuracies, dataset_of, regressions
 LOCK = Path(".cache/scheduled-run.lock")
 ALERT = Path("reports/alert.md")
 SUMMARY = Path("reports/summary.csv")
-EXIT_LOCKED, EXIT_REGRESSION, EXIT_PUSH_FAILED = 75, 6, 8
-
-
-class Locked(DepthlabError):
-    """Another scheduled run holds the workspace."""
 
 
 def acquire(lock: Path, wait_s: float) -> int:
@@ -178,10 +173,10 @@ def scheduled_run(trigger: str) -> int:
             "are intact here and dvc.lock was not committed: fix the remote and run again",
             file=sys.stderr,
         )
-        return EXIT_PUSH_FAILED
+        return PUSH_FAILED
     if problems:
         print(f"depthlab scheduled-run: regression, see {ALERT}:\n" + "\n".join(problems.values()), file=sys.stderr)
-        return EXIT_REGRESSION
+        return REGRESSION
     print(
         f"depthlab scheduled-run: done in {time.monotonic() - started:.0f}s; ran {len(ran)}, up to date {len(skipped)}"
     )
@@ -214,10 +209,10 @@ def main() -> None:
         code = scheduled_run(args.trigger)
     except Locked as err:
         print(f"depthlab scheduled-run: {err}", file=sys.stderr)
-        code = EXIT_LOCKED
+        code = err.exit_code
     except DepthlabError as err:
         print(f"depthlab scheduled-run: error: {err}", file=sys.stderr)
-        code = 2
+        code = err.exit_code
     sys.exit(code)
 
 

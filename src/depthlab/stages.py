@@ -12,16 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from depthlab import interrupts
-from depthlab.errors import (
-    ClusterError,
-    DataError,
-    DepthlabError,
-    ModelContractError,
-    ParamsError,
-    Terminated,
-    TrackingError,
-    ValidationFailed,
-)
+from depthlab.errors import INTERRUPTED, DepthlabError, ParamsError, Terminated
 from depthlab.params import Params, load_params
 
 RAW = Path("data/raw")
@@ -33,16 +24,6 @@ METRICS = Path("metrics")  # at the top, so that `dvc metrics show` fits 80 colu
 REPORTS = Path("reports")
 CACHE = Path(".cache/ensembles")  # outside DVC's outputs: resumable states and finished ensembles to reuse
 ARRAYS = Path(".cache/arrays")  # training data memory-mapped where it does not fit in memory (not DVC outputs)
-
-# Exit codes a scheduler can tell apart (documented in the README).
-EXIT_CODES: dict[type[DepthlabError], int] = {
-    ParamsError: 2,
-    ModelContractError: 2,  # a user's module breaking Lightning's contract: what params.yaml names is wrong
-    DataError: 3,
-    ValidationFailed: 4,
-    TrackingError: 5,
-    ClusterError: 7,
-}
 
 
 def export_csv(params: Params, name: str) -> None:
@@ -132,12 +113,12 @@ def evaluate(params: Params, family: str) -> None:
         EVALUATIONS / family,
     )
     for dataset, summary in summaries.items():
-        for depth, point in summary["depths"].items():
-            accuracy = point["test_accuracy"]
-            shown = "n/a" if accuracy is None else f"{accuracy:.4f} ± {point['test_accuracy_std']:.4f}"
+        for depth, point in summary.at(params.train.main_cell).depths.items():
+            accuracy = point.mean("test_accuracy")
+            shown = "n/a" if accuracy is None else f"{accuracy:.4f} ± {point.std('test_accuracy'):.4f}"
             print(
-                f"evaluated {family}-d{depth} on {dataset} (lr {point['lr']:g}): test accuracy {shown} "
-                f"over {point['seeds']} seeds"
+                f"evaluated {family}-d{depth} on {dataset} (lr {point.lr:g}): test accuracy {shown} "
+                f"over {len(point.per_seed)} seeds"
             )
 
 
@@ -206,7 +187,8 @@ def arguments(description: str, *names: str) -> dict[str, Any]:
 
 
 def run(stage: Callable[..., None], **arguments: Any) -> None:
-    """Load params, run one stage, exit: 0 on success, a distinct code and one message on a user error."""
+    """Load params, run one stage, exit: 0 on success, a distinct code (`errors`) and one message on a user
+    error."""
     name = stage.__name__
     started = time.perf_counter()
     interrupts.install()
@@ -215,10 +197,10 @@ def run(stage: Callable[..., None], **arguments: Any) -> None:
         stage(load_params(), **arguments)
     except DepthlabError as err:
         print(f"depthlab {name}: error: {err}", file=sys.stderr)
-        sys.exit(EXIT_CODES.get(type(err), 1))
+        sys.exit(err.exit_code)
     except KeyboardInterrupt as err:
         print(f"depthlab {name}: {str(err) or 'interrupted'}", file=sys.stderr)
-        sys.exit(143 if isinstance(err, Terminated) else 130)
+        sys.exit(err.exit_code if isinstance(err, Terminated) else INTERRUPTED)
     finally:
         # Python's shutdown collects garbage over every object the stage's imports made (torch, MLflow, pandas,
         # Great Expectations): up to 2 s a stage, for memory the system reclaims anyway. Frozen objects are not

@@ -8,7 +8,6 @@ written as the evaluate stage writes them (predictions.npz), sharing their datas
 
 from __future__ import annotations
 
-import json
 import math
 import zlib
 from pathlib import Path
@@ -16,8 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from depthlab.evaluation import prior_loss
-from depthlab.params import Cell, Params, largest
+from depthlab.cell import Cell, largest
+from depthlab.evaluation import prior_loss, representative_seed
+from depthlab.params import Params
+from depthlab.summary import CellResults, DepthResults, GridRun, SeedResult, Summary
 from tests.helpers.params import NO_SWEEP, make_params
 
 SEEDS = list(range(8))
@@ -79,33 +80,32 @@ def _accuracy(dataset: str, family: str, depth: int, seed: int, lr: float, pays:
     return base - (0.02 if lr == GRID[1] else 0.0) + 0.01 * np.sin(7 * seed + depth)
 
 
-def _summary(dataset: str, family: str, depths: list[int], cells: list[Cell]) -> tuple[dict[str, Any], dict]:
-    """One (family, dataset)'s summary.json and predictions, in every cell: the largest as `depths`, the others
-    (where there are any) as `other_cells`, in which depth pays on mnist1d only at the largest budget."""
+def _summary(dataset: str, family: str, depths: list[int], cells: list[Cell]) -> tuple[Summary, dict]:
+    """One (family, dataset)'s summary.json and predictions, in every cell, in which depth pays on mnist1d only
+    at the largest budget."""
     predictions = {"labels": _labels(dataset)}
     main = largest(cells)
-    depths_of, grids = {}, []
+    results, grids = [], []
     for cell in cells:
         pays = 1.0 if cell.steps == main.steps else 0.0
-        depths_of[cell], grid = _cell(dataset, family, depths, cell, pays, predictions)
+        points, grid = _cell(dataset, family, depths, cell, pays, predictions)
+        results.append(CellResults(cell, points))
         grids += grid
-    summary = {
-        "dataset": dataset,
-        "family": family,
-        "chance": CHANCE[dataset],
-        "prior_loss": prior_loss(predictions["labels"]),
-        "cell": {"budget": main.steps, "train_rows": main.rows},
-        "depths": depths_of[main],
-        "grid": grids,
-        "predictions": "predictions.npz",
-    }
-    others = [{"budget": c.steps, "train_rows": c.rows, "depths": depths_of[c]} for c in cells if c != main]
-    return {**summary, **({"other_cells": others} if others else {})}, predictions
+    summary = Summary(
+        dataset=dataset,
+        family=family,
+        chance=CHANCE[dataset],
+        prior_loss=prior_loss(predictions["labels"]),
+        predictions="predictions.npz",
+        cells=results,
+        grid=grids,
+    )
+    return summary, predictions
 
 
 def _cell(
     dataset: str, family: str, depths: list[int], cell: Cell, pays: float, predictions: dict[str, np.ndarray]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[int, DepthResults], list[GridRun]]:
     """One cell's depths and lr grid, its runs' answers added to `predictions`."""
     chosen = {depth: GRID[0] for depth in depths}
     seconds = {depth: 2.0 * (1 + depth) * (1.5 if family == "cnn" else 1.0) for depth in depths}
@@ -123,47 +123,47 @@ def _cell(
         predictions[name] = _predicted(dataset, accuracy_of(depth, seed, lr), f"{family}/{name}")
         accuracy = float((predictions[name] == predictions["labels"]).mean())
         time = seconds[depth] * (1 + 0.001 * seed)
-        collapsed = accuracy_of(depth, seed, lr) in (None, CHANCE[dataset])
         return {
             "test_accuracy": accuracy,
-            "train_loss": None if diverged(depth, seed, lr) else prior * (1.0 if collapsed else 0.4),
-            "test_loss": None if diverged(depth, seed, lr) else -math.log(max(accuracy, 0.01)),
             "train_time_s": time,
             "train_samples_per_s": 3000 / time,
-            "diverged": int(diverged(depth, seed, lr)),
+            "diverged": diverged(depth, seed, lr),
             "predictions": name,
         }
 
+    def seed_result(depth: int, seed: int) -> SeedResult:
+        result = run(depth, seed, chosen[depth], "final")
+        collapsed = accuracy_of(depth, seed, chosen[depth]) in (None, CHANCE[dataset])
+        return SeedResult(
+            **result,
+            train_loss=None if result["diverged"] else prior * (1.0 if collapsed else 0.4),
+            test_loss=None if result["diverged"] else -math.log(max(result["test_accuracy"], 0.01)),
+            test_macro_f1=None,  # the report does not read it
+            throughput_samples_per_s=9000 / seconds[depth],
+            latency_ms_per_sample=0.1 * (1 + depth),
+            run_id=f"{dataset}-{family}-{depth}-{seed}",
+        )
+
     points = {}
     for depth in depths:
-        per_seed = {
-            str(seed): {
-                **run(depth, seed, chosen[depth], "final"),
-                "throughput_samples_per_s": 9000 / seconds[depth],
-                "latency_ms_per_sample": 0.1 * (1 + depth),
-                "run_id": f"{dataset}-{family}-{depth}-{seed}",
-            }
-            for seed in SEEDS
-        }
-        ranked = sorted((s["test_accuracy"], int(k)) for k, s in per_seed.items())
-        points[str(depth)] = {
-            "param_count": (100 + 40 * depth) * (3 if family == "resmlp" else 1) + len(family),
-            "lr": chosen[depth],
-            "representative_seed": ranked[(len(ranked) - 1) // 2][1],
-            "per_seed": per_seed,
-        }
+        per_seed = {seed: seed_result(depth, seed) for seed in SEEDS}
+        points[depth] = DepthResults(
+            param_count=(100 + 40 * depth) * (3 if family == "resmlp" else 1) + len(family),
+            lr=chosen[depth],
+            representative_seed=representative_seed({seed: s.test_accuracy for seed, s in per_seed.items()}),
+            per_seed=per_seed,
+        )
     grid = [
-        {
-            "depth": depth,
-            "lr": lr,
-            "seed": seed,
-            "steps": cell.steps,
-            "budget": cell.steps,
-            "train_rows": cell.rows,
-            "val_accuracy": accuracy_of(depth, seed, lr),
-            "selected": lr == chosen[depth],
+        GridRun(
+            depth=depth,
+            lr=lr,
+            seed=seed,
+            steps=cell.steps,
+            cell=cell,
+            val_accuracy=accuracy_of(depth, seed, lr),
+            selected=lr == chosen[depth],
             **run(depth, seed, lr, "grid"),
-        }
+        )
         for depth in depths
         for lr in GRID
         for seed in SELECTION
@@ -177,6 +177,6 @@ def write_evaluations(params: Params, out: Path) -> Path:
         folder = out / family / dataset
         folder.mkdir(parents=True, exist_ok=True)
         summary, predictions = _summary(dataset, family, depths, params.train.cells)
-        (folder / "summary.json").write_text(json.dumps(summary))
-        np.savez_compressed(folder / summary["predictions"], **predictions)
+        summary.write(folder / "summary.json")
+        np.savez_compressed(folder / summary.predictions, **predictions)
     return out

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from depthlab import hardware
-from depthlab.params import Cell
+from depthlab.cell import Cell
 from depthlab.report import cells, write_report
 from tests.helpers.evaluations import study_params, write_evaluations
 

@@ -1,10 +1,10 @@
-import json
 import re
 
 from mlflow import MlflowClient
 
 from depthlab import tracking
 from depthlab.evaluation import evaluate_family
+from depthlab.records import TrainedRuns
 from depthlab.report import write_report
 from depthlab.training import train_family
 from tests.helpers.params import make_params
@@ -57,8 +57,9 @@ def test_a_grid_report_gives_each_configuration_its_chosen_lr_and_each_claim_its
         params, "mlp", {"mnist1d": prepared}, tmp_path / "models", tmp_path / "metrics", tmp_path / "eval" / "mlp"
     )
     table = write_report(params, tmp_path / "eval", tmp_path / "reports")
-    chosen = json.loads((tmp_path / "models" / "mnist1d" / "runs.json").read_text())["chosen_lr"]
-    assert {str(row.depth): row.lr for row in table.itertuples()} == chosen and list(table.seeds) == [4, 4]
+    trained = TrainedRuns.read(tmp_path / "models" / "mnist1d" / "runs.json").runs
+    chosen = {run.depth: run.lr for run in trained if run.selected}  # the lr each configuration's grid chose
+    assert {row.depth: row.lr for row in table.itertuples()} == chosen and list(table.seeds) == [4, 4]
     claims_md = (tmp_path / "reports" / "claims.md").read_text()
     assert "from the grid 0.001, 0.03, the one with the best mean validation accuracy over its selection seeds " in (
         claims_md

@@ -2,7 +2,9 @@ import hashlib
 from dataclasses import replace
 from pathlib import Path
 
-from depthlab.training.jobs import FINAL, GRID, PACKAGE, EnsembleJob, source_digest
+from depthlab.cell import Cell
+from depthlab.records import FINAL, GRID
+from depthlab.training.jobs import PACKAGE, EnsembleJob, source_digest
 from tests.helpers.params import make_params
 
 
@@ -19,6 +21,7 @@ def golden_job() -> EnsembleJob:
         depth=2,
         members=((0, 0.001), (1, 0.001), (0, 0.01), (1, 0.01)),
         max_steps=300,
+        cell=Cell(300, None),
         phase=GRID,
         data_digest="5eed" * 16,
         out_dir=Path("out"),

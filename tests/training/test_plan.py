@@ -1,8 +1,8 @@
 from dataclasses import replace
 from pathlib import Path
 
-from depthlab.params import Cell
-from depthlab.training.jobs import FINAL, GRID, TrainedSeed
+from depthlab.cell import Cell
+from depthlab.records import FINAL, GRID, TrainedSeed
 from depthlab.training.plan import Plan, choose_lr, mark_selection
 from tests.helpers.params import NO_SWEEP, make_params
 
@@ -17,7 +17,7 @@ def plan_of(**train: object) -> Plan:
 
 def seed(lr: float, val_accuracy: float | None, phase: str = GRID, seed: int = 0) -> TrainedSeed:
     return TrainedSeed(
-        1, seed, lr, phase, "run", "ckpt", 10, 1.0, 30, val_accuracy, val_accuracy is None, "cpu", [], [], budget=30
+        1, seed, lr, phase, "run", "ckpt", 10, 1.0, 30, val_accuracy, val_accuracy is None, "cpu", [], [], None, WHOLE
     )
 
 
@@ -74,8 +74,8 @@ def test_each_cell_of_budget_and_size_has_its_own_grid_at_its_own_steps_and_its_
 def test_a_cell_is_selected_by_its_own_lr():
     small, large = Cell(30, 100), Cell(30, 400)
     runs = [
-        ("mnist1d", replace(seed(0.03, 0.6, FINAL), train_rows=100)),
-        ("mnist1d", replace(seed(0.03, 0.6, FINAL), train_rows=400)),
+        ("mnist1d", replace(seed(0.03, 0.6, FINAL), cell=small)),
+        ("mnist1d", replace(seed(0.03, 0.6, FINAL), cell=large)),
     ]
     marked = mark_selection(runs, {("mnist1d", 1, small): 0.03, ("mnist1d", 1, large): 0.001})
     assert [s.reported for _, s in marked] == [True, False]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from depthlab.params import Cell
-from depthlab.training.jobs import FINAL, GRID, EnsembleJob, TrainedSeed
+from depthlab.cell import Cell
+from depthlab.records import FINAL, GRID, TrainedSeed
+from depthlab.training.jobs import EnsembleJob
 from depthlab.training.plan import Plan
 from depthlab.training.scheduling import train_configurations
 from tests.helpers.params import NO_SWEEP, make_params
@@ -40,7 +41,7 @@ class MadeUp:
         done.set_result(
             [
                 TrainedSeed(job.depth, seed, lr, job.phase, "run", "ckpt", 1, 1.0, 1, float(lr == BEST_LR[job.depth]),
-                            False, "cpu", list(job.seeds), list(job.lrs))
+                            False, "cpu", list(job.seeds), list(job.lrs), None, job.cell)
                 for seed, lr in job.members
             ]
         )  # fmt: skip

@@ -6,8 +6,10 @@ import pytest
 import torch
 from mlflow import MlflowClient
 
+from depthlab.cell import Cell
 from depthlab.data import load_arrays, load_meta
 from depthlab.evaluation import load_trained, measure
+from depthlab.records import TrainedRuns
 from depthlab.training import train_family
 from tests.helpers.params import NO_SWEEP, make_params
 
@@ -86,7 +88,7 @@ def test_tracking_off_trains_and_evaluates_without_mlflow(tmp_path, prepared):
     summaries = evaluate_family(
         params, "mlp", {"mnist1d": prepared}, tmp_path / "mlp", tmp_path / "metrics", tmp_path / "eval"
     )
-    assert 0 <= summaries["mnist1d"]["depths"]["0"]["test_accuracy"] <= 1
+    assert 0 <= summaries["mnist1d"].at(Cell(10, None)).depths[0].mean("test_accuracy") <= 1
 
 
 @pytest.mark.parametrize("family", ["cnn", "gru"])
@@ -136,8 +138,9 @@ def test_the_lr_grid_chooses_on_validation_and_reports_every_seed_at_the_chosen_
     assert reported == [(0, "final"), (1, "final"), (2, "final"), (3, "final")]
     assert all(t.lr == chosen and t.selected for t in trained if t.reported)
     assert [t.selected for t in grid] == [t.lr == chosen for t in grid]
-    runs = json.loads((tmp_path / "models" / "mnist1d" / "runs.json").read_text())
-    assert runs["chosen_lr"] == {"1": chosen} and runs["lr_grid"] == [0.001, 0.03]
+    runs = TrainedRuns.read(tmp_path / "models" / "mnist1d" / "runs.json").runs
+    assert {run.lr for run in runs if run.reported} == {chosen}
+    assert sorted({run.lr for run in runs if run.phase == "grid"}) == [0.001, 0.03]
     tags = MlflowClient().get_run(grid[0].run_id).data.tags
     assert (
         tags["phase"] == "grid"
@@ -177,10 +180,10 @@ def test_each_cell_of_budget_and_size_trains_on_its_own_rows_and_records_its_cel
         sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0]}},
     )
     trained = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "models")["mnist1d"]
-    cells = [(5, 100), (5, 300), (10, 100), (10, 300)]
-    assert [(t.budget, t.train_rows, t.steps) for t in trained] == [(*cell, cell[0]) for cell in cells]
-    runs = json.loads((tmp_path / "models" / "mnist1d" / "runs.json").read_text())
-    assert set(runs["chosen_lr"]) == {f"0 at {steps} steps, {rows} rows" for steps, rows in cells}
+    cells = [Cell(5, 100), Cell(5, 300), Cell(10, 100), Cell(10, 300)]
+    assert [(t.cell, t.steps) for t in trained] == [(cell, cell.steps) for cell in cells]
+    runs = TrainedRuns.read(tmp_path / "models" / "mnist1d" / "runs.json").runs
+    assert [run.cell for run in runs if run.reported] == cells, "each cell its own chosen lr and reported run"
     weights = [torch.load(tmp_path / "models" / "mnist1d" / t.checkpoint, weights_only=True)["model"] for t in trained]
     assert not torch.equal(weights[2]["1.weight"], weights[3]["1.weight"]), "another size, other rows"
     run = MlflowClient().get_run(trained[0].run_id)
@@ -189,8 +192,8 @@ def test_each_cell_of_budget_and_size_trains_on_its_own_rows_and_records_its_cel
     [summary] = evaluate_family(
         params, "mlp", {"mnist1d": prepared}, tmp_path / "models", tmp_path / "metrics", tmp_path / "eval"
     ).values()
-    assert summary["cell"] == {"budget": 10, "train_rows": 300} and summary["depths"]["0"]["seeds"] == 1
-    assert [(c["budget"], c["train_rows"]) for c in summary["other_cells"]] == cells[:3]
+    assert params.train.main_cell == Cell(10, 300) and len(summary.at(Cell(10, 300)).depths[0].per_seed) == 1
+    assert [c.cell for c in summary.cells] == cells
 
 
 def test_a_size_larger_than_the_training_split_is_refused_before_anything_trains(tmp_path, prepared):

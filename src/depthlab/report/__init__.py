@@ -35,7 +35,8 @@ def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFra
     """Write summary.csv, the accuracy curves for DVC, claims.md, claims.html and plots/ to `out_dir`
     all-or-nothing; return the summary."""
     every_run, every_grid = inputs.load_runs(params, evaluations)
-    main, runs, grid = cells.main_cell(every_run, every_grid)
+    main = params.train.main_cell
+    runs, grid = cells.in_cell(every_run, every_grid, main)
     machine = hardware.summary()
     settings = inputs.settings(params, machine)
     per_cell = cells.judge_cells(every_run, settings) if len(cells.cells_of(every_run)) > 1 else []

@@ -1,6 +1,6 @@
 """The report's cells of budget and size: where `train.max_steps` or `train.train_rows` is an axis, each
 configuration was trained in every cell (a budget and a training-set size). The main verdicts rest on one
-cell, the largest (`params.largest`); the section "Budget and size" judges claims 2, 4 and 6 again in every
+cell, the largest (`TrainParams.main_cell`); the section "Budget and size" judges claims 2, 4 and 6 again in every
 cell, each cell as a study of its own (its replicates, its probabilities, `claims.judge`), so that a verdict
 that depends on the budget or the size says on which."""
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from depthlab import claims
-from depthlab.params import Cell, largest
+from depthlab.cell import Cell, ascending
 from depthlab.report import plots
 from depthlab.report.markdown import shown_verdict
 
@@ -22,17 +22,13 @@ PLOT = "accuracy_by_budget_and_size.png"
 
 def cells_of(runs: pd.DataFrame) -> list[Cell]:
     """The cells the runs were trained in, ascending."""
-    pairs = runs[["budget", "train_rows"]].drop_duplicates().itertuples(index=False)
-    return sorted(
-        {Cell(int(steps), None if pd.isna(rows) else int(rows)) for steps, rows in pairs},
-        key=lambda cell: (cell.steps, cell.rows or 0),
-    )
+    return ascending(set(runs.cell))
 
 
-def main_cell(runs: pd.DataFrame, grid: pd.DataFrame) -> tuple[Cell, pd.DataFrame, pd.DataFrame]:
-    """The largest cell, with its runs and lr grid: what the main verdicts, tables and plots rest on."""
-    cell = largest(cells_of(runs))
-    return cell, runs[runs.cell == cell.label], grid[grid.cell == cell.label] if not grid.empty else grid
+def in_cell(runs: pd.DataFrame, grid: pd.DataFrame, cell: Cell) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The runs and lr grid of one cell: of the main one (`TrainParams.main_cell`), what the main verdicts,
+    tables and plots rest on."""
+    return runs[runs.cell == cell], grid[grid.cell == cell] if not grid.empty else grid
 
 
 @dataclass(frozen=True)
@@ -48,7 +44,7 @@ def judge_cells(runs: pd.DataFrame, settings: claims.Settings) -> list[CellVerdi
     """Claims 2, 4 and 6 in every cell, each by its own rule on the cell's own replicates."""
     judged = []
     for cell in cells_of(runs):
-        study = claims.Replicates(runs[runs.cell == cell.label], settings)
+        study = claims.Replicates(runs[runs.cell == cell], settings)
         verdicts = claims.judge(study, pd.DataFrame(), numbers=PER_CELL)
         judged.append(CellVerdicts(cell, {claim.number: claim for claim in verdicts}, study.table))
     return judged

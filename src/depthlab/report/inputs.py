@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,16 +12,18 @@ import pandas as pd
 from depthlab import claims
 from depthlab.errors import DataError
 from depthlab.families import family_of
-from depthlab.outputs import read_json
-from depthlab.params import Cell, Params
+from depthlab.params import Params
+from depthlab.summary import Summary
 
-RUN_COLUMNS = [
+RUN_COLUMNS = [  # what the report reads of each seed's results
     "test_accuracy",
     "train_time_s",
     "train_samples_per_s",
     "throughput_samples_per_s",
     "latency_ms_per_sample",
     "diverged",
+    "train_loss",
+    "test_loss",
 ]
 
 
@@ -30,60 +31,52 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
     """From the evaluate stage's summary.json files: the reported runs, one row per (dataset, family, depth,
     cell, seed) at the configuration's chosen lr; and the lr grid's runs, one row per (dataset, family, depth,
     cell, lr, seed), empty where the grid has one lr. Each run's `correct` holds its right or wrong answer on
-    every test example (from predictions.npz), what the report resamples besides seeds. A run's cell is its
-    budget and training rows (`budget`, `train_rows`, and `cell`, their label): one unless they are axes."""
+    every test example (from predictions.npz), what the report resamples besides seeds. A run's `cell` is its
+    budget and training rows (a `Cell`): one unless they are axes."""
     rows, grid = [], []
     for dataset, family, _ in params.study():
         folder = evaluations / family / dataset
-        summary = read_json(folder / "summary.json")
-        correct = _answers(folder / summary["predictions"])
-        cells = [(summary["cell"], summary["depths"])] + [(c, c["depths"]) for c in summary.get("other_cells", [])]
-        for depth, point, cell in ((d, p, c) for c, depths in cells for d, p in depths.items()):
-            for seed, values in point["per_seed"].items():
-                rows.append(
-                    {
-                        "dataset": dataset,
-                        "family": family,
-                        "depth": int(depth),
-                        **cell_columns(cell),
-                        "seed": int(seed),
-                        "lr": point["lr"],
-                        "param_count": point["param_count"],
-                        "chance": summary["chance"],
-                        "prior_loss": summary.get("prior_loss", np.nan),
-                        **{key: values[key] for key in RUN_COLUMNS},
-                        "train_loss": values.get("train_loss"),
-                        "test_loss": values.get("test_loss"),
-                        "run_id": values["run_id"],
-                        "representative": int(seed) == point["representative_seed"],
-                        "correct": correct[values["predictions"]],
-                    }
-                )
-        counts = {int(depth): point["param_count"] for _, depths in cells for depth, point in depths.items()}
-        for run in summary["grid"]:
+        summary = Summary.read(folder / "summary.json")
+        correct = _answers(folder / summary.predictions)
+        counts = {}
+        for cell in summary.cells:
+            for depth, point in cell.depths.items():
+                counts[depth] = point.param_count
+                for seed, values in point.per_seed.items():
+                    rows.append(
+                        {
+                            "dataset": dataset,
+                            "family": family,
+                            "depth": depth,
+                            "cell": cell.cell,
+                            "seed": seed,
+                            "lr": point.lr,
+                            "param_count": point.param_count,
+                            "chance": summary.chance,
+                            "prior_loss": summary.prior_loss,
+                            **{key: getattr(values, key) for key in RUN_COLUMNS},
+                            "run_id": values.run_id,
+                            "representative": seed == point.representative_seed,
+                            "correct": correct[values.predictions],
+                        }
+                    )
+        for run in summary.grid:
             grid.append(
                 {
                     "dataset": dataset,
                     "family": family,
-                    "param_count": counts[run["depth"]],
-                    "chance": summary["chance"],
+                    "param_count": counts[run.depth],
+                    "chance": summary.chance,
                     "throughput_samples_per_s": np.nan,  # grid runs are not timed
                     "latency_ms_per_sample": np.nan,
-                    **run,
-                    **cell_columns(run),
-                    "correct": correct[run["predictions"]],
+                    **vars(run),
+                    "correct": correct[run.predictions],
                 }
             )
     runs = pd.DataFrame(rows)
     losses = ["test_accuracy", "train_loss", "test_loss"]
     runs[losses] = runs[losses].astype(float)
     return runs, pd.DataFrame(grid)
-
-
-def cell_columns(fields: dict[str, Any]) -> dict[str, Any]:
-    """A run's cell as the report's columns: `budget`, `train_rows` (None: the whole split) and `cell`."""
-    cell = Cell(fields["budget"], fields["train_rows"])
-    return {"budget": cell.steps, "train_rows": cell.rows, "cell": cell.label}
 
 
 def _answers(path: Path) -> dict[str, np.ndarray]:

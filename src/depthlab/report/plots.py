@@ -16,8 +16,8 @@ import matplotlib.ticker
 import numpy as np
 import pandas as pd
 
+from depthlab.cell import Cell
 from depthlab.claims import matched_configurations
-from depthlab.params import Cell
 from depthlab.report import optimisation
 
 CLAIM_PLOTS = {  # the plots that show each claim's evidence
@@ -121,7 +121,7 @@ def budget_and_size(tables: dict[Cell, pd.DataFrame], runs: pd.DataFrame, path: 
             _depth_lines(
                 ax,
                 table[table.dataset == dataset],
-                runs[runs.cell == cell.label],
+                runs[runs.cell == cell],
                 colors,
                 column="accuracy",
                 seed_column="test_accuracy",

@@ -5,9 +5,10 @@ variable MLFLOW_TRACKING_URI (a server, say) overrides both. Runs always end in 
 FAILED (with the error in the `error` tag) or KILLED.
 
 One module a job: `store` (location, experiments, names), `housekeeping` (runs orphaned by killed
-processes), `runs` (the run lifecycle with buffered metrics), `system_metrics` (the sampler), `models`
-(model logging), `registry` (the champion per dataset), `queries` (what the report and the scheduler read
-back, and the scheduler's own runs), `reproduction` (what `depthlab.reproduce` reads and records).
+processes), `run` (`Run`, what every kind of run does), `runs` (the run lifecycle with buffered metrics),
+`system_metrics` (the sampler), `models` (model logging), `registry` (the champion per dataset), `queries` (what
+the report and the scheduler read back, and the scheduler's own runs), `reproduction` (what
+`depthlab.reproduce` reads and records).
 Nothing outside this package imports mlflow.
 """
 
@@ -19,6 +20,7 @@ from depthlab.tracking.housekeeping import end_orphaned_runs, prepare_experiment
 from depthlab.tracking.queries import log_pipeline_run, previous_pipeline_metrics, runs_by_machine
 from depthlab.tracking.registry import CHAMPION, register_champion, registered_champion, registered_model_name
 from depthlab.tracking.reproduction import log_reproduction, recorded_run, recorded_weights
+from depthlab.tracking.run import Run
 from depthlab.tracking.runs import (
     RecordedRun,
     RunSpec,
@@ -48,6 +50,7 @@ __all__ = [
     "CHAMPION",
     "PIPELINE",
     "RecordedRun",
+    "Run",
     "RunSpec",
     "SystemSampler",
     "TrackedRun",

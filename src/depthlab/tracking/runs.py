@@ -25,6 +25,7 @@ from depthlab import environment, hardware
 from depthlab.errors import TrackingError
 from depthlab.interrupts import deferred
 from depthlab.tracking import models
+from depthlab.tracking.run import Run
 from depthlab.tracking.store import (
     MAX_BATCH,
     client,
@@ -220,7 +221,7 @@ def tracked_runs(
     flush_interval_s: float = 5.0,
     enabled: bool = True,
     record: bool = False,
-) -> Iterator[list[TrackedRun] | list[UntrackedRun] | list[RecordedRun]]:
+) -> Iterator[list[Run]]:
     """Open runs in the dataset's experiment, live at the same time (the seeds of one ensemble); always end
     each one FINISHED, FAILED or KILLED. With `record`, the runs are only recorded (RecordedRun).
 

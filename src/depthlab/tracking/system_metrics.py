@@ -6,7 +6,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from depthlab.tracking.runs import RecordedRun, TrackedRun
+    from depthlab.tracking.run import Run
 
 
 class SystemSampler:
@@ -18,7 +18,7 @@ class SystemSampler:
     them as system metrics.
     """
 
-    def __init__(self, runs: list[TrackedRun] | list[RecordedRun], interval_s: float):
+    def __init__(self, runs: list[Run], interval_s: float):
         from mlflow.system_metrics.metrics.cpu_monitor import CPUMonitor
         from mlflow.system_metrics.metrics.disk_monitor import DiskMonitor
         from mlflow.system_metrics.metrics.network_monitor import NetworkMonitor

@@ -23,7 +23,7 @@ One idea a module, each importing only those listed before it:
 from depthlab.training.classifier import Classifier
 from depthlab.training.ensemble_run import seed_networks, train_ensemble
 from depthlab.training.executor import worker_count
-from depthlab.training.jobs import EnsembleJob, StudyData, TrainedSeed, code_digest, seeds_text
+from depthlab.training.jobs import EnsembleJob, StudyData, code_digest, seeds_text
 from depthlab.training.loop import fit
 from depthlab.training.pool import in_child_process
 from depthlab.training.stage import ensemble_job, load_study_data, train_family
@@ -32,7 +32,6 @@ __all__ = [
     "Classifier",
     "EnsembleJob",
     "StudyData",
-    "TrainedSeed",
     "code_digest",
     "ensemble_job",
     "fit",

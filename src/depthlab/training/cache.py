@@ -9,14 +9,12 @@ reused member keeps the record of the ensemble it trained in (`ensemble_seeds`, 
 
 from __future__ import annotations
 
-import json
 import shutil
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from depthlab.outputs import write_json
-from depthlab.training.jobs import EnsembleJob, TrainedSeed
+from depthlab.records import TrainedSeed
+from depthlab.training.jobs import EnsembleJob
 
 
 class FinishedMembers:
@@ -30,29 +28,28 @@ class FinishedMembers:
     def _member(self, seed: int, lr: float) -> Path:
         return self.folder / self.job.member_name(seed, lr)
 
-    def found(self) -> dict[tuple[int, float], dict[str, Any]]:
+    def found(self) -> dict[tuple[int, float], TrainedSeed]:
         """The outcomes of this ensemble's members that finished in an earlier run."""
         found = {}
         for member in self.job.members:
             stem = self._member(*member)
             if stem.with_suffix(".done.json").exists() and stem.with_suffix(".ckpt").exists():
-                found[member] = json.loads(stem.with_suffix(".done.json").read_text())
+                found[member] = TrainedSeed.read(stem.with_suffix(".done.json"))
         return found
 
-    def reuse(self, outcome: dict[str, Any], out_dir: Path) -> TrainedSeed:
+    def reuse(self, outcome: TrainedSeed, out_dir: Path) -> TrainedSeed:
         """A finished member's checkpoint put back among the stage's outputs, with this job's cell: its key holds
-        its steps and rows, but a grid member of one budget may serve another cell's grid, and a member kept
-        before cells were recorded has none."""
-        (out_dir / outcome["checkpoint"]).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(self._member(outcome["seed"], outcome["lr"]).with_suffix(".ckpt"), out_dir / outcome["checkpoint"])
-        return TrainedSeed(**{**outcome, "budget": self.job.cell.steps, "train_rows": self.job.train_rows})
+        its steps and rows, but a grid member of one budget may serve another cell's grid."""
+        (out_dir / outcome.checkpoint).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(self._member(outcome.seed, outcome.lr).with_suffix(".ckpt"), out_dir / outcome.checkpoint)
+        return replace(outcome, cell=self.job.cell)
 
     def keep(self, out_dir: Path, trained: list[TrainedSeed]) -> None:
         """Members just trained, their checkpoints in `out_dir`, kept for the next run."""
         for seed in trained:
             stem = self._member(seed.seed, seed.lr)
             shutil.copy(out_dir / seed.checkpoint, stem.with_suffix(".ckpt"))
-            write_json(stem.with_suffix(".done.json"), asdict(seed))
+            seed.write(stem.with_suffix(".done.json"))
 
     def files(self) -> list[Path]:
         return [

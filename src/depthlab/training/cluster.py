@@ -32,9 +32,10 @@ from depthlab import interrupts, tracking
 from depthlab.environment import EXECUTOR
 from depthlab.errors import ClusterError
 from depthlab.params import Params
+from depthlab.records import TrainedSeed
 from depthlab.training.cache import FinishedMembers, reuse_finished
 from depthlab.training.ensemble_run import train_members
-from depthlab.training.jobs import PACKAGE, EnsembleJob, StudyData, TrainedSeed, source_digest
+from depthlab.training.jobs import PACKAGE, EnsembleJob, StudyData, source_digest
 from depthlab.training.resume import ResumeFile
 
 CONNECT_TIMEOUT_S = 10.0
@@ -91,7 +92,7 @@ class TaskOutcome:
     """What a task sends back: its members' outcomes, their recorded runs, checkpoints and where it ran."""
 
     trained: list[TrainedSeed]
-    recorded: list[Any]
+    recorded: list[tracking.RecordedRun]
     checkpoints: dict[str, bytes]
     node_id: str
     host: str

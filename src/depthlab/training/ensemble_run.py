@@ -9,11 +9,9 @@ cache folder, members finished by an earlier run are reused and an interrupted e
 
 from __future__ import annotations
 
-import math
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import lightning_fabric as L
 import torch
@@ -24,10 +22,11 @@ from depthlab import ensemble, hardware, tracking
 from depthlab.data import Meta
 from depthlab.families import Family, build_network, count_parameters, family_of
 from depthlab.params import Params
+from depthlab.records import GRID, TrainedSeed, finite_or_none
 from depthlab.training.cache import FinishedMembers, reuse_finished
 from depthlab.training.classifier import Classifier
 from depthlab.training.functional import FunctionalEnsemble
-from depthlab.training.jobs import GRID, EnsembleJob, StudyData, TrainedSeed
+from depthlab.training.jobs import EnsembleJob, StudyData
 from depthlab.training.loop import FitState, Hooks, Progress, Schedule, TrainingData, fit
 from depthlab.training.residence import trains_on_gpu
 from depthlab.training.resume import ResumeFile
@@ -54,7 +53,7 @@ def train_ensemble(job: EnsembleJob, data: StudyData) -> list[TrainedSeed]:
 
 def train_members(
     job: EnsembleJob, data: StudyData, resume: ResumeFile | None = None, record: bool = False
-) -> tuple[list[TrainedSeed], list[Any]]:
+) -> tuple[list[TrainedSeed], list[tracking.Run]]:
     """Train the job's members as one ensemble, continuing from `resume`'s state if it has one; their outcomes
     and their runs (recorded ones with `record`, for a process that cannot reach the tracking store). A user's
     module is checked against its contract, and how its seeds train chosen, before any run opens."""
@@ -149,7 +148,7 @@ def fit_members(
     job: EnsembleJob,
     data: StudyData,
     nets: list[nn.Module],
-    runs: list[Any],
+    runs: list[tracking.Run],
     resume: ResumeFile | None,
     stacking: Stacking = LAYERS,
 ) -> FittedEnsemble:
@@ -199,7 +198,7 @@ class RunLog:
     """The epoch-end hook of training: each seed's metrics to its run ({seed index: metrics}, an index into
     `runs`), and a progress line now and then."""
 
-    def __init__(self, runs: list[Any], progress: Progress):
+    def __init__(self, runs: list[tracking.Run], progress: Progress):
         self.runs, self.progress = runs, progress
 
     def __call__(self, step: int, metrics: dict[int, dict[str, float]]) -> None:
@@ -264,7 +263,7 @@ class FittedEnsemble:
     members: list[Member]  # each member's, in the job's order
     seconds: float  # the whole ensemble's training time
 
-    def outcome(self, index: int, net: nn.Module, run: Any, param_count: int) -> TrainedSeed:
+    def outcome(self, index: int, net: nn.Module, run: tracking.Run, param_count: int) -> TrainedSeed:
         """Member `index`: its weights, as it finished or froze, saved as its checkpoint; its run's final
         metrics, tags and model."""
         job, fabric = self.job, self.fabric
@@ -325,12 +324,6 @@ class FittedEnsemble:
             accelerator=accelerator,
             ensemble_seeds=list(job.seeds),
             ensemble_lrs=list(job.lrs),
-            train_loss=_finite(last.get("train_loss")),
-            budget=job.cell.steps,
-            train_rows=job.train_rows,
+            train_loss=finite_or_none(last.get("train_loss")),
+            cell=job.cell,
         )
-
-
-def _finite(value: float | None) -> float | None:
-    """A diverged member's loss is not a number: runs.json gets null."""
-    return value if value is not None and math.isfinite(value) else None

@@ -15,8 +15,9 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from depthlab.params import RuntimeParams
+from depthlab.records import TrainedSeed
 from depthlab.training.ensemble_run import train_ensemble
-from depthlab.training.jobs import EnsembleJob, StudyData, TrainedSeed
+from depthlab.training.jobs import EnsembleJob, StudyData
 
 
 class Executor(Protocol):

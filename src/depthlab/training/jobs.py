@@ -1,5 +1,5 @@
-"""What one ensemble is: its members, steps and data, the keys its results are kept under, and what each
-member's training gives (`TrainedSeed`, one entry of runs.json).
+"""What one ensemble is: its members, steps, cell and data, and the keys its results are kept under (each
+member's outcome is a `records.TrainedSeed`).
 
 A key is a hash of everything that shapes a run: the train params that do (`SHAPING_TRAIN_KEYS`), the
 family's model params, family and depth, the members, the steps, the data's digest and the training code's
@@ -23,11 +23,12 @@ import numpy as np
 from pydantic import BaseModel
 
 import depthlab
+from depthlab.cell import Cell
 from depthlab.data import Meta, SeedRows, seed_rows, subsample
 from depthlab.families import family_of
-from depthlab.params import Cell, Params, TrainParams
+from depthlab.params import Params, TrainParams
+from depthlab.records import Phase
 
-GRID, FINAL = "grid", "final"  # the runs that choose a configuration's lr, and the others
 # What shapes a run in `train`, besides the lr, steps and seeds an ensemble is given.
 SHAPING_TRAIN_KEYS = {"batch_size", "weight_decay", "shuffle", "accelerator"}
 PACKAGE = Path(depthlab.__file__).resolve().parent  # src/depthlab: source paths in digests are relative to it
@@ -64,13 +65,12 @@ class EnsembleJob:
     family: str
     depth: int
     members: tuple[tuple[int, float], ...]
-    max_steps: int
-    phase: str
+    max_steps: int  # the steps it trains: its cell's budget, or a grid's own (`train.selection.max_steps`)
+    cell: Cell  # its configuration's budget and training-set size
+    phase: Phase
     data_digest: str  # of the prepared dataset it trains on
     out_dir: Path  # the dataset's folder of the family's outputs
     code: str  # digest of the training code
-    train_rows: int | None = None  # a subsample of the training split (`train.train_rows`); None: all of it
-    budget: int | None = None  # the steps of its configuration's cell (a grid may train fewer); None: max_steps
     cache_dir: Path | None = None  # where finished members and resumable states are kept, if anywhere
     threads: int = 1  # torch threads of the process that trains it (set by its executor)
     device: int = 0  # the GPU it trains on, where there are several (set by its executor; not in its key)
@@ -84,9 +84,9 @@ class EnsembleJob:
         return tuple(lr for _, lr in self.members)
 
     @property
-    def cell(self) -> Cell:
-        """The budget and training-set size of its configuration."""
-        return Cell.of(self.budget, self.max_steps, self.train_rows)
+    def train_rows(self) -> int | None:
+        """The rows of the training split it trains on (`data.subsample`); None: all of them."""
+        return self.cell.rows
 
     @property
     def configuration(self) -> tuple[str, int, Cell]:
@@ -150,41 +150,6 @@ class EnsembleJob:
         """Relative to the dataset's output folder; unique per (lr, steps, training rows, seed) of a depth."""
         rows = "" if self.train_rows is None else f"-{self.train_rows}rows"
         return Path(f"d{self.depth}") / f"lr{lr:g}-{self.max_steps}steps{rows}" / f"seed-{seed}.ckpt"
-
-
-@dataclass(frozen=True)
-class TrainedSeed:
-    """One seed's outcome, as runs.json lists it. `train_time_s` is its share of its ensemble's training
-    time (the ensemble's time over its members): what training one model cost. `ensemble_seeds` and
-    `ensemble_lrs`: the members it trained with, in order; its weights are reproduced bit for bit only in that
-    same ensemble. `phase`: grid (choosing the lr) or final; `selected`: trained at the lr chosen for its
-    configuration; `reported`: one of the runs the report's verdicts rest on; `train_loss`: the mean training
-    loss of its last epochs (None for a member finished before it was recorded); `budget` and `train_rows`: the
-    cell of its configuration (`EnsembleJob.cell`; a grid run may train fewer steps than its cell's budget)."""
-
-    depth: int
-    seed: int
-    lr: float
-    phase: str
-    run_id: str
-    checkpoint: str
-    param_count: int
-    train_time_s: float
-    steps: int
-    val_accuracy: float | None
-    diverged: bool
-    accelerator: str
-    ensemble_seeds: list[int]
-    ensemble_lrs: list[float]
-    selected: bool = False
-    reported: bool = False
-    train_loss: float | None = None
-    budget: int | None = None
-    train_rows: int | None = None
-
-    @property
-    def cell(self) -> Cell:
-        return Cell.of(self.budget, self.steps, self.train_rows)
 
 
 def seeds_text(count: int) -> str:

@@ -7,7 +7,7 @@ only once what it trains is known. The selection seeds are apart from the report
 chosen on the runs the verdicts rest on (choosing and reporting on the same runs flatters the chosen lr:
 Tsamardinos et al. 2018). Which seeds choose and which are reported, and how the choice is made, live here.
 
-A cell is a training budget and a training-set size (`params.Cell`): one unless `train.max_steps` or
+A cell is a training budget and a training-set size (`depthlab.cell`): one unless `train.max_steps` or
 `train.train_rows` is a list. Each cell of a (dataset, depth) chooses its own lr, on its own rows and (where
 `selection.max_steps` is null, as a swept budget requires) at its own budget: the best lr for 800 steps need
 not be the best for 6000, and a verdict per budget should not rest on an lr tuned for another.
@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from depthlab.params import Cell, Params
-from depthlab.training.jobs import FINAL, GRID, EnsembleJob, TrainedSeed
+from depthlab.cell import Cell
+from depthlab.params import Params
+from depthlab.records import FINAL, GRID, Phase, TrainedSeed
+from depthlab.training.jobs import EnsembleJob
 
 Configuration = tuple[str, int, Cell]  # (dataset, depth, cell)
 
@@ -72,7 +74,7 @@ class Plan:
         return (int(self.has_grid) + 1) * len(self.configurations)
 
     def _job(
-        self, configuration: Configuration, phase: str, members: list[tuple[int, float]], steps: int
+        self, configuration: Configuration, phase: Phase, members: list[tuple[int, float]], steps: int
     ) -> EnsembleJob:
         dataset, depth, cell = configuration
         return EnsembleJob(
@@ -82,13 +84,12 @@ class Plan:
             depth=depth,
             members=tuple(members),
             max_steps=steps,
+            cell=cell,
             phase=phase,
             data_digest=self.data_digests[dataset],
             out_dir=self.out_dir / dataset,
             code=self.code,
             cache_dir=self.cache_dir,
-            train_rows=cell.rows,
-            budget=cell.steps,
         )
 
 

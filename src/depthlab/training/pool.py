@@ -15,8 +15,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import replace
 
+from depthlab.records import TrainedSeed
 from depthlab.training.ensemble_run import train_ensemble
-from depthlab.training.jobs import EnsembleJob, StudyData, TrainedSeed
+from depthlab.training.jobs import EnsembleJob, StudyData
 
 _INHERITED: dict[str, StudyData] = {}  # the stage's data per dataset, as the workers find it once forked
 

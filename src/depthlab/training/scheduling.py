@@ -17,9 +17,10 @@ from typing import Any
 
 from depthlab import hardware
 from depthlab.params import Params
+from depthlab.records import FINAL, GRID, TrainedSeed
 from depthlab.training import cluster
 from depthlab.training.executor import Executor, Inline, worker_count
-from depthlab.training.jobs import FINAL, GRID, EnsembleJob, StudyData, TrainedSeed
+from depthlab.training.jobs import EnsembleJob, StudyData
 from depthlab.training.plan import Configuration, Plan, choose_lr
 from depthlab.training.pool import ProcessPool
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +17,12 @@ import numpy as np
 from depthlab import tracking
 from depthlab.data import LABEL, Meta, load_arrays, load_meta
 from depthlab.errors import ParamsError
-from depthlab.outputs import read_json, staged_dir, write_json
-from depthlab.params import Cell, Params
+from depthlab.outputs import staged_dir
+from depthlab.params import Params
+from depthlab.records import FINAL, TrainedRuns, TrainedSeed
 from depthlab.training.cache import FinishedMembers
 from depthlab.training.ensemble_run import check_user_module
-from depthlab.training.jobs import FINAL, EnsembleJob, StudyData, TrainedSeed, code_digest
+from depthlab.training.jobs import EnsembleJob, StudyData, code_digest
 from depthlab.training.plan import Plan, mark_selection
 from depthlab.training.pool import in_child_process
 from depthlab.training.residence import host_limit_bytes
@@ -44,7 +44,7 @@ def train_family(
     afterwards it keeps what this run used and nothing else. With `arrays_dir`, a study's data too large for
     the host's memory is memory-mapped from copies kept there (`load_study_data`)."""
     depths = {dataset: params.depths(dataset, family) for dataset in data_dirs}
-    previous = {run["run_id"] for runs in out_dir.glob("*/runs.json") for run in read_json(runs)["runs"]}
+    previous = {run.run_id for runs in out_dir.glob("*/runs.json") for run in TrainedRuns.read(runs).runs}
     with staged_dir(out_dir) as staging:
         data = {
             dataset: load_study_data(params, dataset, data_dirs[dataset], arrays_dir)
@@ -78,30 +78,11 @@ def train_family(
         for dataset, seed in runs:
             by_dataset.setdefault(dataset, []).append(seed)
         for dataset, seeds in by_dataset.items():
-            seeds.sort(key=lambda t: (t.depth, t.cell.steps, t.cell.rows or 0, t.phase != FINAL, t.lr, t.seed))
-            write_json(
-                staging / dataset / "runs.json",
-                {
-                    "dataset": dataset,
-                    "family": family,
-                    "lr_grid": params.train.grid,
-                    "split_seeds": params.data.split_seeds,  # each seed its own train/validation split
-                    "chosen_lr": {
-                        _configuration_name(params, depth, cell): trained.chosen[dataset, depth, cell]
-                        for depth in depths[dataset]
-                        for cell in params.train.cells
-                    },
-                    "runs": [asdict(t) for t in seeds],
-                },
-            )
+            seeds.sort(key=lambda t: (t.depth, t.cell.order, t.phase != FINAL, t.lr, t.seed))
+            TrainedRuns(dataset, family, params.data.split_seeds, seeds).write(staging / dataset / "runs.json")
     if cache_dir:
         _prune(cache_dir, trained.jobs)
     return by_dataset
-
-
-def _configuration_name(params: Params, depth: int, cell: Cell) -> str:
-    """runs.json's key of a configuration's chosen lr: its depth, and its cell where there are several."""
-    return f"{depth} at {cell.label}" if params.train.swept else str(depth)
 
 
 def _check_sizes(params: Params, data: dict[str, StudyData]) -> None:
@@ -185,12 +166,11 @@ def ensemble_job(
         depth=depth,
         members=tuple((seed, params.train.grid[0]) for seed in params.train.seeds),
         max_steps=cell.steps,
+        cell=cell,
         phase=FINAL,
         data_digest=data.meta.digest,
         out_dir=out_dir,
         code=code_digest(params.models, family),
-        train_rows=cell.rows,
-        budget=cell.steps,
     )
     return job, data
 
