@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from depthlab.cell import Cell
 from depthlab.tracking import UntrackedRun
 from depthlab.training import ensemble_job
 from depthlab.training.ensemble_run import train_members
@@ -36,7 +37,7 @@ def _user_job(prepared, tmp_path, members, max_steps=16, tracked=False):
         tracking={"enabled": tracked},
     )
     job, data = ensemble_job(params, "mnist1d", "mlp", 1, prepared, tmp_path)
-    return replace(job, members=members, max_steps=max_steps, budget=max_steps), data
+    return replace(job, members=members, max_steps=max_steps, cell=Cell(max_steps, None)), data
 
 
 def _user_nets(cls, job):
