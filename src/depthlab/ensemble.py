@@ -234,8 +234,8 @@ class _GRURecurrence(torch.autograd.Function):
     """A GRU layer's loop over time, input projections (steps, groups, 3 hidden, batch) -> states (steps, groups,
     hidden, batch), with its backward written out. The same loop recorded by autograd spent two fifths of its
     time concatenating the gradients of split gates and copying, and took a product per step for the recurrent
-    weights' gradient that here is one product over all steps: a GRU step takes 0.68-0.78x the time
-    (docs/performance.md).
+    weights' gradient that here is one product over all steps, which takes less time
+    (docs/performance.md, "Seeds as one ensemble").
 
     Hidden-major, so that each gate of a step is a contiguous run of the batch (elementwise ops on the interleaved
     gates of a batch-major layout ran four times slower), and every step writes into tensors made once. The gates

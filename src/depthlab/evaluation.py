@@ -214,8 +214,8 @@ def representative_seed(accuracies: dict[int, float | None]) -> int:
 
 def _log_class_results(run_id: str, result: dict[str, Any], classes: list[str], configuration: str) -> None:
     """Per-class accuracy as a table and the confusion matrix as a figure, on the configuration's representative
-    run only: a figure costs about 70 ms and a table 25 ms, too much for each of a default run's thousand runs
-    (every run has both in evaluation/test.json)."""
+    run only: logging a figure and a table to every one of a default run's thousand runs would cost more than
+    evaluating them (docs/performance.md; every run has both in evaluation/test.json)."""
     from depthlab.confusion import confusion_figure
 
     confusion = np.array(result["confusion_matrix"])

@@ -203,7 +203,7 @@ def run(stage: Callable[..., None], **arguments: Any) -> None:
         sys.exit(err.exit_code if isinstance(err, Terminated) else INTERRUPTED)
     finally:
         # Python's shutdown collects garbage over every object the stage's imports made (torch, MLflow, pandas,
-        # Great Expectations): up to 2 s a stage, for memory the system reclaims anyway. Frozen objects are not
-        # collected; threads, atexit handlers and file flushes still run.
+        # Great Expectations): seconds a stage (docs/performance.md), for memory the system reclaims anyway. Frozen
+        # objects are not collected; threads, atexit handlers and file flushes still run.
         gc.freeze()
     print(f"depthlab {name}: done in {time.perf_counter() - started:.1f}s")

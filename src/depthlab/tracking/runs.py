@@ -49,7 +49,7 @@ def describe_datasets(
 
     From the split's first rows and its row count, not the whole split, which training may never hold in memory
     (it is memory-mapped where it does not fit) and from which MLflow would infer the schema by visiting every
-    cell in Python (about 25 s for 500k rows): validated data has no missing values, so its first row gives the
+    cell in Python (docs/performance.md): validated data has no missing values, so its first row gives the
     same schema, and the profile's counts are set from the row count. The content digest is the prepare
     stage's own. `notes` become tags of each input (what prepare dropped from the source), shown beside it.
     """

@@ -59,8 +59,8 @@ def train_members(
     module is checked against its contract, and how its seeds train chosen, before any run opens."""
     torch.set_num_threads(job.threads)
     # Denormal floats (below about 1e-38) flushed to zero. Once a small table's training loss nears zero, gradients
-    # and Adam's second moments fall into that range, where the CPU computes tens of times slower: a 10-seed depth-16
-    # MLP on breast_cancer trained in 2.4x the time (docs/performance.md). No reported value is that small.
+    # and Adam's second moments fall into that range, where the CPU computes far slower (a deep MLP on a
+    # small table: docs/performance.md, "Denormals flushed to zero"). No reported value is that small.
     torch.set_flush_denormal(True)
     params = job.params
     data = data.with_train_rows(job.train_rows)

@@ -71,9 +71,8 @@ class Inline:
         pass  # nothing runs once submit has returned
 
 
-# Worker processes per GPU where `runtime.workers` is 0. Measured on one H200 (16 CPU cores, commit c63613d,
-# ../shared/gpu): one process per core (16 CUDA contexts on one GPU) stepped at 3.4-8.6 ms, two at 1.2-1.9 ms,
-# one alone at 1.8 ms: two keep the GPU busy while either process launches, more only contend.
+# Worker processes per GPU where `runtime.workers` is 0: two keep the GPU busy while either process launches its
+# kernels; more CUDA contexts on one GPU only contend (measured on an H200: docs/performance.md, "On a GPU").
 WORKERS_PER_GPU = 2
 
 

@@ -12,8 +12,8 @@ trained seed by seed otherwise (`choose_stacking`, decided before the runs open 
   as a trial forward and backward on a tiny batch finds.
 
 Where it defines neither `training_step` nor `configure_optimizers`, depthlab's cross-entropy and Adam at the
-member's lr train it (`Classifier`). A LightningModule is recognised without importing `lightning` (4 s of a
-built-in study's start-up): the user's module imported it already, or it is no LightningModule.
+member's lr train it (`Classifier`). A LightningModule is recognised without importing `lightning` (seconds of a
+built-in study's start-up: docs/performance.md): the user's module imported it already, or it is no LightningModule.
 """
 
 from __future__ import annotations
