@@ -109,8 +109,13 @@ def test_the_example_is_swept_tracked_reported_and_reproduced(project, monkeypat
     study = {r.info.run_id: r.data.tags["family"] for r in runs_of(project, "mlp") + runs}
     assert study.get(champion.run_id) in {"mlp", "resnet"}, "the champion is chosen among both families' runs"
     final = next(r for r in runs if r.data.tags.get("reported") == "true")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{project / 'mlflow.db'}")  # MLflow's own lookups too
-    model = Path(mlflow.artifacts.download_artifacts(f"runs:/{final.info.run_id}/model", dst_path=str(tmp_path)))
+    store = f"sqlite:///{project / 'mlflow.db'}"  # named here: an earlier test may have set this process's URI
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
+    model = Path(
+        mlflow.artifacts.download_artifacts(
+            f"runs:/{final.info.run_id}/model", dst_path=str(tmp_path), tracking_uri=store
+        )
+    )
     assert (model / "code" / "examples" / "resnet.py").is_file(), "its MLflow model carries the user's code"
     done = run(project, sys.executable, "-m", "depthlab.reproduce", final.info.run_id)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
