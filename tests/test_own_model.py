@@ -92,7 +92,7 @@ def runs_of(project: Path, family: str) -> list:
     return [r for r in mlflow.search_runs([experiment.experiment_id]) if r.data.tags.get("family") == family]
 
 
-def test_the_example_is_swept_tracked_reported_and_reproduced(project, monkeypatch, tmp_path):
+def test_the_example_is_swept_tracked_reported_and_reproduced(project, tmp_path):
     runs = [r for r in runs_of(project, "resnet") if r.data.tags.get("kind") == "training"]
     assert runs and {r.info.status for r in runs} == {"FINISHED"}
     assert {r.data.tags["depth"] for r in runs} == {"0", "1"}
@@ -109,13 +109,13 @@ def test_the_example_is_swept_tracked_reported_and_reproduced(project, monkeypat
     study = {r.info.run_id: r.data.tags["family"] for r in runs_of(project, "mlp") + runs}
     assert study.get(champion.run_id) in {"mlp", "resnet"}, "the champion is chosen among both families' runs"
     final = next(r for r in runs if r.data.tags.get("reported") == "true")
-    store = f"sqlite:///{project / 'mlflow.db'}"  # named here: an earlier test may have set this process's URI
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", store)
-    model = Path(
-        mlflow.artifacts.download_artifacts(
-            f"runs:/{final.info.run_id}/model", dst_path=str(tmp_path), tracking_uri=store
-        )
-    )
+    # MLflow resolves a run's logged model through the process's tracking URI, which an earlier test may have set.
+    previous, store = mlflow.get_tracking_uri(), f"sqlite:///{project / 'mlflow.db'}"
+    mlflow.set_tracking_uri(store)
+    try:
+        model = Path(mlflow.artifacts.download_artifacts(f"runs:/{final.info.run_id}/model", dst_path=str(tmp_path)))
+    finally:
+        mlflow.set_tracking_uri(previous)
     assert (model / "code" / "examples" / "resnet.py").is_file(), "its MLflow model carries the user's code"
     done = run(project, sys.executable, "-m", "depthlab.reproduce", final.info.run_id)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
