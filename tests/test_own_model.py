@@ -202,7 +202,7 @@ def test_a_bad_module_is_refused_by_the_train_stage_before_training(project, cas
 def test_an_interrupted_train_stage_of_the_users_family_resumes_from_its_last_state(project):
     """SIGTERM mid-training (the example trains seed by seed), then the stage again: it continues from the saved
     state, not from the start, and finishes every step."""
-    steps = 300
+    steps = 3000  # long enough that the signal lands mid-training on a fast, quiet machine too
     raw = merged(
         PARAMS,
         {"train": {"max_steps": steps}, "runtime": {"resume_interval_s": 0.2}, "sweep": {"resnet": {"depths": [1]}}},
