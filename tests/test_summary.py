@@ -21,7 +21,16 @@ def test_a_depths_means_and_spreads_are_over_the_seeds_that_have_a_value():
 
 def test_a_summary_written_is_read_back_equal_and_a_cell_it_lacks_is_refused(tmp_path):
     cell = CellResults(Cell(30, None), {1: DepthResults(10, 0.01, 0, {0: seed(0.5)})})
-    summary = Summary(dataset="d", family="mlp", chance=0.1, prior_loss=2.3, predictions="p.npz", cells=[cell], grid=[])
+    summary = Summary(
+        dataset="d",
+        family="mlp",
+        train_split_rows=400,
+        chance=0.1,
+        prior_loss=2.3,
+        predictions="p.npz",
+        cells=[cell],
+        grid=[],
+    )
     summary.write(tmp_path / "summary.json")
     assert Summary.read(tmp_path / "summary.json") == summary and summary.at(Cell(30, None)) == cell
     with pytest.raises(DataError, match="nothing at 60 steps, every row: run evaluate again"):

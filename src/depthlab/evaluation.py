@@ -188,6 +188,7 @@ def _evaluate_dataset(
     return Summary(
         dataset=dataset,
         family=family,
+        train_split_rows=meta.rows["train"],
         chance=float(np.bincount(y).max() / len(y)),
         prior_loss=prior_loss(y),
         predictions=PREDICTIONS,

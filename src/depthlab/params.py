@@ -178,6 +178,11 @@ class TrainParams(StrictModel):
         description="training rows: null = the whole training split; a number or a list (an axis) = nested, "
         "stratified subsamples of it, every size tested on the same test split"
     )
+    larger_than_split: Literal["refuse", "whole_split"] = Field(
+        description="a size of train_rows larger than a dataset's training split: refuse it before training, or "
+        "train that dataset on its whole split in that cell (a small table beside large image sets, so that each "
+        "cell judges claim 6; the report names the cells where it did)"
+    )
     batch_size: int = Field(gt=0)
     lr: Distinct[list[PositiveFloat]] = Field(
         min_length=1,

@@ -80,14 +80,16 @@ class GridRun:
 
 
 @dataclass(frozen=True)
-class Summary(Record, format=1, writer="evaluate"):
-    """summary.json: a family's evaluation on one dataset. `chance`: the majority class's share of the test
+class Summary(Record, format=2, writer="evaluate"):
+    """summary.json: a family's evaluation on one dataset. `train_split_rows`: the rows of its training split,
+    all a cell of more rows trained on (`train.larger_than_split`); `chance`: the majority class's share of the test
     split; `prior_loss`: the cross-entropy of predicting the class shares (`evaluation.prior_loss`);
     `predictions`: the file of every run's answers, by each run's `predictions` entry; `cells`: the reported
     runs of every cell trained, ascending (one unless budget or size is an axis); `grid`: the lr grid's runs."""
 
     dataset: str
     family: str
+    train_split_rows: int
     chance: float
     prior_loss: float
     predictions: str

@@ -27,6 +27,7 @@ GRID = [0.001, 0.01]
 DEPTHS = {"mlp": [0, 1, 2, 4], "resmlp": [0, 1, 4], "cnn": [0, 1, 2], "rbm": [0, 2]}
 DATASETS = {"mlp": ["mnist1d", "breast_cancer"], "resmlp": ["mnist1d", "breast_cancer"], "cnn": ["mnist1d"]}
 CHANCE = {"mnist1d": 0.1, "breast_cancer": 0.63}
+TRAIN_SPLIT_ROWS = {"mnist1d": 4000, "breast_cancer": 150}  # breast_cancer smaller than a size of 200 rows
 EXAMPLES = 200
 CLASSES = {"mnist1d": 10, "breast_cancer": 2}
 
@@ -94,6 +95,7 @@ def _summary(dataset: str, family: str, depths: list[int], cells: list[Cell]) ->
     summary = Summary(
         dataset=dataset,
         family=family,
+        train_split_rows=TRAIN_SPLIT_ROWS[dataset],
         chance=CHANCE[dataset],
         prior_loss=prior_loss(predictions["labels"]),
         predictions="predictions.npz",

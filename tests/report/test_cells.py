@@ -38,6 +38,11 @@ def test_with_budget_and_size_swept_the_report_judges_claims_2_4_and_6_in_every_
         ["| 30", "100"],
         ["| 30", "200"],
     ]
+    assert (
+        "- breast_cancer holds 150 training rows: it trained on all of them in the cells of 200 rows "
+        "(train.larger_than_split: whole_split), so its cells differ in budget only." in section
+    )
+    assert "mnist1d holds" not in section, "a dataset larger than every size is not named"
     verdicts = [line.split(" | ")[2:] for line in table]
     assert all(len(row) == 3 and all("%" in v for v in row) for row in verdicts), "claims 2, 4, 6, each its probability"
     # Depth pays on mnist1d at the larger budget only (tests/helpers/evaluations.py): claim 2 says so.

@@ -210,6 +210,28 @@ def test_a_size_larger_than_the_training_split_is_refused_before_anything_trains
     assert not (tmp_path / "models").exists()
 
 
+def test_a_size_larger_than_the_split_trains_on_the_whole_split_where_asked(tmp_path, prepared):
+    params = make_params(
+        train={"seeds": [0], "train_rows": [100, 5000], "larger_than_split": "whole_split"},
+        sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0]}},
+    )
+    small, whole = train_family(params, "mlp", {"mnist1d": prepared}, tmp_path / "models")["mnist1d"]
+    assert (small.cell.rows, whole.cell.rows) == (100, 5000)
+    tags = MlflowClient().get_run(whole.run_id).data.tags
+    assert tags["train_rows"] == "5000" and tags["train_rows_trained"] == "720"
+    assert "train_rows_trained" not in MlflowClient().get_run(small.run_id).data.tags
+    exact = make_params(
+        train={"seeds": [0], "train_rows": [100, 720]},
+        sweep={**NO_SWEEP, "mlp": {"datasets": ["mnist1d"], "depths": [0]}},
+    )
+    _, every_row = train_family(exact, "mlp", {"mnist1d": prepared}, tmp_path / "exact")["mnist1d"]
+    load = [
+        torch.load(root / "mnist1d" / t.checkpoint, weights_only=True)["model"]
+        for root, t in ((tmp_path / "models", whole), (tmp_path / "exact", every_row))
+    ]
+    assert all(torch.equal(load[0][k], load[1][k]) for k in load[0]), "its whole split, as a size of 720 rows"
+
+
 # A user's module in the project's models/ folder that breaks the contract two ways, as a parameter picks.
 CONTRACT_BREAKER = """
 import torch

@@ -49,7 +49,7 @@ def write_report(params: Params, evaluations: Path, out_dir: Path) -> pd.DataFra
         for c in claims.judge(study, machines)
     ]
     references = reference.reference_table(params, runs)
-    section = cells.section(per_cell, main, settings.resamples) if per_cell else None
+    section = cells.section(per_cell, main, settings.resamples, cells.split_rows(every_run)) if per_cell else None
     document = markdown.document(params, table, runs, grid, verdicts, references, settings, section)
 
     with staged_dir(out_dir / "plots") as written:

@@ -74,8 +74,29 @@ def how_it_varies(verdicts: dict[Cell, str]) -> str:
     return "changes with budget and size together"
 
 
-def section(judged: list[CellVerdicts], main: Cell, resamples: int) -> list[str]:
-    """The Markdown of the section "Budget and size"."""
+def split_rows(runs: pd.DataFrame) -> dict[str, int]:
+    """Per dataset, the rows of its training split: a cell of more rows trained it on all of them
+    (`train.larger_than_split: whole_split`)."""
+    return {str(d): int(rows) for d, rows in runs.groupby("dataset").train_split_rows.first().items()}
+
+
+def whole_split_lines(sizes: list[int | None], available: dict[str, int]) -> list[str]:
+    """Where a dataset's training split is smaller than a cell's size: which cells trained it on all its rows,
+    so that a reader does not take its cells of size for subsamples of more data."""
+    lines = []
+    for dataset, rows in sorted(available.items()):
+        larger = [str(size) for size in sizes if size is not None and size > rows]
+        if larger:
+            lines.append(
+                f"- {dataset} holds {rows} training rows: it trained on all of them in the cells of "
+                f"{' and '.join(larger)} rows (train.larger_than_split: whole_split), so its cells differ in "
+                "budget only."
+            )
+    return [*lines, ""] if lines else []
+
+
+def section(judged: list[CellVerdicts], main: Cell, resamples: int, available: dict[str, int]) -> list[str]:
+    """The Markdown of the section "Budget and size"; `available`: each dataset's training rows (`split_rows`)."""
     budgets = sorted({c.cell.steps for c in judged})
     sizes = sorted({c.cell.rows for c in judged}, key=lambda rows: rows or 0)
     statements = {n: judged[0].verdicts[n].statement for n in PER_CELL}
@@ -90,6 +111,7 @@ def section(judged: list[CellVerdicts], main: Cell, resamples: int) -> list[str]
         f"again in every cell, by the same rule on the cell's own {resamples} replicates (seeds and test examples "
         "drawn again), so that a verdict that depends on the budget or the size says on which.",
         "",
+        *whole_split_lines(sizes, available),
         "| budget (steps) | training rows | " + " | ".join(f"claim {n}" for n in PER_CELL) + " |",
         "|---|---|" + "---|" * len(PER_CELL),
     ]

@@ -54,6 +54,7 @@ def load_runs(params: Params, evaluations: Path) -> tuple[pd.DataFrame, pd.DataF
                             "param_count": point.param_count,
                             "chance": summary.chance,
                             "prior_loss": summary.prior_loss,
+                            "train_split_rows": summary.train_split_rows,
                             **{key: getattr(values, key) for key in RUN_COLUMNS},
                             "run_id": values.run_id,
                             "representative": seed == point.representative_seed,

@@ -108,8 +108,11 @@ def seed_networks(params: Params, family: str, depth: int, meta: Meta, seeds: tu
 def run_specs(job: EnsembleJob, meta: Meta, param_count: int, stacking: Stacking) -> list[tracking.RunSpec]:
     """Each member's run: its name, params and tags; its cell in both (`train.max_steps` and `train.train_rows`
     are the cell's values, `budget` and `train_rows` tags), so runs of a budget or size are found by filter; how
-    its seeds trained, and why (`seed_stacking`, `seed_stacking_reason`)."""
+    its seeds trained, and why (`seed_stacking`, `seed_stacking_reason`); where the cell's size is larger than
+    the dataset's training split (`train.larger_than_split: whole_split`), the rows it trained on
+    (`train_rows_trained`)."""
     params, cfg = job.params, job.config
+    whole_split = job.train_rows is not None and job.train_rows > meta.rows["train"]
     shared = {
         # A seed's weights depend on its ensemble (batched kernels round by position): the members, in order.
         "family": job.family,
@@ -137,6 +140,7 @@ def run_specs(job: EnsembleJob, meta: Meta, param_count: int, stacking: Stacking
                 "kind": "training",
                 "budget": job.cell.steps,
                 "train_rows": "all" if job.train_rows is None else job.train_rows,
+                **({"train_rows_trained": meta.rows["train"]} if whole_split else {}),
                 **stacking.tags,
             },
         )

@@ -44,11 +44,12 @@ class StudyData:
     dataset_inputs: list[Any]
 
     def with_train_rows(self, rows: int | None) -> StudyData:
-        """The data with `rows` of its training rows (`data.subsample`: nested, stratified); all for None. The
-        validation split stays whole: every size chooses its lr on the same examples."""
-        if rows is None:
-            return self
+        """The data with `rows` of its training rows (`data.subsample`: nested, stratified); all for None, or for
+        more rows than the split holds (the train stage refuses such a size unless `train.larger_than_split` is
+        whole_split). The validation split stays whole: every size chooses its lr on the same examples."""
         x, y = self.train_xy
+        if rows is None or rows >= len(y):
+            return self
         kept = subsample(y, rows)
         return replace(self, train_xy=(x[kept], y[kept]))
 

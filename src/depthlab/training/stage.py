@@ -86,15 +86,18 @@ def train_family(
 
 
 def _check_sizes(params: Params, data: dict[str, StudyData]) -> None:
-    """Refuse, before anything trains, a training-set size larger than a dataset's training split."""
+    """Refuse, before anything trains, a training-set size larger than a dataset's training split, unless
+    `train.larger_than_split` asks for the whole split there (`StudyData.with_train_rows`)."""
     largest = max((rows for rows in params.train.sizes if rows is not None), default=None)
+    if params.train.larger_than_split == "whole_split":
+        return
     for dataset, study in data.items():
         available = len(study.train_xy[1])
         if largest is not None and largest > available:
             raise ParamsError(
                 f"train.train_rows: {largest} rows asked of {dataset}, whose training split holds {available} "
-                "(data.val_fraction and the test split take the rest); ask for fewer, or make more data "
-                "(MNIST-1D: data.mnist1d.num_samples)"
+                "(data.val_fraction and the test split take the rest); ask for fewer, make more data "
+                "(MNIST-1D: data.mnist1d.num_samples), or set train.larger_than_split: whole_split"
             )
 
 
