@@ -174,7 +174,26 @@ def test_a_worker_with_other_code_is_refused(tiny_params, prepared, tmp_path):
 
     job, data = ensemble_job(tiny_params, "mnist1d", "mlp", 0, prepared, tmp_path)
     with pytest.raises(ClusterError, match=r"differs from the driver's \(0123456789abcdef\): install the same"):
-        train_task(job, data, "0123456789abcdef")
+        train_task(job, data, "0123456789abcdef", None)
+
+
+def test_a_worker_with_other_user_code_is_refused(prepared, tmp_path, monkeypatch):
+    """A user's family on a node whose clone holds another version of its module: refused before training."""
+    from depthlab.errors import ClusterError
+    from depthlab.training import ensemble_job
+    from depthlab.training.cluster import package_digest, train_task
+    from depthlab.training.jobs import user_code_digest
+    from tests.helpers.params import USER_FAMILY, make_params
+
+    shutil.copytree(ROOT / "examples", tmp_path / "node" / "examples")
+    monkeypatch.chdir(tmp_path / "node")  # the project's root on the node
+    params = make_params(**USER_FAMILY)
+    driver = user_code_digest(params.models, "resnet")
+    job, data = ensemble_job(params, "mnist1d", "resnet", 1, prepared, tmp_path)
+    module = tmp_path / "node" / "examples" / "resnet.py"
+    module.write_text(module.read_text() + "\n# edited on one node\n")
+    with pytest.raises(ClusterError, match=rf"family resnet on .* differs from the driver's \({driver}\): start"):
+        train_task(job, data, package_digest(), driver)
 
 
 def test_the_local_path_imports_nothing_from_ray():

@@ -35,7 +35,7 @@ from depthlab.params import Params
 from depthlab.records import TrainedSeed
 from depthlab.training.cache import FinishedMembers, reuse_finished
 from depthlab.training.ensemble_run import train_members
-from depthlab.training.jobs import PACKAGE, EnsembleJob, StudyData, source_digest
+from depthlab.training.jobs import PACKAGE, EnsembleJob, StudyData, source_digest, user_code_digest
 from depthlab.training.resume import ResumeFile
 
 CONNECT_TIMEOUT_S = 10.0
@@ -98,14 +98,25 @@ class TaskOutcome:
     host: str
 
 
-def train_task(job: EnsembleJob, data: StudyData, driver_code: str) -> TaskOutcome:
-    """One ensemble, trained on whichever node Ray chose, in a scratch folder of its own."""
+def train_task(job: EnsembleJob, data: StudyData, driver_code: str, driver_user_code: str | None) -> TaskOutcome:
+    """One ensemble, trained on whichever node Ray chose, in a scratch folder of its own, once its depthlab and
+    (for a user's family) the user's code are the driver's: a node imports both from its own installation and
+    clone, and another version would train other networks under the driver's cache keys."""
     import ray
 
     if package_digest() != driver_code:
         raise ClusterError(
             f"the depthlab on {platform.node()} (code digest {package_digest()}) differs from the driver's "
             f"({driver_code}): install the same commit on every node of the cluster"
+        )
+    try:
+        user_code = user_code_digest(job.params.models, job.family)
+    except OSError as err:
+        user_code = f"unreadable: {err}"
+    if user_code != driver_user_code:
+        raise ClusterError(
+            f"the code of family {job.family} on {platform.node()} (digest {user_code}) differs from the driver's "
+            f"({driver_user_code}): start every node from a clone of the project at the driver's commit"
         )
     # Ray hands arrays over read-only, straight from its object store; training wants its own.
     data = replace(data, train_xy=tuple(a.copy() for a in data.train_xy), val_xy=tuple(a.copy() for a in data.val_xy))
@@ -148,7 +159,8 @@ class RayExecutor:
             future: Future[Any] = Future()
             future.set_result(None)
         else:
-            ref = self.remote.remote(todo, self.data[job.dataset], self.code)
+            user_code = user_code_digest(self.params.models, job.family)
+            ref = self.remote.remote(todo, self.data[job.dataset], self.code, user_code)
             self.refs.append(ref)
             future = ref.future()
         self.sent[future] = reused, todo

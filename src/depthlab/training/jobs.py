@@ -171,9 +171,17 @@ def code_digest(models: BaseModel, family: str) -> str:
     )
     if not own.imported:
         return package
+    return hashlib.sha256(f"{package}\0{user_code_digest(models, family)}".encode()).hexdigest()[:16]
+
+
+def user_code_digest(models: BaseModel, family: str) -> str | None:
+    """A digest of a user's family's source files in the project (`imported.source_files`), each named by its path
+    there; None for depthlab's own families. Also what a Ray node compares with the driver's."""
+    if not family_of(models, family).imported:
+        return None
     from depthlab.families import imported
 
-    user = hashlib.sha256(package.encode())
+    user = hashlib.sha256()
     root = imported.project_root()
     for path in imported.source_files(getattr(models, family)):
         user.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())

@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import lightning_fabric as L
-from lightning_fabric.plugins import Precision
-from lightning_fabric.strategies import SingleDeviceStrategy
 import numpy as np
 import torch
+from lightning_fabric.plugins import Precision
+from lightning_fabric.strategies import SingleDeviceStrategy
 from torch import nn
 
 from depthlab.data import SeedRows
