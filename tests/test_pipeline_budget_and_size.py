@@ -57,3 +57,18 @@ def test_two_budgets_and_two_sizes_give_a_grid_and_a_final_ensemble_per_cell_and
         "train.train_rows: 5000 rows asked of mnist1d, whose training split holds 720"
         in refused.stdout + refused.stderr
     )
+
+    # The table beside it, smaller than the larger size: trained on its whole split there, as asked and said,
+    # so that claim 6 (perception against tables) is judged in every cell.
+    beside = raw_params(
+        data={"datasets": ["mnist1d", "breast_cancer"]},
+        train={**AXES, "larger_than_split": "whole_split"},
+        sweep={"mlp": {"datasets": ["mnist1d", "breast_cancer"], "depths": [0, 3]}},
+    )
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(beside, sort_keys=False))
+    done = sh(tmp_path, "dvc", "repro")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    section = (tmp_path / "reports" / "claims.md").read_text().split("## Budget and size")[1].split("## Claim 1:")[0]
+    assert "- breast_cancer holds 398 training rows: it trained on all of them in the cells of 400 rows" in section
+    claim_6 = [line.split(" | ")[4] for line in section.splitlines() if line.startswith(("| 15 | ", "| 30 | "))]
+    assert len(claim_6) == 4 and not any("untested" in verdict for verdict in claim_6), claim_6
