@@ -50,27 +50,42 @@ def with_tracking(params: Params, **changes: Any) -> Params:
     return params.model_copy(update={"tracking": params.tracking.model_copy(update=changes)})
 
 
+Step = Callable[[torch.Tensor, torch.Tensor, int], None]  # a plain loop's step on a batch (x, y) and its index
+
+
 def plain_loop(params: Params, family: str, depth: int, data_dir: Path, steps: int, fused: bool = False) -> float:
     """The hand-written baseline: same network, same in-memory tensors, same steps; seconds. By default
     with torch's default Adam, as such a loop is usually written; `fused` uses depthlab's fused Adam."""
+    torch.manual_seed(0)
+    net = build_network(params.models, family, depth, load_meta(data_dir).shape)
+    optimizer = torch.optim.Adam(net.parameters(), lr=params.train.grid[0], fused=fused)
+
+    def step(x: torch.Tensor, y: torch.Tensor, index: int) -> None:
+        loss = F.cross_entropy(net(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return timed_batches(params, data_dir, steps, step)
+
+
+def timed_batches(
+    params: Params, data_dir: Path, steps: int, step: Callable[[torch.Tensor, torch.Tensor, int], None]
+) -> float:
+    """Seconds of `steps` calls of `step(x, y, index)` on shuffled batches of the prepared training split, held
+    in memory as tensors: a plain loop's time, whatever its step does."""
     meta = load_meta(data_dir)
     x, y = (torch.from_numpy(a) for a in load_arrays(data_dir, "train", meta))
-    torch.manual_seed(0)
-    net = build_network(params.models, family, depth, meta.shape)
-    optimizer = torch.optim.Adam(net.parameters(), lr=params.train.grid[0], fused=fused)
     batch = params.train.batch_size
     started = time.perf_counter()
-    step = 0
-    while step < steps:
+    index = 0
+    while index < steps:
         order = torch.randperm(len(y))
         for start in range(0, len(y), batch):
             rows = order[start : start + batch]
-            loss = F.cross_entropy(net(x[rows]), y[rows])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            step += 1
-            if step == steps:
+            step(x[rows], y[rows], index)
+            index += 1
+            if index == steps:
                 break
     return time.perf_counter() - started
 
