@@ -112,15 +112,24 @@ class Hooks:
     resume: ResumeFile | None = None
 
 
-def _stepped(fabric: L.Fabric, model: nn.Module, optimizer: torch.optim.Optimizer) -> tuple[nn.Module, Any]:
-    """The module and optimizer each step calls. Fabric's wrappers cast a step's inputs and outputs to its
-    precision, enter its autocast, and hook every output to check that `fabric.backward` runs; on one device at
-    32-bit precision none of that changes anything, yet it is Python work on every step, noticed by a small
-    network's (docs/performance.md, target 1): there a step calls the module and optimizer Fabric set up
-    themselves. `fabric.backward` still runs every backward."""
+@dataclass(frozen=True)
+class _Stepping:
+    """What each training step calls: the module, its optimizer and the backward."""
+
+    module: nn.Module
+    optimizer: Any
+    backward: Callable[[torch.Tensor], None]
+
+
+def _stepping(fabric: L.Fabric, model: nn.Module, optimizer: torch.optim.Optimizer) -> _Stepping:
+    """Fabric's wrappers cast a step's inputs and outputs to its precision, enter its autocast, hook every output
+    to check that `fabric.backward` runs, and route the backward and the optimizer's step through the strategy and
+    the precision; on one device at 32-bit precision none of that changes a number, yet it is Python work on every
+    step, noticed by a small network's (docs/performance.md, "Past Fabric's wrappers"): there a step calls the
+    module and optimizer Fabric set up, and the loss's own backward. Any other strategy or precision keeps them."""
     if isinstance(fabric.strategy, SingleDeviceStrategy) and type(fabric.strategy.precision) is Precision:
-        return model.module, optimizer.optimizer
-    return model, optimizer
+        return _Stepping(model.module, optimizer.optimizer, torch.Tensor.backward)
+    return _Stepping(model, optimizer, fabric.backward)
 
 
 def fit(
@@ -149,7 +158,7 @@ def fit(
     """
     seeds, rows, resume = data.seeds, data.rows, hooks.resume
     model, optimizer = fabric.setup(module, module.configure_optimizers())
-    stepped, stepper = _stepped(fabric, model, optimizer)
+    stepping = _stepping(fabric, model, optimizer)
     train_xy, val_xy = data.train_xy, data.val_xy
     if rows is not None:  # one pool, training's rows then validation's, of which each seed has its own split
         train_xy = tuple(np.concatenate(pair) for pair in zip(train_xy, val_xy, strict=True))
@@ -171,7 +180,7 @@ def fit(
             hooks.epoch_end(0, dict(enumerate(pretrained)))
     # Looked up once: Fabric's wrapper resolves a method other than forward through a failed attribute
     # lookup each time, a cost a small network's step notices.
-    training_step, validation_step = stepped.training_step, stepped.validation_step
+    training_step, validation_step = stepping.module.training_step, stepping.module.validation_step
     in_order = torch.arange(samples).expand(len(seeds), -1)
     if own is None:  # every seed sees the whole validation set
         val_batches = placed.val_batches(len(seeds), VAL_BATCH)
@@ -188,19 +197,19 @@ def fit(
         ranked = ranked.to(placed.index_device)
         if own is not None:  # positions in each seed's own rows, to rows of the pool
             ranked = own[0].gather(1, ranked)
-        stepped.train()
+        stepping.module.train()
         for start in range(0, samples, batch_size):
             loss = training_step(placed.batch(ranked[:, start : start + batch_size]), state.step)
-            stepper.zero_grad(set_to_none=True)
-            fabric.backward(loss)
-            stepper.step()
+            stepping.optimizer.zero_grad(set_to_none=True)
+            stepping.backward(loss)
+            stepping.optimizer.step()
             state.step += 1
             if state.step == max_steps:
                 break
         if state.step - evaluated_at < evaluate_every and state.step < max_steps:
             continue  # a small dataset's epoch is a few steps: evaluating each would cost more than training
         evaluated_at = state.step
-        stepped.eval()
+        stepping.module.eval()
         with torch.no_grad():
             for batch in val_batches:
                 validation_step(batch, 0)
