@@ -146,7 +146,7 @@ def test_rows_shared_by_train_and_test_are_refused(project):
     [
         (
             {"train": {"learning_rate": 0.1}},
-            ["train.learning_rate: unknown key (allowed here: accelerator, batch_size, lr,"],
+            ["train.learning_rate: unknown key (allowed here: accelerator, batch_size, larger_than_split, lr,"],
         ),
         ({"train": {"max_steps": "many"}}, ["train.max_steps: Input should be a valid integer"]),
         (
