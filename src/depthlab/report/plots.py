@@ -111,8 +111,10 @@ def budget_and_size(tables: dict[Cell, pd.DataFrame], runs: pd.DataFrame, path: 
     datasets = sorted(runs.dataset.unique())
     colors = {family: f"C{i}" for i, family in enumerate(sorted(runs.family.unique()))}
     rows = [(dataset, steps) for dataset in datasets for steps in budgets]
+    # Constrained layout: tight_layout let the two-line title overlap the first row's panel titles once the
+    # figure held three datasets (six rows).
     figure, axes = plt.subplots(
-        len(rows), len(sizes), figsize=(4.6 * len(sizes), 3.4 * len(rows)), dpi=110, squeeze=False
+        len(rows), len(sizes), figsize=(4.6 * len(sizes), 3.4 * len(rows)), dpi=110, squeeze=False, layout="constrained"
     )
     for (dataset, steps), line in zip(rows, axes, strict=True):
         for size, ax in zip(sizes, line, strict=True):
@@ -134,7 +136,6 @@ def budget_and_size(tables: dict[Cell, pd.DataFrame], runs: pd.DataFrame, path: 
         "seeds and test examples, each seed a dot"
     )
     figure.suptitle(f"{textwrap.fill(title, 55 * len(sizes))}\nmeasured on {machine}", fontsize=9)
-    figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
 
