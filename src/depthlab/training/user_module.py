@@ -207,11 +207,17 @@ class UserSteps(Classifier):
         if "training_step" not in self.hooks:
             return super().training_step(batch, batch_idx)
         self.logger.step = batch_idx
-        loss = training_loss(self.net.training_step(batch, batch_idx), self.name)
+        result = self.net.training_step(batch, batch_idx)
+        # A scalar that carries a gradient passes without the full check (a few tensor ops a step, noticed at a
+        # small network's step: docs/performance.md, target 10); anything else is checked and refused or reshaped.
+        if type(result) is torch.Tensor and result.dim() == 0 and result.requires_grad:
+            loss = result
+        else:
+            loss = training_loss(result, self.name).reshape(())
         batch_size = len(batch[1])
-        self.train_loss_sum.add_(loss.detach().reshape(()), alpha=batch_size)
+        self.train_loss_sum.add_(loss.detach(), alpha=batch_size)
         self.samples["train"] += batch_size
-        return loss.reshape(())
+        return loss
 
     def epoch_metrics(self) -> list[dict[str, float]]:
         metrics = super().epoch_metrics()
