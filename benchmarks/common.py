@@ -69,9 +69,7 @@ def plain_loop(params: Params, family: str, depth: int, data_dir: Path, steps: i
     return timed_batches(params, data_dir, steps, step)
 
 
-def timed_batches(
-    params: Params, data_dir: Path, steps: int, step: Callable[[torch.Tensor, torch.Tensor, int], None]
-) -> float:
+def timed_batches(params: Params, data_dir: Path, steps: int, step: Step) -> float:
     """Seconds of `steps` calls of `step(x, y, index)` on shuffled batches of the prepared training split, held
     in memory as tensors: a plain loop's time, whatever its step does."""
     meta = load_meta(data_dir)

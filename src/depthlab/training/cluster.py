@@ -139,6 +139,7 @@ class RayExecutor:
         self.data = data
         self.cpus = params.runtime.ray_cpus_per_task
         self.code = package_digest()
+        self.user_code: dict[str, str | None] = {}  # per family: its user code's digest (`user_code_digest`)
         gpus = params.runtime.ray_gpus_per_task  # a fraction lets several ensembles share one GPU
         self.remote = ray.remote(num_cpus=self.cpus, num_gpus=gpus, max_retries=TASK_RETRIES)(train_task)
         self.refs: list[Any] = []
@@ -159,8 +160,9 @@ class RayExecutor:
             future: Future[Any] = Future()
             future.set_result(None)
         else:
-            user_code = user_code_digest(self.params.models, job.family)
-            ref = self.remote.remote(todo, self.data[job.dataset], self.code, user_code)
+            if job.family not in self.user_code:  # read once per family, not once per ensemble
+                self.user_code[job.family] = user_code_digest(self.params.models, job.family)
+            ref = self.remote.remote(todo, self.data[job.dataset], self.code, self.user_code[job.family])
             self.refs.append(ref)
             future = ref.future()
         self.sent[future] = reused, todo
