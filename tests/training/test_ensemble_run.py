@@ -61,7 +61,7 @@ def _fit_user_module(cls, job, data, stacking, resume=None):
 def test_a_module_both_paths_can_run_gets_the_same_weights_stacked_with_torch_func_and_seed_by_seed(prepared, tmp_path):
     """Two seeds at two lrs (an lr grid in one ensemble: MemberwiseAdam against each seed's own Adam), 16 steps.
 
-    Tolerance: the stacked forward runs vmap's batched products where a seed alone runs torch's own, which sum
+    Tolerance: the stacked forward runs batched products where a seed alone runs torch's own, which sum
     in another order, so each step's gradients differ by rounding (float32: about 1e-7 relative), and Adam's
     normalised step can carry a rounding difference of a near-zero gradient into the weights. Measured after 16
     steps: at most 6e-8 absolute (a few float32 ulps of weights of order 0.1). atol 1e-6 (rtol 1e-5) holds that
