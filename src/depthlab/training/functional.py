@@ -97,7 +97,7 @@ def _fused_linear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
     flat = rows.reshape(len(weight), -1, rows.shape[-1])  # (seeds, rows, inputs), whatever the leading dims
     if outputs < NARROW_OUTPUT:  # as depthlab.ensemble computes a narrow head: (seeds, outputs, rows), transposed
         if flat.requires_grad:
-            # The gradient comes back transposed; in the rows' own layout the ReLU's backward before it runs many
+            # The gradient comes back transposed; in the rows' own layout an elementwise backward before it runs many
             # times faster (ensemble._GradientInLayout, which vmap would run in Python as an autograd.Function).
             flat.register_hook(torch.Tensor.contiguous)
         transposed = torch.bmm(weight, flat.mT) if bias is None else torch.baddbmm(bias.unsqueeze(2), weight, flat.mT)
