@@ -151,8 +151,9 @@ def test_an_unreachable_tracking_server_fails_fast_before_training(project):
 
 
 def test_an_interrupted_stage_resumes_from_its_last_state(project):
-    # Long enough that neither ensemble can finish in the second before the signal (depth 0 could).
-    steps = 6_000
+    # Signalled as soon as a state saved mid-run is seen, and long enough that no ensemble finishes in between: on
+    # a quiet machine a depth-1 grid ensemble ran 6,000 steps within the second this test used to wait.
+    steps = 20_000
     params = raw_params(
         train={"max_steps": steps},
         runtime={"workers": 2, "resume_interval_s": 0.2},
@@ -163,13 +164,12 @@ def test_an_interrupted_stage_resumes_from_its_last_state(project):
     shutil.rmtree(resume_dir, ignore_errors=True)  # states the interrupted runs of other tests left
     process, _ = start_training(project)
     deadline = time.monotonic() + 60
-    while not list(resume_dir.glob("*.state")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(1)
+    while not any(0 < step < steps for step in _saved_steps(resume_dir).values()) and time.monotonic() < deadline:
+        time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     assert exit_code(process) == 143
-    saved = {path.name: torch.load(path, weights_only=True)["step"] for path in resume_dir.glob("*.state")}
-    assert saved and all(0 < step < steps for step in saved.values())
+    saved = _saved_steps(resume_dir)
+    assert saved and all(0 < step < steps for step in saved.values()), saved
 
     before = {r.info.run_id for r in runs(project)}
     subprocess.run(TRAIN, cwd=project, env=project_env(project), check=True, capture_output=True)
@@ -182,6 +182,11 @@ def test_an_interrupted_stage_resumes_from_its_last_state(project):
     for checkpoint in (project / "data" / "models" / "mlp").rglob("seed-*.ckpt"):
         assert torch.load(checkpoint, weights_only=True)["step"] == steps
     assert not list(resume_dir.glob("*.state")), "a finished stage leaves no resume state behind"
+
+
+def _saved_steps(resume_dir: Path) -> dict[str, int]:
+    """The step each resume state in `resume_dir` was saved at (a state is written aside, then renamed)."""
+    return {path.name: torch.load(path, weights_only=True)["step"] for path in resume_dir.glob("*.state")}
 
 
 def test_stages_that_build_no_network_start_without_torch():
