@@ -57,6 +57,25 @@ class _GradientInLayout(torch.autograd.Function):
         return gradient if gradient.stride() == x.stride() else torch.empty_like(x).copy_(gradient)
 
 
+def stacked_product(
+    rows: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    gradient_in_layout: Callable[[torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """Each seed's rows times its weight plus its bias, one batched product with the bias fused in: rows (seeds,
+    rows, inputs), weight (seeds, inputs, outputs), bias (seeds, 1, outputs). A narrow output comes back as a
+    transposed view; `gradient_in_layout(rows)` hands the rows' gradient back in their own layout there."""
+    if weight.shape[-1] < NARROW_OUTPUT:
+        # MKL's batched product is slow when each output row is narrower than a vector register block (a
+        # classifier's head: 10 or 2 classes); the transposed product, (seeds, outputs, rows), is not.
+        weight, rows = weight.transpose(1, 2), gradient_in_layout(rows).transpose(1, 2)
+        bias = None if bias is None else bias.transpose(1, 2)
+        out = torch.bmm(weight, rows) if bias is None else torch.baddbmm(bias, weight, rows)
+        return out.transpose(1, 2)
+    return torch.bmm(rows, weight) if bias is None else torch.baddbmm(bias, rows, weight)
+
+
 class _ProductLayout(nn.Module):
     """A stacked layer whose weight is kept as (seeds, inputs, outputs) and bias as (seeds, 1, outputs): the
     layout the batched product takes. Kept in torch's layout instead, each step would copy the weight's
@@ -73,14 +92,7 @@ class _ProductLayout(nn.Module):
 
     def product(self, rows: torch.Tensor) -> torch.Tensor:
         """(seeds, rows, inputs) -> (seeds, rows, outputs); a narrow output comes back as a transposed view."""
-        if self.weight.shape[-1] < NARROW_OUTPUT:
-            # MKL's batched product is slow when each output row is narrower than a vector register block (a
-            # classifier's head: 10 or 2 classes); the transposed product, (seeds, outputs, rows), is not.
-            weight, rows = self.weight.transpose(1, 2), _GradientInLayout.apply(rows).transpose(1, 2)
-            bias = None if self.bias is None else self.bias.transpose(1, 2)
-            out = torch.bmm(weight, rows) if bias is None else torch.baddbmm(bias, weight, rows)
-            return out.transpose(1, 2)
-        return torch.bmm(rows, self.weight) if self.bias is None else torch.baddbmm(self.bias, rows, self.weight)
+        return stacked_product(rows, self.weight, self.bias, _GradientInLayout.apply)
 
     @staticmethod
     def _to_plain_layout(module: _ProductLayout, state: dict[str, Any], prefix: str, local_metadata: Any) -> None:

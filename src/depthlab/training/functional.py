@@ -11,9 +11,10 @@ own slice of the tensors.
 Where the time goes: vmap batches `F.linear` by its own rule, about ten operations a layer (a product against the
 weight's transpose, the bias scaled and added apart, views), each dispatched through vmap's layer and each a node
 of the backward, and it leaves a classifier's narrow head to the product shape MKL is slow at. So every layer that
-is exactly `nn.Linear` computes its seeds as `ensemble.StackedLinear` does (`_fused_linear`): one batched product
-with the bias fused in, a narrow output computed transposed. Every other operation of the user's network, and a
-linear layer vmap does not batch as this expects, runs under vmap's own rules (docs/performance.md, target 10).
+is exactly `nn.Linear` computes its seeds by `ensemble.stacked_product`, as `ensemble.StackedLinear` does
+(`_fused_linear`): one batched product with the bias fused in, a narrow output computed transposed. Every other
+operation of the user's network, and a linear layer vmap does not batch as this expects, runs under vmap's own
+rules (docs/performance.md, target 10).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from torch import nn
 from torch._C import _functorch  # vmap's own wrapping of batched tensors, as torch/_functorch/vmap.py calls it
 from torch.func import functional_call, stack_module_state, vmap
 
-from depthlab.ensemble import NARROW_OUTPUT
+from depthlab.ensemble import stacked_product
 
 MEMBERS = "members."  # the prefix of the stacked copy's names, removed from the state dict
 
@@ -93,18 +94,18 @@ def _fused_linear(layer: nn.Linear, x: torch.Tensor) -> torch.Tensor:
     rows, weight, bias = (_seeds_first(tensor, level) for tensor in (x, layer.weight, layer.bias))
     if rows is None or weight is None or (layer.bias is not None and bias is None):
         return F.linear(x, layer.weight, layer.bias)
-    outputs = weight.shape[1]
     flat = rows.reshape(len(weight), -1, rows.shape[-1])  # (seeds, rows, inputs), whatever the leading dims
-    if outputs < NARROW_OUTPUT:  # as depthlab.ensemble computes a narrow head: (seeds, outputs, rows), transposed
-        if flat.requires_grad:
-            # The gradient comes back transposed; in the rows' own layout an elementwise backward before it runs many
-            # times faster (ensemble._GradientInLayout, which vmap would run in Python as an autograd.Function).
-            flat.register_hook(torch.Tensor.contiguous)
-        transposed = torch.bmm(weight, flat.mT) if bias is None else torch.baddbmm(bias.unsqueeze(2), weight, flat.mT)
-        out = transposed.mT
-    else:
-        out = torch.bmm(flat, weight.mT) if bias is None else torch.baddbmm(bias.unsqueeze(1), flat, weight.mT)
-    return _functorch._add_batch_dim(out.reshape(*rows.shape[:-1], outputs), 0, level)
+    out = stacked_product(flat, weight.mT, None if bias is None else bias.unsqueeze(1), _gradient_contiguous)
+    return _functorch._add_batch_dim(out.reshape(*rows.shape[:-1], weight.shape[1]), 0, level)
+
+
+def _gradient_contiguous(rows: torch.Tensor) -> torch.Tensor:
+    """`rows`, their gradient made contiguous (their own layout) as it comes back from a narrow head's transposed
+    product, where an elementwise backward before it runs many times faster: `ensemble._GradientInLayout` as a
+    tensor hook, since vmap would run that autograd.Function in Python."""
+    if rows.requires_grad:
+        rows.register_hook(torch.Tensor.contiguous)
+    return rows
 
 
 def _seeds_first(tensor: torch.Tensor | None, level: int) -> torch.Tensor | None:
